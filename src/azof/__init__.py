@@ -1,0 +1,40 @@
+"""azof: a lakehouse table format with event-time travel.
+
+>>> import azof
+>>> lake = azof.Lakehouse("path/to/lake")           # or s3://, gs://, az://, memory://
+>>> table = lake.table("financials")
+>>> table.scan(as_of="2019-01-17")                  # the world as it was then
+"""
+
+from azof.errors import (
+    AzofError,
+    CommitConflictError,
+    CorruptTableError,
+    InvalidArgumentError,
+    SchemaMismatchError,
+    StorageError,
+    TableExistsError,
+    TableNotFoundError,
+    UnsupportedFormatError,
+    VersionNotFoundError,
+)
+from azof.scan.read import ScanMetrics
+from azof.table import Lakehouse, Table
+
+__all__ = [
+    "AzofError",
+    "CommitConflictError",
+    "CorruptTableError",
+    "InvalidArgumentError",
+    "Lakehouse",
+    "ScanMetrics",
+    "SchemaMismatchError",
+    "StorageError",
+    "Table",
+    "TableExistsError",
+    "TableNotFoundError",
+    "UnsupportedFormatError",
+    "VersionNotFoundError",
+]
+
+__version__ = "0.3.0.dev0"

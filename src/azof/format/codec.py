@@ -1,0 +1,352 @@
+"""The one JSON codec of snapshots, with the validity checks of ``docs/spec.md``.
+
+``decode_snapshot`` turns bytes into a :class:`~azof.format.snapshot.Snapshot` or raises a
+:class:`~azof.errors.CorruptTableError` naming the table, the file and what is wrong;
+``encode_snapshot`` writes format version 2.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import pyarrow as pa
+
+from azof.errors import CorruptTableError, InvalidArgumentError, UnsupportedFormatError
+from azof.format.schema import RESERVED, Column, TableSchema
+from azof.format.snapshot import CommitInfo, DataFile, Segment, Snapshot
+from azof.format.types import SEED_TYPES, UnknownTypeError, type_from_json, type_to_json
+from azof.timestamps import Instant, format_instant, parse_instant
+
+__all__ = ["CURRENT_FORMAT_VERSION", "decode_snapshot", "encode_snapshot", "validate_file_name"]
+
+CURRENT_FORMAT_VERSION = 2
+_KNOWN_VERSIONS = (1, 2)
+
+
+class _Context:
+    def __init__(self, table: str, file: str) -> None:
+        self.table = table
+        self.file = file
+
+    def error(self, what: str) -> CorruptTableError:
+        return CorruptTableError(f"table {self.table!r}: {self.file}: {what}")
+
+
+def validate_file_name(name: Any, ctx_table: str, ctx_file: str) -> str:
+    """A data file name must stay inside the table folder: relative, no '..', no scheme."""
+    ctx = _Context(ctx_table, ctx_file)
+    if not isinstance(name, str) or not name:
+        raise ctx.error(f"data file name {name!r} is not a non-empty string")
+    problem = None
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        problem = "is absolute"
+    elif "://" in name or name.split("/", 1)[0].endswith(":"):
+        problem = "carries a URI scheme"
+    elif "\\" in name:
+        problem = "contains a backslash"
+    elif any(part in ("..", ".", "") for part in name.split("/")):
+        problem = "contains '..', '.' or an empty path part"
+    elif any(ord(ch) < 32 for ch in name):
+        problem = "contains control characters"
+    if problem:
+        raise ctx.error(
+            f"data file name {name!r} {problem}; a snapshot may only name files inside its "
+            "table folder (refusing to read it)"
+        )
+    return name
+
+
+def _require(obj: Mapping[str, Any], name: str, kind: type | tuple[type, ...], ctx: _Context,
+             where: str) -> Any:
+    if name not in obj:
+        raise ctx.error(f"{where}: missing field {name!r}")
+    value = obj[name]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise ctx.error(f"{where}: field {name!r} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def _instant(obj: Mapping[str, Any], name: str, ctx: _Context, where: str,
+             required: bool = True) -> Instant | None:
+    if name not in obj or obj[name] is None:
+        if required:
+            raise ctx.error(f"{where}: missing field {name!r}")
+        return None
+    value = obj[name]
+    if not isinstance(value, str):
+        raise ctx.error(f"{where}: {name} {value!r} is not an RFC 3339 timestamp string")
+    try:
+        return parse_instant(value, name)
+    except InvalidArgumentError:
+        raise ctx.error(f"{where}: {name} {value!r} is not a valid RFC 3339 timestamp") from None
+
+
+def _decode_schema(raw: Any, version: int, ctx: _Context) -> TableSchema:
+    if not isinstance(raw, dict):
+        raise ctx.error("field 'schema' is missing or not an object")
+    columns_raw = _require(raw, "columns", list, ctx, "schema")
+    columns: list[Column] = []
+    seen: set[str] = set()
+    for position, item in enumerate(columns_raw):
+        where = f"schema column {position}"
+        if not isinstance(item, dict):
+            raise ctx.error(f"{where} is not an object")
+        name = _require(item, "name", str, ctx, where)
+        if name in seen or name in RESERVED:
+            raise ctx.error(f"{where}: column name {name!r} is duplicated or reserved")
+        seen.add(name)
+        try:
+            if version == 1:
+                data_type = _require(item, "data_type", str, ctx, where)
+                if data_type not in SEED_TYPES:
+                    raise ctx.error(
+                        f"{where} ({name!r}): unknown data_type {data_type!r}; format version 1 "
+                        f"knows {', '.join(SEED_TYPES)}"
+                    )
+                dtype = SEED_TYPES[data_type]
+                column_id = position + 1
+            else:
+                dtype = type_from_json(item.get("type"))
+                column_id = _require(item, "id", int, ctx, where)
+        except UnknownTypeError as exc:
+            raise ctx.error(f"{where} ({name!r}): {exc}") from None
+        nullable = item.get("nullable", True)
+        if not isinstance(nullable, bool):
+            raise ctx.error(f"{where} ({name!r}): 'nullable' is not true or false")
+        columns.append(Column(column_id, name, dtype, nullable))
+    if len({c.id for c in columns}) != len(columns):
+        raise ctx.error("schema: column ids are not unique")
+    key_type: pa.DataType = pa.string()
+    event_time_type: pa.DataType = pa.timestamp("ms", tz="UTC")
+    if version >= 2:
+        try:
+            key_type = type_from_json(raw.get("key_type", "string"))
+            event_time_type = type_from_json(
+                raw.get("event_time_type", {"type": "timestamp", "unit": "ms", "tz": "UTC"})
+            )
+        except UnknownTypeError as exc:
+            raise ctx.error(f"schema: {exc}") from None
+    return TableSchema(tuple(columns), key_type, event_time_type)
+
+
+def _decode_file(raw: Any, ctx: _Context, where: str, default_start: Instant | None) -> DataFile:
+    if isinstance(raw, str):
+        return DataFile(validate_file_name(raw, ctx.table, ctx.file), start=default_start)
+    if not isinstance(raw, dict):
+        raise ctx.error(f"{where} is not an object")
+    name = validate_file_name(raw.get("file"), ctx.table, ctx.file)
+    start = _instant(raw, "start", ctx, f"{where} ({name})", required=default_start is None)
+    end = _instant(raw, "end", ctx, f"{where} ({name})", required=False)
+    if start is None:
+        start = default_start
+    if start is not None and end is not None and start > end:
+        raise ctx.error(f"{where} ({name}): start {raw.get('start')} is after end {raw.get('end')}")
+    ints = {}
+    for key in ("seq", "rows", "bytes", "bucket", "tombstones"):
+        value = raw.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise ctx.error(f"{where} ({name}): {key} {value!r} is not a whole number >= 0")
+        ints[key] = value
+    return DataFile(
+        name,
+        start=start,
+        end=end,
+        seq=ints["seq"] or 0,
+        rows=ints["rows"],
+        size=ints["bytes"],
+        bucket=ints["bucket"] or 0,
+        min_key=raw.get("min_key"),
+        max_key=raw.get("max_key"),
+        tombstones=ints["tombstones"] or 0,
+    )
+
+
+def _decode_segment(raw: Any, ctx: _Context, where: str, parent: Segment | None) -> Segment:
+    if not isinstance(raw, dict):
+        raise ctx.error(f"{where} is not an object")
+    seg_id = str(raw.get("id", where))
+    where = f"segment {seg_id!r}"
+    start = _instant(raw, "start", ctx, where)
+    end = _instant(raw, "end", ctx, where, required=False)
+    assert start is not None
+    if end is not None and start > end:
+        raise ctx.error(f"{where}: start {raw['start']} is after end {raw['end']}")
+    if parent is not None and (
+        start < parent.start
+        or (parent.end is not None and (end is None or end > parent.end))
+    ):
+        raise ctx.error(
+            f"{where} [{raw['start']}, {raw.get('end', 'open')}] lies outside its parent "
+            f"segment {parent.id!r}"
+        )
+    base: tuple[DataFile, ...] = ()
+    if "file" in raw and raw["file"] is not None:
+        base = (_decode_file(raw["file"], ctx, f"{where} base", start),)
+    elif "base" in raw:
+        if not isinstance(raw["base"], list):
+            raise ctx.error(f"{where}: 'base' is not a list")
+        base = tuple(_decode_file(b, ctx, f"{where} base", start) for b in raw["base"])
+    deltas_raw = raw.get("delta", [])
+    if not isinstance(deltas_raw, list):
+        raise ctx.error(f"{where}: 'delta' is not a list")
+    deltas = tuple(_decode_file(d, ctx, f"{where} delta", None) for d in deltas_raw)
+    for delta in deltas:
+        assert delta.start is not None
+        if delta.start < start or (
+            end is not None and (delta.end is None or delta.end > end)
+        ):
+            raise ctx.error(
+                f"{where}: delta {delta.file} [{format_instant(delta.start)}, "
+                f"{format_instant(delta.end) if delta.end is not None else 'open'}] lies "
+                "outside its segment"
+            )
+    node = Segment(seg_id, start, end, base, deltas)
+    children_raw = raw.get("segments", [])
+    if not isinstance(children_raw, list):
+        raise ctx.error(f"{where}: 'segments' is not a list")
+    children = tuple(
+        _decode_segment(c, ctx, f"{where} child {i}", node) for i, c in enumerate(children_raw)
+    )
+    return Segment(seg_id, start, end, base, deltas, children)
+
+
+def _decode_commit(raw: Any, ctx: _Context) -> CommitInfo | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ctx.error("field 'commit' is not an object")
+    time = _instant(raw, "time", ctx, "commit")
+    assert time is not None
+    summary = raw.get("summary", {})
+    return CommitInfo(
+        time=time,
+        operation=str(raw.get("operation", "")),
+        txn=str(raw.get("txn", "")),
+        added_rows=int(raw.get("added_rows", 0)),
+        added_files=int(raw.get("added_files", 0)),
+        removed_files=int(raw.get("removed_files", 0)),
+        summary=summary if isinstance(summary, dict) else {},
+    )
+
+
+def decode_snapshot(data: bytes, *, table: str, file: str, version: int) -> Snapshot:
+    """Parse and validate one snapshot file (``version`` is taken from its file name)."""
+    ctx = _Context(table, file)
+    try:
+        raw = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ctx.error(f"not readable JSON ({exc})") from None
+    if not isinstance(raw, dict):
+        raise ctx.error("the snapshot is not a JSON object")
+    format_version = raw.get("format_version", 1)
+    if not isinstance(format_version, int) or isinstance(format_version, bool):
+        raise ctx.error(f"format_version {format_version!r} is not a whole number")
+    if format_version not in _KNOWN_VERSIONS:
+        raise UnsupportedFormatError(
+            f"table {table!r}: {file}: format_version {format_version} is newer than this azof "
+            f"reads (up to {max(_KNOWN_VERSIONS)}); upgrade azof"
+        )
+    schema = _decode_schema(raw.get("schema"), format_version, ctx)
+    segments_raw = raw.get("segments", [])
+    if not isinstance(segments_raw, list):
+        raise ctx.error("field 'segments' is not a list")
+    if format_version == 1 and "segments" not in raw:
+        raise ctx.error("missing field 'segments'")
+    segments = tuple(
+        _decode_segment(s, ctx, f"segment {i}", None) for i, s in enumerate(segments_raw)
+    )
+    pending_raw = raw.get("deltas", [])
+    if not isinstance(pending_raw, list):
+        raise ctx.error("field 'deltas' is not a list")
+    pending = tuple(_decode_file(d, ctx, "pending delta", None) for d in pending_raw)
+    if format_version >= 2 and raw.get("version", version) != version:
+        raise ctx.error(f"it says version {raw.get('version')!r} but is named for {version}")
+    parent = raw.get("parent_version")
+    buckets = raw.get("buckets", 1)
+    if not isinstance(buckets, int) or buckets < 1:
+        raise ctx.error(f"buckets {buckets!r} is not a whole number >= 1")
+    policy = raw.get("policy", {})
+    properties = raw.get("properties", {})
+    return Snapshot(
+        format_version=format_version,
+        version=version,
+        schema=schema,
+        segments=segments,
+        deltas=pending,
+        parent_version=parent if isinstance(parent, int) else None,
+        commit=_decode_commit(raw.get("commit"), ctx),
+        table_uuid=str(raw.get("table_uuid", "")),
+        buckets=buckets,
+        policy=policy if isinstance(policy, dict) else {},
+        properties=properties if isinstance(properties, dict) else {},
+    )
+
+
+def _encode_file(f: DataFile) -> dict[str, Any]:
+    out: dict[str, Any] = {"file": f.file}
+    if f.start is not None:
+        out["start"] = format_instant(f.start)
+    if f.end is not None:
+        out["end"] = format_instant(f.end)
+    out["seq"] = f.seq
+    if f.rows is not None:
+        out["rows"] = f.rows
+    if f.size is not None:
+        out["bytes"] = f.size
+    out["bucket"] = f.bucket
+    if f.min_key is not None:
+        out["min_key"] = f.min_key
+    if f.max_key is not None:
+        out["max_key"] = f.max_key
+    if f.tombstones:
+        out["tombstones"] = f.tombstones
+    return out
+
+
+def _encode_segment(s: Segment) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": s.id, "start": format_instant(s.start)}
+    if s.end is not None:
+        out["end"] = format_instant(s.end)
+    out["base"] = [_encode_file(f) for f in s.base]
+    out["delta"] = [_encode_file(f) for f in s.deltas]
+    if s.children:
+        out["segments"] = [_encode_segment(c) for c in s.children]
+    return out
+
+
+def encode_snapshot(snapshot: Snapshot) -> bytes:
+    """The format-2 JSON of a snapshot (a format-1 snapshot is upgraded on the way)."""
+    schema = snapshot.schema
+    commit = snapshot.commit
+    raw: dict[str, Any] = {
+        "format_version": CURRENT_FORMAT_VERSION,
+        "table_uuid": snapshot.table_uuid,
+        "version": snapshot.version,
+        "parent_version": snapshot.parent_version,
+    }
+    if commit is not None:
+        raw["commit"] = {
+            "time": format_instant(commit.time),
+            "operation": commit.operation,
+            "txn": commit.txn,
+            "added_rows": commit.added_rows,
+            "added_files": commit.added_files,
+            "removed_files": commit.removed_files,
+            "summary": dict(commit.summary),
+        }
+    raw["schema"] = {
+        "key_type": type_to_json(schema.key_type),
+        "event_time_type": type_to_json(schema.event_time_type),
+        "columns": [
+            {"id": c.id, "name": c.name, "type": type_to_json(c.type), "nullable": c.nullable}
+            for c in schema.columns
+        ],
+    }
+    raw["buckets"] = snapshot.buckets
+    raw["policy"] = dict(snapshot.policy)
+    raw["properties"] = dict(snapshot.properties)
+    raw["segments"] = [_encode_segment(s) for s in snapshot.segments]
+    raw["deltas"] = [_encode_file(f) for f in snapshot.deltas]
+    return json.dumps(raw, indent=1).encode()

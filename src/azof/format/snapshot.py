@@ -1,0 +1,110 @@
+"""Snapshots, segments and data files: the table's metadata as frozen values (no I/O).
+
+A snapshot is the whole state of a table at one version. Its *segment tree* covers event
+time: a segment ``[start, end]`` (``end`` ``None`` = open) may hold a *base* (the state of
+every key as of ``start``, split into one file per bucket), *deltas* (events inside the
+segment) and child segments. Format-2 snapshots also hold *pending deltas*: files of events
+not yet folded into the tree by compaction, each used for every as-of time at or after its
+earliest event. ``docs/spec.md`` is the normative description.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from azof.format.schema import TableSchema
+from azof.timestamps import Instant
+
+__all__ = ["CommitInfo", "DataFile", "Segment", "Snapshot"]
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """One Parquet file of a snapshot.
+
+    ``start``/``end`` bound the event times of its rows (inclusive; ``end`` ``None`` = not
+    bounded). ``seq`` orders knowledge: rows of a file with a greater ``seq`` win ties on
+    ``(key, event_time)``. Seed files have ``seq`` 0.
+    """
+
+    file: str
+    start: Instant | None = None
+    end: Instant | None = None
+    seq: int = 0
+    rows: int | None = None
+    size: int | None = None
+    bucket: int = 0
+    min_key: Any = None
+    max_key: Any = None
+    tombstones: int = 0
+
+    def may_hold_before(self, instant: Instant) -> bool:
+        """Whether the file may hold an event at or before ``instant``."""
+        return self.start is None or self.start <= instant
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A node of the segment tree covering event time ``[start, end]``."""
+
+    id: str
+    start: Instant
+    end: Instant | None = None
+    base: tuple[DataFile, ...] = ()
+    deltas: tuple[DataFile, ...] = ()
+    children: tuple[Segment, ...] = ()
+
+    def contains(self, instant: Instant) -> bool:
+        return self.start <= instant and (self.end is None or instant <= self.end)
+
+    def walk(self) -> Iterator[Segment]:
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+    def files(self) -> Iterator[DataFile]:
+        for segment in self.walk():
+            yield from segment.base
+            yield from segment.deltas
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """What a commit did and when (commit time, UTC nanoseconds)."""
+
+    time: Instant
+    operation: str
+    txn: str = ""
+    added_rows: int = 0
+    added_files: int = 0
+    removed_files: int = 0
+    summary: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The table at one version."""
+
+    format_version: int
+    version: int
+    schema: TableSchema
+    segments: tuple[Segment, ...] = ()
+    deltas: tuple[DataFile, ...] = ()
+    parent_version: int | None = None
+    commit: CommitInfo | None = None
+    table_uuid: str = ""
+    buckets: int = 1
+    policy: Mapping[str, Any] = field(default_factory=dict)
+    properties: Mapping[str, Any] = field(default_factory=dict)
+
+    def files(self) -> Iterator[DataFile]:
+        """Every data file the snapshot references."""
+        for segment in self.segments:
+            yield from segment.files()
+        yield from self.deltas
+
+    def walk(self) -> Iterator[Segment]:
+        for segment in self.segments:
+            yield from segment.walk()

@@ -1,0 +1,204 @@
+"""Column types: Arrow types <-> their JSON form in snapshots.
+
+Format version 1 (the seed) knows four names: ``String`` (utf8), ``Int`` (int64),
+``Boolean`` and ``DateTime`` (timestamp[ms, UTC]). Format version 2 writes every Arrow type
+Parquet stores, as a name (``"int32"``, ``"string"``, ``"date32"``...) or, for parameterised
+and nested types, an object (``{"type": "decimal", "precision": 10, "scale": 2}``,
+``{"type": "timestamp", "unit": "ms", "tz": "UTC"}``, ``{"type": "list", "element": ...}``,
+``{"type": "struct", "fields": [...]}``, ``{"type": "map", "key": ..., "value": ...}``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+__all__ = [
+    "SEED_TYPES",
+    "UnknownTypeError",
+    "is_utc",
+    "type_from_json",
+    "type_to_json",
+    "types_compatible",
+]
+
+SEED_TYPES: dict[str, pa.DataType] = {
+    "String": pa.string(),
+    "Int": pa.int64(),
+    "Boolean": pa.bool_(),
+    "DateTime": pa.timestamp("ms", tz="UTC"),
+}
+
+_SIMPLE: dict[str, pa.DataType] = {
+    "bool": pa.bool_(),
+    "int8": pa.int8(),
+    "int16": pa.int16(),
+    "int32": pa.int32(),
+    "int64": pa.int64(),
+    "uint8": pa.uint8(),
+    "uint16": pa.uint16(),
+    "uint32": pa.uint32(),
+    "uint64": pa.uint64(),
+    "float16": pa.float16(),
+    "float32": pa.float32(),
+    "float64": pa.float64(),
+    "string": pa.string(),
+    "large_string": pa.large_string(),
+    "binary": pa.binary(),
+    "large_binary": pa.large_binary(),
+    "date32": pa.date32(),
+    "date64": pa.date64(),
+    "null": pa.null(),
+}
+_SIMPLE_NAMES = {str(v): k for k, v in _SIMPLE.items()}
+_UTC_NAMES = {"UTC", "utc", "Etc/UTC", "+00:00", "Z", "GMT", "Etc/GMT"}
+
+
+class UnknownTypeError(ValueError):
+    """A JSON type the codec does not know; the codec turns it into a CorruptTableError."""
+
+
+def is_utc(tz: str | None) -> bool:
+    return tz is not None and tz in _UTC_NAMES
+
+
+def type_to_json(dtype: pa.DataType) -> Any:
+    """The JSON form of an Arrow type (format version 2)."""
+    if pa.types.is_dictionary(dtype):
+        return type_to_json(dtype.value_type)
+    name = _SIMPLE_NAMES.get(str(dtype))
+    if name is not None and dtype in (_SIMPLE[name],):
+        return name
+    if pa.types.is_decimal(dtype):
+        return {"type": "decimal", "precision": dtype.precision, "scale": dtype.scale}
+    if pa.types.is_timestamp(dtype):
+        return {"type": "timestamp", "unit": dtype.unit, "tz": dtype.tz}
+    if pa.types.is_time(dtype):
+        return {"type": "time", "unit": dtype.unit}
+    if pa.types.is_duration(dtype):
+        return {"type": "duration", "unit": dtype.unit}
+    if pa.types.is_fixed_size_binary(dtype):
+        return {"type": "fixed_size_binary", "width": dtype.byte_width}
+    if pa.types.is_map(dtype):
+        return {
+            "type": "map",
+            "key": type_to_json(dtype.key_type),
+            "value": type_to_json(dtype.item_type),
+            "value_nullable": dtype.item_field.nullable,
+        }
+    if pa.types.is_list(dtype) or pa.types.is_large_list(dtype):
+        return {
+            "type": "large_list" if pa.types.is_large_list(dtype) else "list",
+            "element": type_to_json(dtype.value_type),
+            "element_nullable": dtype.value_field.nullable,
+        }
+    if pa.types.is_fixed_size_list(dtype):
+        return {
+            "type": "fixed_size_list",
+            "element": type_to_json(dtype.value_type),
+            "element_nullable": dtype.value_field.nullable,
+            "size": dtype.list_size,
+        }
+    if pa.types.is_struct(dtype):
+        return {
+            "type": "struct",
+            "fields": [
+                {"name": f.name, "type": type_to_json(f.type), "nullable": f.nullable}
+                for f in dtype
+            ],
+        }
+    raise UnknownTypeError(f"the Arrow type {dtype} cannot be stored in an azof table")
+
+
+def type_from_json(value: Any) -> pa.DataType:
+    """The Arrow type of a JSON type (format version 2; seed names accepted too)."""
+    if isinstance(value, str):
+        if value in _SIMPLE:
+            return _SIMPLE[value]
+        if value in SEED_TYPES:
+            return SEED_TYPES[value]
+        raise UnknownTypeError(f"unknown type {value!r}")
+    if not isinstance(value, dict) or not isinstance(value.get("type"), str):
+        raise UnknownTypeError(f"unknown type {value!r}")
+    kind = value["type"]
+    try:
+        if kind == "decimal":
+            precision, scale = int(value["precision"]), int(value["scale"])
+            if precision <= 38:
+                return pa.decimal128(precision, scale)
+            return pa.decimal256(precision, scale)
+        if kind == "timestamp":
+            return pa.timestamp(value["unit"], tz=value.get("tz"))
+        if kind == "time":
+            unit = value["unit"]
+            return pa.time32(unit) if unit in ("s", "ms") else pa.time64(unit)
+        if kind == "duration":
+            return pa.duration(value["unit"])
+        if kind == "fixed_size_binary":
+            return pa.binary(int(value["width"]))
+        if kind in ("list", "large_list", "fixed_size_list"):
+            field = pa.field(
+                "element",
+                type_from_json(value["element"]),
+                nullable=bool(value.get("element_nullable", True)),
+            )
+            if kind == "list":
+                return pa.list_(field)
+            if kind == "large_list":
+                return pa.large_list(field)
+            return pa.list_(field, int(value["size"]))
+        if kind == "map":
+            return pa.map_(
+                type_from_json(value["key"]),
+                pa.field(
+                    "value",
+                    type_from_json(value["value"]),
+                    nullable=bool(value.get("value_nullable", True)),
+                ),
+            )
+        if kind == "struct":
+            return pa.struct(
+                [
+                    pa.field(f["name"], type_from_json(f["type"]), nullable=f.get("nullable", True))
+                    for f in value["fields"]
+                ]
+            )
+    except (KeyError, TypeError, ValueError, pa.ArrowInvalid) as exc:
+        if isinstance(exc, UnknownTypeError):
+            raise
+        raise UnknownTypeError(f"malformed type {value!r} ({exc})") from None
+    raise UnknownTypeError(f"unknown type {value!r}")
+
+
+def types_compatible(declared: pa.DataType, found: pa.DataType) -> bool:
+    """Whether a file's column type reads as the declared type without loss or surprise."""
+    if declared.equals(found):
+        return True
+    if pa.types.is_dictionary(found):
+        return types_compatible(declared, found.value_type)
+    if pa.types.is_timestamp(declared) and pa.types.is_timestamp(found):
+        same_zone = (declared.tz == found.tz) or (is_utc(declared.tz) and is_utc(found.tz))
+        return declared.unit == found.unit and same_zone
+    string_like = (pa.string(), pa.large_string(), pa.string_view())
+    if declared in string_like and found in string_like:
+        return True
+    binary_like = (pa.binary(), pa.large_binary(), pa.binary_view())
+    if declared in binary_like and found in binary_like:
+        return True
+    if (pa.types.is_list(declared) or pa.types.is_large_list(declared)) and (
+        pa.types.is_list(found) or pa.types.is_large_list(found)
+    ):
+        return types_compatible(declared.value_type, found.value_type)
+    if pa.types.is_struct(declared) and pa.types.is_struct(found):
+        if declared.num_fields != found.num_fields:
+            return False
+        return all(
+            d.name == f.name and types_compatible(d.type, f.type)
+            for d, f in zip(declared, found, strict=True)
+        )
+    if pa.types.is_map(declared) and pa.types.is_map(found):
+        return types_compatible(declared.key_type, found.key_type) and types_compatible(
+            declared.item_type, found.item_type
+        )
+    return False

@@ -1,0 +1,68 @@
+"""Scan planning: which data files answer "as of T", and how ties between them break.
+
+Pure functions of a snapshot; no I/O. See ``docs/spec.md`` ("Meaning of a scan").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from azof.format.snapshot import DataFile, Segment, Snapshot
+from azof.timestamps import MAX_INSTANT, Instant
+
+__all__ = ["PlannedFile", "plan_files"]
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    """A file to read. Among rows of equal ``(key, event_time)`` the greater priority wins."""
+
+    file: DataFile
+    priority: int
+
+
+def _path(segments: tuple[Segment, ...], instant: Instant, depth: int,
+          out: list[tuple[int, Segment]]) -> None:
+    for segment in segments:
+        if segment.contains(instant):
+            out.append((depth, segment))
+            _path(segment.children, instant, depth + 1, out)
+
+
+def plan_files(snapshot: Snapshot, as_of: Instant | None, bucket: int | None = None) -> list[
+    PlannedFile
+]:
+    """The files that can hold the answer as of ``as_of`` (``None``: the current state).
+
+    Segments whose range contains T are used, root to leaf. The deepest base on that path
+    holds every key's state at its segment's start, so shallower bases and deltas that end
+    before that start are redundant and skipped. Deltas (in the tree, or pending) are used
+    when their earliest event is at or before T. Tie priority follows knowledge (``seq``),
+    then the seed's visiting order: deeper segments first, deltas by newest start, base last.
+    """
+    instant = MAX_INSTANT if as_of is None else as_of
+    path: list[tuple[int, Segment]] = []
+    _path(snapshot.segments, instant, 0, path)
+    base_depth, base_start = -1, None
+    for depth, segment in path:
+        if segment.base and depth >= base_depth:
+            base_depth, base_start = depth, segment.start
+    ranked: list[tuple[tuple[int, int, int, int], DataFile]] = []
+    for depth, segment in path:
+        if segment.base and depth == base_depth and segment.start == base_start:
+            ranked.extend(((f.seq, depth, 0, 0), f) for f in segment.base)
+        for delta in segment.deltas:
+            if not delta.may_hold_before(instant):
+                continue
+            if base_start is not None and depth < base_depth and (
+                delta.end is not None and delta.end < base_start
+            ):
+                continue
+            ranked.append(((delta.seq, depth, 1, delta.start or 0), delta))
+    for delta in snapshot.deltas:
+        if delta.may_hold_before(instant):
+            ranked.append(((delta.seq, len(path) + 1, 1, delta.start or 0), delta))
+    if bucket is not None:
+        ranked = [(rank, f) for rank, f in ranked if f.bucket == bucket]
+    ranked.sort(key=lambda item: item[0])
+    return [PlannedFile(f, priority) for priority, (_, f) in enumerate(ranked)]

@@ -1,0 +1,261 @@
+"""Object storage through obstore: local disk, ``file://``, ``memory://``, S3, GCS, Azure.
+
+:class:`Storage` is rooted at a lakehouse; every path it takes is relative to that root and
+uses ``/``. It offers exactly what azof needs: whole and ranged reads, a seekable input file
+for Parquet, plain and create-if-absent puts, listing and deletion. Nothing else in azof
+touches files or the network.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import obstore
+import pyarrow as pa
+import pyarrow.fs as pafs
+from obstore.exceptions import AlreadyExistsError, BaseError, PreconditionError
+from obstore.store import LocalStore, MemoryStore, from_url
+
+from azof.errors import InvalidArgumentError, StorageError
+from azof.storage.arrowfs import ReadCounter, StorageHandler
+
+__all__ = ["ObjectInfo", "Storage", "open_storage"]
+
+_MEMORY_STORES: dict[str, MemoryStore] = {}
+_MEMORY_LOCK = threading.Lock()
+_SCHEMES = ("file", "memory", "s3", "s3a", "gs", "az", "abfs", "abfss", "azure", "http", "https")
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One listed object: its path relative to the storage root, size and modification time."""
+
+    path: str
+    size: int
+    last_modified: datetime
+
+
+def _memory_store(name: str) -> MemoryStore:
+    """One in-process store per ``memory://NAME``, shared by every Lakehouse opened on it."""
+    with _MEMORY_LOCK:
+        store = _MEMORY_STORES.get(name)
+        if store is None:
+            store = MemoryStore()
+            _MEMORY_STORES[name] = store
+        return store
+
+
+def _clean_relative(path: str) -> str:
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        raise InvalidArgumentError(f"path {path!r} leaves the lakehouse; '..' is not allowed")
+    return "/".join(parts)
+
+
+class Storage:
+    """A view of one object store below a root prefix."""
+
+    def __init__(
+        self, store: Any, uri: str, local_root: Path | None = None, prefix: str = ""
+    ) -> None:
+        self._store = store
+        self.uri = uri
+        self._local_root = local_root
+        self._prefix = prefix
+
+    def _key(self, path: str) -> str:
+        path = _clean_relative(path)
+        if not self._prefix:
+            return path
+        return f"{self._prefix}/{path}" if path else self._prefix
+
+    def _relative(self, key: str) -> str:
+        return key[len(self._prefix) + 1 :] if self._prefix else key
+
+    @property
+    def is_local(self) -> bool:
+        return self._local_root is not None
+
+    def child(self, prefix: str) -> Storage:
+        """The storage rooted at ``prefix`` below this one (used for one table)."""
+        key = self._key(prefix)
+        uri = f"{self.uri.rstrip('/')}/{_clean_relative(prefix)}"
+        local = self._local_root / _clean_relative(prefix) if self._local_root else None
+        return Storage(self._store, uri, local, key)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def read(self, path: str) -> bytes:
+        """The whole object; ``FileNotFoundError`` when it does not exist."""
+        try:
+            return bytes(obstore.get(self._store, self._key(path)).bytes())
+        except FileNotFoundError:
+            raise
+        except BaseError as exc:
+            raise StorageError(f"cannot read {self._where(path)}: {_first_line(exc)}") from exc
+
+    def read_range(self, path: str, start: int, end: int) -> bytes:
+        try:
+            return bytes(obstore.get_range(self._store, self._key(path), start=start, end=end))
+        except FileNotFoundError:
+            raise
+        except BaseError as exc:
+            raise StorageError(f"cannot read {self._where(path)}: {_first_line(exc)}") from exc
+
+    def exists(self, path: str) -> bool:
+        try:
+            obstore.head(self._store, self._key(path))
+        except FileNotFoundError:
+            return False
+        except BaseError as exc:
+            raise StorageError(f"cannot stat {self._where(path)}: {_first_line(exc)}") from exc
+        return True
+
+    def info(self, path: str) -> ObjectInfo:
+        try:
+            meta = obstore.head(self._store, self._key(path))
+        except FileNotFoundError:
+            raise
+        except BaseError as exc:
+            raise StorageError(f"cannot stat {self._where(path)}: {_first_line(exc)}") from exc
+        return ObjectInfo(_clean_relative(path), int(meta["size"]), meta["last_modified"])
+
+    def arrow_filesystem(self, counter: ReadCounter | None = None) -> pafs.FileSystem:
+        """A pyarrow filesystem rooted here, for Parquet scans (native for local disk)."""
+        if self._local_root is not None and counter is None:
+            return pafs.SubTreeFileSystem(str(self._local_root), pafs.LocalFileSystem())
+        return pafs.PyFileSystem(StorageHandler(self, counter))
+
+    def open_input(self, path: str) -> pa.NativeFile:
+        """A seekable pyarrow input file, as Parquet readers need (ranged reads remotely)."""
+        if self._local_root is not None:
+            local = self._local_root / _clean_relative(path)
+            try:
+                return pa.memory_map(str(local), "r")
+            except FileNotFoundError:
+                raise FileNotFoundError(f"{self._where(path)} does not exist") from None
+            except OSError as exc:
+                raise StorageError(f"cannot open {self._where(path)}: {exc}") from exc
+        try:
+            reader = obstore.open_reader(self._store, self._key(path), buffer_size=1 << 20)
+        except FileNotFoundError:
+            raise
+        except BaseError as exc:
+            raise StorageError(f"cannot open {self._where(path)}: {_first_line(exc)}") from exc
+        return pa.PythonFile(reader, mode="r")
+
+    def list(self, prefix: str = "", *, recursive: bool = True) -> list[ObjectInfo]:
+        """Objects below ``prefix`` (only its direct children when not ``recursive``)."""
+        key = self._key(prefix)
+        try:
+            if recursive:
+                metas = [m for chunk in obstore.list(self._store, key or None) for m in chunk]
+            else:
+                metas = obstore.list_with_delimiter(self._store, key or None)["objects"]
+        except FileNotFoundError:
+            return []
+        except BaseError as exc:
+            raise StorageError(f"cannot list {self._where(prefix)}: {_first_line(exc)}") from exc
+        return [
+            ObjectInfo(self._relative(m["path"]), int(m["size"]), m["last_modified"]) for m in metas
+        ]
+
+    def list_dirs(self, prefix: str = "") -> list[str]:
+        """Names of the 'folders' directly below ``prefix``."""
+        key = self._key(prefix)
+        try:
+            listing = obstore.list_with_delimiter(self._store, key or None)
+        except FileNotFoundError:
+            return []
+        except BaseError as exc:
+            raise StorageError(f"cannot list {self._where(prefix)}: {_first_line(exc)}") from exc
+        return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in listing["common_prefixes"])
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def write(self, path: str, data: bytes) -> None:
+        """Write (or overwrite) an object atomically."""
+        try:
+            obstore.put(self._store, self._key(path), data)
+        except BaseError as exc:
+            raise StorageError(f"cannot write {self._where(path)}: {_first_line(exc)}") from exc
+
+    def write_if_absent(self, path: str, data: bytes) -> bool:
+        """Create ``path`` only if no object is there; ``False`` when one already was."""
+        try:
+            obstore.put(self._store, self._key(path), data, mode="create")
+        except (AlreadyExistsError, PreconditionError):
+            return False
+        except BaseError as exc:
+            raise StorageError(f"cannot create {self._where(path)}: {_first_line(exc)}") from exc
+        return True
+
+    def delete(self, path: str) -> None:
+        try:
+            obstore.delete(self._store, self._key(path))
+        except FileNotFoundError:
+            return
+        except BaseError as exc:
+            raise StorageError(f"cannot delete {self._where(path)}: {_first_line(exc)}") from exc
+
+    def _where(self, path: str) -> str:
+        return f"{self.uri.rstrip('/')}/{path}" if path else self.uri
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def open_storage(uri: str | Path, storage_options: dict[str, Any] | None = None) -> Storage:
+    """Open the storage of a lakehouse: a local path or a URI (``s3://``, ``memory://``, ...).
+
+    ``storage_options`` go to the object store as obstore config keys (credentials, region,
+    ``endpoint``, ``allow_http``, ...). A local folder must exist.
+    """
+    options = dict(storage_options or {})
+    text = str(uri)
+    scheme = urlparse(text).scheme.lower() if "://" in text else ""
+    if scheme in ("", "file"):
+        local = Path(text[len("file://") :] if scheme == "file" else text).expanduser().resolve()
+        if options:
+            raise InvalidArgumentError(
+                f"storage_options {sorted(options)} do not apply to the local path {text!r}"
+            )
+        if not local.is_dir():
+            raise InvalidArgumentError(
+                f"lakehouse folder {str(local)!r} does not exist; create it first or pass an "
+                "existing folder or a URI such as s3://bucket/lake"
+            )
+        return Storage(LocalStore(local), local.as_uri(), local)
+    if scheme == "memory":
+        name = text[len("memory://") :].strip("/")
+        return Storage(_memory_store(name), f"memory://{name}")
+    if scheme not in _SCHEMES:
+        raise InvalidArgumentError(
+            f"unsupported lakehouse URI {text!r}; use a local path, file://, memory://, "
+            "s3://, gs:// or az://"
+        )
+    if "allow_http" in options:
+        options["client_options"] = {
+            **options.get("client_options", {}),
+            "allow_http": _as_bool(options.pop("allow_http")),
+        }
+    client_options = options.pop("client_options", None)
+    try:
+        store = from_url(text, config=options or None, client_options=client_options)
+    except BaseError as exc:
+        raise InvalidArgumentError(f"cannot open {text!r}: {_first_line(exc)}") from exc
+    except (ValueError, TypeError) as exc:
+        raise InvalidArgumentError(f"cannot open {text!r}: {exc}") from exc
+    return Storage(store, text.rstrip("/"))
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)

@@ -1,0 +1,102 @@
+"""The log of a table's snapshots on storage: ``version.txt`` and ``s<N>.json``.
+
+Reading side of the commit protocol (``docs/spec.md``, "Layout" and "Commits"): the
+current version is the one ``version.txt`` names, or a later one if ``s<N+1>.json`` exists
+(``version.txt`` is only a hint written after each commit; the create-if-absent of the
+snapshot file is the commit).
+"""
+
+from __future__ import annotations
+
+import re
+
+from azof.errors import CorruptTableError, TableNotFoundError, VersionNotFoundError
+from azof.format import Snapshot, decode_snapshot
+from azof.storage import Storage
+
+__all__ = [
+    "VERSION_HINT",
+    "check_files_exist",
+    "current_version",
+    "is_table",
+    "list_versions",
+    "load_snapshot",
+    "snapshot_name",
+]
+
+VERSION_HINT = "version.txt"
+_SNAPSHOT = re.compile(r"^s(\d+)\.json$")
+
+
+def snapshot_name(version: int) -> str:
+    return f"s{version}.json"
+
+
+def list_versions(storage: Storage) -> list[int]:
+    """Every snapshot number present in the table folder, ascending."""
+    versions = []
+    for obj in storage.list("", recursive=False):
+        match = _SNAPSHOT.match(obj.path.rsplit("/", 1)[-1])
+        if match:
+            versions.append(int(match[1]))
+    return sorted(versions)
+
+
+def is_table(storage: Storage) -> bool:
+    """Whether the folder holds a table (a version hint or at least one snapshot)."""
+    return any(
+        obj.path == VERSION_HINT or _SNAPSHOT.match(obj.path)
+        for obj in storage.list("", recursive=False)
+    )
+
+
+def current_version(storage: Storage, table: str) -> int:
+    """The latest committed version of the table."""
+    try:
+        text = storage.read(VERSION_HINT).decode("utf-8", errors="replace").strip()
+    except FileNotFoundError:
+        versions = list_versions(storage)
+        if not versions:
+            raise TableNotFoundError(
+                f"no table {table!r} at {storage.uri}: it has no {VERSION_HINT} and no "
+                "snapshots; check the name with lakehouse.tables()"
+            ) from None
+        return versions[-1]
+    if not text.isdigit():
+        raise CorruptTableError(
+            f"table {table!r}: {VERSION_HINT} holds {text[:40]!r}, not a snapshot number; "
+            f"write the number of the latest s<N>.json into it"
+        )
+    version = int(text)
+    if not storage.exists(snapshot_name(version)):
+        raise CorruptTableError(
+            f"table {table!r}: {VERSION_HINT} names version {version} but "
+            f"{snapshot_name(version)} is missing; restore it or fix {VERSION_HINT}"
+        )
+    while storage.exists(snapshot_name(version + 1)):
+        version += 1
+    return version
+
+
+def load_snapshot(storage: Storage, table: str, version: int) -> Snapshot:
+    """Read and validate snapshot ``version``."""
+    name = snapshot_name(version)
+    try:
+        data = storage.read(name)
+    except FileNotFoundError:
+        raise VersionNotFoundError(
+            f"table {table!r} has no version {version} ({name} is missing or was vacuumed); "
+            f"see table.versions()"
+        ) from None
+    return decode_snapshot(data, table=table, file=name, version=version)
+
+
+def check_files_exist(storage: Storage, table: str, snapshot: Snapshot) -> None:
+    """Every data file the snapshot names must exist (one listing of the table folder)."""
+    present = {obj.path for obj in storage.list("")}
+    for data_file in snapshot.files():
+        if data_file.file not in present:
+            raise CorruptTableError(
+                f"table {table!r}: {snapshot_name(snapshot.version)} names data file "
+                f"{data_file.file}, which is missing; restore it or read another version"
+            )
