@@ -7,7 +7,9 @@ layers.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,16 +17,25 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from azof import tablelog
-from azof.errors import InvalidArgumentError, TableNotFoundError, VersionNotFoundError
-from azof.format import KEY, Snapshot
+from azof.errors import (
+    InvalidArgumentError,
+    TableExistsError,
+    TableNotFoundError,
+    VersionNotFoundError,
+)
+from azof.format import KEY, Snapshot, encode_snapshot
 from azof.scan.read import ScanMetrics, ScanRequest, execute_scan, references_only
 from azof.storage import Storage, open_storage
-from azof.timestamps import Instant, parse_instant
+from azof.timestamps import Instant, format_instant, instant_to_datetime, parse_instant
+from azof.write.append import append_data, event_time_scalar, tombstones, unit_nanos
+from azof.write.conform import validate_new_schema
+from azof.write.create import initial_snapshot, schema_from_arrow
+from azof.write.writer import Commit, TableWriter
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Lakehouse", "Table"]
+__all__ = ["Commit", "Lakehouse", "Table", "TableWriter"]
 
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
@@ -55,9 +66,49 @@ class Lakehouse:
     def tables(self) -> list[str]:
         """The names of the tables in the lakehouse, sorted."""
         return [
-            name for name in self.storage.list_dirs("")
+            name
+            for name in self.storage.list_dirs("")
             if _TABLE_NAME.match(name) and tablelog.is_table(self.storage.child(name))
         ]
+
+    def create_table(
+        self,
+        name: str,
+        schema: pa.Schema,
+        *,
+        exist_ok: bool = False,
+        properties: Mapping[str, Any] | None = None,
+    ) -> Table:
+        """Create an empty table (version 0).
+
+        ``schema`` holds ``key`` (string or integer), ``event_time`` (a timestamp; stored as
+        UTC, a naive type is read as UTC) and the value columns. With ``exist_ok`` an existing
+        table of the same schema is opened instead; otherwise it is a ``TableExistsError``.
+        """
+        check_table_name(name)
+        storage = self.storage.child(name)
+        validate_new_schema(schema, name)
+        table_schema = schema_from_arrow(schema)
+        if tablelog.is_table(storage):
+            if exist_ok:
+                existing = self.table(name)
+                if existing.snapshot.schema != table_schema:
+                    raise TableExistsError(
+                        f"table {name!r} exists with another schema ({existing.schema}); "
+                        "choose another name"
+                    )
+                return existing
+            raise TableExistsError(
+                f"table {name!r} already exists in {self.storage.uri}; open it with "
+                "lakehouse.table(name) or pass exist_ok=True"
+            )
+        snapshot = initial_snapshot(table_schema, properties or {})
+        if not storage.write_if_absent(tablelog.snapshot_name(0), encode_snapshot(snapshot)):
+            if exist_ok:
+                return self.table(name)
+            raise TableExistsError(f"table {name!r} was created concurrently by another writer")
+        storage.write(tablelog.VERSION_HINT, b"0")
+        return Table(self, name, storage)
 
     def table(self, name: str) -> Table:
         """Open a table (its latest version); ``TableNotFoundError`` if there is none."""
@@ -149,8 +200,6 @@ class Table:
                 high = middle - 1
         if found is None:
             first = self.commit_time(versions[0]) if versions else None
-            from azof.timestamps import format_instant
-
             when = format_instant(first) if first is not None else "never"
             raise VersionNotFoundError(
                 f"table {self.name!r}: known_at {known_at!s} is before the first retained "
@@ -160,8 +209,9 @@ class Table:
 
     # -- reads -------------------------------------------------------------------------------
 
-    def _request(self, as_of: Any, columns: Sequence[str] | None,
-                 filter: pc.Expression | None) -> ScanRequest:
+    def _request(
+        self, as_of: Any, columns: Sequence[str] | None, filter: pc.Expression | None
+    ) -> ScanRequest:
         instant = None if as_of is None else parse_instant(as_of, "as_of")
         if isinstance(columns, str):
             columns = [columns]
@@ -214,8 +264,7 @@ class Table:
         batch_size: int = 65_536,
     ) -> pa.RecordBatchReader:
         """The same answer as :meth:`scan`, as a stream of record batches."""
-        table = self.scan(as_of, columns=columns, filter=filter, version=version,
-                          known_at=known_at)
+        table = self.scan(as_of, columns=columns, filter=filter, version=version, known_at=known_at)
         return pa.RecordBatchReader.from_batches(
             table.schema, table.to_batches(max_chunksize=batch_size)
         )
@@ -227,3 +276,79 @@ class Table:
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
         """The current state through the Arrow PyCapsule interface (polars, duckdb, ...)."""
         return self.to_batches().__arrow_c_stream__(requested_schema)
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def _landed(self, snapshot: Snapshot | None) -> int:
+        if snapshot is not None:
+            self._snapshots[snapshot.version] = snapshot
+            self._snapshot = snapshot
+        return self._snapshot.version
+
+    def _latest(self) -> Snapshot:
+        self.refresh()
+        return self._snapshot
+
+    def append(self, data: Any) -> int:
+        """Append rows (any event times: late data is fine); returns the committed version.
+
+        ``data``: a pyarrow Table/RecordBatch/RecordBatchReader, a pandas or polars
+        DataFrame, a list of dicts or a dict of lists, with ``key``, ``event_time`` and value
+        columns (missing nullable columns are null). A row with the same key and event time
+        as an earlier one replaces it (a correction); within one append the later row wins.
+        Invalid data is refused with a ``SchemaMismatchError`` and nothing is committed.
+        """
+        snapshot = append_data(self.storage, self.name, self._latest(), data)
+        return self._landed(snapshot)
+
+    def put(self, key: Any, event_time: Any, /, **values: Any) -> int:
+        """Append one row and commit it; returns the committed version."""
+        scalar = event_time_scalar(event_time, self._snapshot.schema)
+        return self.append([{KEY: key, "event_time": scalar.as_py(), **values}])
+
+    def delete(self, keys: Any, event_time: Any = None) -> int:
+        """Delete ``keys`` as of ``event_time`` (default: now): a delete is an event.
+
+        As of any T at or after ``event_time`` the keys are absent, until a newer row for
+        them; as of earlier T their old state still shows.
+        """
+        key_list = [keys] if isinstance(keys, (str, int)) else list(keys)
+        if not key_list:
+            return self.version
+        schema = self._snapshot.schema
+        per_unit = unit_nanos(schema.event_time_type)
+        if event_time is None:
+            when = time.time_ns() // per_unit * per_unit
+        else:
+            when = event_time_scalar(event_time, schema).cast(pa.int64()).as_py() * per_unit
+        rows = tombstones(schema, key_list, when)
+        snapshot = append_data(
+            self.storage, self.name, self._latest(), rows, operation="delete", deleting=True
+        )
+        return self._landed(snapshot)
+
+    def writer(self, *, batch_rows: int = 100_000) -> TableWriter:
+        """A buffered writer: ``put``/``write``/``delete`` calls commit every ``batch_rows``
+        rows and on a clean exit of the ``with`` block (on an exception, unflushed rows are
+        discarded)."""
+        return TableWriter(self, batch_rows=batch_rows)
+
+    def log(self) -> list[Commit]:
+        """The commits of every retained version, oldest first."""
+        out = []
+        for version in self.versions():
+            if version > self._snapshot.version:
+                self.refresh()
+            snapshot = self._load(version)
+            info = snapshot.commit
+            out.append(
+                Commit(
+                    version=version,
+                    time=instant_to_datetime(self.commit_time(version)),
+                    operation=info.operation if info else "seed",
+                    rows=info.added_rows if info else sum(f.rows or 0 for f in snapshot.files()),
+                    files=info.added_files if info else sum(1 for _ in snapshot.files()),
+                    parent=snapshot.parent_version,
+                )
+            )
+        return out

@@ -59,9 +59,9 @@ def plan_files(snapshot: Snapshot, as_of: Instant | None, bucket: int | None = N
             ):
                 continue
             ranked.append(((delta.seq, depth, 1, delta.start or 0), delta))
-    for delta in snapshot.deltas:
+    for index, delta in enumerate(snapshot.deltas):  # later in the list wins within a seq
         if delta.may_hold_before(instant):
-            ranked.append(((delta.seq, len(path) + 1, 1, delta.start or 0), delta))
+            ranked.append(((delta.seq, len(path) + 1, 1, index), delta))
     if bucket is not None:
         ranked = [(rank, f) for rank, f in ranked if f.bucket == bucket]
     ranked.sort(key=lambda item: item[0])

@@ -1,0 +1,1 @@
+"""The write path: conform incoming data, write data files, commit snapshots."""

@@ -1,0 +1,109 @@
+"""Commits: a pure ``build(parent, version, time) -> Snapshot``, then one create-if-absent.
+
+The commit protocol (``docs/spec.md``, "Commits"): data files are written first; the new
+snapshot ``s<N+1>.json`` is created only if absent, which is the atomic commit point. The
+loser of a race re-reads the latest snapshot, rebuilds on top of it and retries; appends
+and deletes commute by event time, so they never need to fail, only to retry.
+``version.txt`` is rewritten afterwards as a hint.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from azof import tablelog
+from azof.errors import CommitConflictError, StorageError
+from azof.format import CommitInfo, DataFile, Snapshot, encode_snapshot
+from azof.storage import Storage
+from azof.timestamps import Instant
+
+__all__ = ["MAX_ATTEMPTS", "Builder", "append_files", "commit_snapshot", "now_instant"]
+
+MAX_ATTEMPTS = 60
+Builder = Callable[[Snapshot, int, Instant], Snapshot]
+
+
+def now_instant() -> Instant:
+    return time.time_ns()
+
+
+def commit_time(parent: Snapshot | None) -> Instant:
+    """Wall-clock now, but never earlier than the parent's commit (times are monotonic)."""
+    now = now_instant()
+    if parent is not None and parent.commit is not None:
+        return max(now, parent.commit.time + 1_000)
+    return now
+
+
+def append_files(
+    files: Iterable[DataFile],
+    operation: str,
+    summary: Mapping[str, Any] | None = None,
+) -> Builder:
+    """A builder adding ``files`` as pending deltas whose ``seq`` is the new version."""
+    added = tuple(files)
+
+    def build(parent: Snapshot, version: int, when: Instant) -> Snapshot:
+        stamped = tuple(replace(f, seq=version) for f in added)
+        info = CommitInfo(
+            time=when,
+            operation=operation,
+            txn=uuid.uuid4().hex,
+            added_rows=sum(f.rows or 0 for f in added),
+            added_files=len(added),
+            summary=dict(summary or {}),
+        )
+        return upgrade(parent, version, info, deltas=parent.deltas + stamped)
+
+    return build
+
+
+def upgrade(parent: Snapshot, version: int, info: CommitInfo, **changes: Any) -> Snapshot:
+    """The child snapshot of ``parent`` (format 2; a seed table gets its uuid here)."""
+    return replace(
+        parent,
+        format_version=2,
+        version=version,
+        parent_version=parent.version,
+        commit=info,
+        table_uuid=parent.table_uuid or uuid.uuid4().hex,
+        **changes,
+    )
+
+
+def latest_snapshot(storage: Storage, table: str) -> Snapshot:
+    return tablelog.load_snapshot(storage, table, tablelog.current_version(storage, table))
+
+
+def commit_snapshot(
+    storage: Storage,
+    table: str,
+    parent: Snapshot,
+    build: Builder,
+    *,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> Snapshot:
+    """Land ``build(parent)`` as the next version, rebasing on newer commits as needed."""
+    delay = 0.005
+    for _attempt in range(max_attempts):
+        version = parent.version + 1
+        snapshot = build(parent, version, commit_time(parent))
+        name = tablelog.snapshot_name(version)
+        if storage.write_if_absent(name, encode_snapshot(snapshot)):
+            try:
+                storage.write(tablelog.VERSION_HINT, str(version).encode())
+            except StorageError:
+                pass  # only a hint: readers probe past it
+            return snapshot
+        time.sleep(delay * (0.5 + random.random()))
+        delay = min(delay * 2, 0.5)
+        parent = latest_snapshot(storage, table)
+    raise CommitConflictError(
+        f"table {table!r}: could not commit after {max_attempts} attempts because other "
+        "writers kept landing first; retry later or write in larger batches"
+    )

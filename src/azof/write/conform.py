@@ -1,0 +1,217 @@
+"""Turning user data into rows that fit a table's schema, or a clear refusal.
+
+Accepted inputs: a pyarrow ``Table``/``RecordBatch``/``RecordBatchReader``, anything with
+the Arrow PyCapsule stream interface (polars, pandas through pyarrow...), a pandas
+``DataFrame``, a list of dicts, or a dict of columns. Nothing is written when data is
+refused; the error names the column and both types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from azof.errors import InvalidArgumentError, SchemaMismatchError
+from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE, TableSchema
+
+__all__ = ["KEY_TYPES", "conform", "dedup_last", "iter_input_batches", "validate_new_schema"]
+
+KEY_TYPES = (
+    pa.string(),
+    pa.large_string(),
+    pa.int8(),
+    pa.int16(),
+    pa.int32(),
+    pa.int64(),
+    pa.uint8(),
+    pa.uint16(),
+    pa.uint32(),
+    pa.uint64(),
+)
+
+
+def iter_input_batches(data: Any, schema: TableSchema) -> Iterator[pa.Table]:
+    """Yield the input as Arrow tables (a stream stays a stream)."""
+    if isinstance(data, pa.Table):
+        yield data
+    elif isinstance(data, pa.RecordBatch):
+        yield pa.Table.from_batches([data])
+    elif isinstance(data, pa.RecordBatchReader):
+        for batch in data:
+            yield pa.Table.from_batches([batch])
+    elif isinstance(data, Mapping):
+        yield pa.table(dict(data))
+    elif isinstance(data, Sequence) and not isinstance(data, (str, bytes)):
+        rows = list(data)
+        if rows and not all(isinstance(r, Mapping) for r in rows):
+            raise InvalidArgumentError("a list given to append must hold dicts (one per row)")
+        names = list(dict.fromkeys(name for row in rows for name in row))
+        fields = []
+        for name in names:
+            try:
+                fields.append(schema.field(name))
+            except KeyError:
+                fields.append(pa.field(name, pa.null()))  # refused by conform, with its name
+        try:
+            yield pa.Table.from_pylist(rows, schema=pa.schema(fields))
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise SchemaMismatchError(f"rows do not fit the table schema: {exc}") from None
+    elif type(data).__module__.startswith("pandas"):
+        yield pa.Table.from_pandas(data, preserve_index=False)
+    elif hasattr(data, "__arrow_c_stream__"):
+        reader = pa.RecordBatchReader.from_stream(data)
+        for batch in reader:
+            yield pa.Table.from_batches([batch])
+    else:
+        raise InvalidArgumentError(
+            f"cannot append a {type(data).__name__}; pass a pyarrow Table/RecordBatch/"
+            "RecordBatchReader, a pandas or polars DataFrame, a list of dicts or a dict of lists"
+        )
+
+
+def _castable(source: pa.DataType, target: pa.DataType) -> bool:
+    """Whether values of ``source`` may be written into a column of ``target`` (no loss)."""
+    if source.equals(target) or pa.types.is_null(source):
+        return True
+    if pa.types.is_dictionary(source):
+        return _castable(source.value_type, target)
+    strings = (pa.string(), pa.large_string(), pa.string_view())
+    binaries = (pa.binary(), pa.large_binary(), pa.binary_view())
+    if (source in strings and target in strings) or (source in binaries and target in binaries):
+        return True
+    if pa.types.is_integer(source) and pa.types.is_integer(target):
+        return True  # checked value by value by the safe cast
+    if pa.types.is_floating(source) and pa.types.is_floating(target):
+        return source.bit_width <= target.bit_width
+    if pa.types.is_timestamp(source) and pa.types.is_timestamp(target):
+        return True  # an instant is an instant, whatever zone it is shown in
+    if pa.types.is_date(source) and pa.types.is_date(target):
+        return True
+    if pa.types.is_time(source) and pa.types.is_time(target):
+        return True
+    if pa.types.is_decimal(source) and pa.types.is_decimal(target):
+        return (
+            source.scale <= target.scale
+            and source.precision - source.scale <= target.precision - target.scale
+        )
+    if pa.types.is_list(source) or pa.types.is_large_list(source):
+        return (pa.types.is_list(target) or pa.types.is_large_list(target)) and _castable(
+            source.value_type, target.value_type
+        )
+    if pa.types.is_struct(source) and pa.types.is_struct(target):
+        names = {f.name for f in target}
+        return all(f.name in names and _castable(f.type, target.field(f.name).type) for f in source)
+    return False
+
+
+def _cast_column(
+    column: pa.ChunkedArray, target: pa.DataType, name: str, table: str
+) -> pa.ChunkedArray:
+    source = column.type
+    if not _castable(source, target):
+        raise SchemaMismatchError(
+            f"table {table!r}: column {name!r} is {source} in the data but {target} in the "
+            "table; convert it before appending"
+        )
+    if pa.types.is_timestamp(source) and source.tz is None and target.tz is not None:
+        column = column.cast(pa.timestamp(source.unit, tz="UTC"))  # naive means UTC
+    try:
+        return column.cast(target, safe=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise SchemaMismatchError(
+            f"table {table!r}: column {name!r} ({source}) does not fit {target} without loss: {exc}"
+        ) from None
+
+
+def conform(
+    data: pa.Table, schema: TableSchema, table: str, *, tombstones: bool = False
+) -> pa.Table:
+    """The data with exactly the table's columns and types (plus the tombstone flag)."""
+    names = data.column_names
+    if len(set(names)) != len(names):
+        raise SchemaMismatchError(f"table {table!r}: the data has duplicate column names")
+    unknown = [n for n in names if n not in schema.names and n != TOMBSTONE]
+    if unknown:
+        raise SchemaMismatchError(
+            f"table {table!r}: unknown column(s) {', '.join(map(repr, unknown))}; the table "
+            f"has {', '.join(schema.names)} (evolve the schema first to add columns)"
+        )
+    columns: dict[str, pa.ChunkedArray] = {}
+    for field in schema.to_arrow():
+        if field.name not in names:
+            if field.name in (KEY, EVENT_TIME):
+                raise SchemaMismatchError(
+                    f"table {table!r}: the data has no {field.name!r} column; every row needs "
+                    "a key and an event_time"
+                )
+            if not field.nullable and not tombstones:
+                raise SchemaMismatchError(
+                    f"table {table!r}: the data lacks column {field.name!r}, which is not nullable"
+                )
+            columns[field.name] = pa.chunked_array([pa.nulls(data.num_rows, field.type)])
+            continue
+        column = _cast_column(data.column(field.name), field.type, field.name, table)
+        nulls = column.null_count
+        if nulls and (field.name in (KEY, EVENT_TIME) or (not field.nullable and not tombstones)):
+            raise SchemaMismatchError(
+                f"table {table!r}: column {field.name!r} has {nulls} null value(s) but may not "
+                "be null; drop or fill those rows"
+            )
+        columns[field.name] = column
+    flag = (
+        data.column(TOMBSTONE).cast(pa.bool_())
+        if TOMBSTONE in names
+        else pa.chunked_array([pa.repeat(pa.scalar(tombstones), data.num_rows)])
+    )
+    columns[TOMBSTONE] = pc.fill_null(flag, False)
+    return pa.table(columns)
+
+
+def dedup_last(table: pa.Table) -> pa.Table:
+    """Sorted by (key, event_time); of rows with equal (key, event_time) the last one wins."""
+    if table.num_rows <= 1:
+        return table
+    position = "_azof_position"
+    indexed = table.append_column(position, pa.array(range(table.num_rows), pa.int64()))
+    order = pc.sort_indices(
+        indexed,
+        sort_keys=[(KEY, "ascending"), (EVENT_TIME, "ascending"), (position, "descending")],
+    )
+    ordered = indexed.take(order)
+    n = ordered.num_rows
+    keys, times = ordered.column(KEY), ordered.column(EVENT_TIME)
+    new_group = pc.or_(
+        pc.not_equal(keys.slice(1), keys.slice(0, n - 1)),
+        pc.not_equal(times.slice(1), times.slice(0, n - 1)),
+    )
+    mask = pa.concat_arrays([pa.array([True]), *new_group.chunks])
+    return ordered.filter(mask).drop_columns([position])
+
+
+def validate_new_schema(schema: pa.Schema, table: str) -> pa.Schema:
+    """Check a schema given to create_table: key, event_time, supported types, unique names."""
+    names = schema.names
+    if len(set(names)) != len(names):
+        raise SchemaMismatchError(f"table {table!r}: the schema has duplicate column names")
+    for required in (KEY, EVENT_TIME):
+        if required not in names:
+            raise SchemaMismatchError(
+                f"table {table!r}: the schema needs a {required!r} column (key, event_time, "
+                "then the value columns)"
+            )
+    key_type = schema.field(KEY).type
+    if key_type not in KEY_TYPES:
+        raise SchemaMismatchError(
+            f"table {table!r}: key type {key_type} is not supported; use string or an integer"
+        )
+    event_type = schema.field(EVENT_TIME).type
+    if not pa.types.is_timestamp(event_type):
+        raise SchemaMismatchError(
+            f"table {table!r}: event_time must be a timestamp, not {event_type}"
+        )
+    if TOMBSTONE in names or any(n.startswith("_azof") for n in names):
+        raise SchemaMismatchError(f"table {table!r}: column names starting '_azof' are reserved")
+    return schema

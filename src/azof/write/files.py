@@ -1,0 +1,84 @@
+"""Writing data files: one conformed, deduplicated table -> Parquet objects + their records."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE, TableSchema
+from azof.format.snapshot import DataFile
+from azof.storage import Storage
+
+__all__ = ["DATA_DIR", "ROW_GROUP_ROWS", "file_schema", "write_data_file"]
+
+DATA_DIR = "data"
+ROW_GROUP_ROWS = 128 * 1024
+
+
+def file_schema(schema: TableSchema) -> pa.Schema:
+    """The Parquet schema of format-2 data files; value columns carry their id as field_id."""
+    fields = [
+        schema.field(KEY),
+        schema.field(EVENT_TIME),
+        pa.field(TOMBSTONE, pa.bool_(), nullable=False),
+    ]
+    for column in schema.columns:
+        fields.append(
+            column.to_arrow().with_metadata({b"PARQUET:field_id": str(column.id).encode()})
+        )
+    return pa.schema(fields)
+
+
+def _instant(value: pa.Scalar, unit: str) -> int:
+    per_unit = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}[unit]
+    return int(value.cast(pa.int64()).as_py()) * per_unit
+
+
+def _json_key(value: Any) -> Any:
+    return value if isinstance(value, (str, int)) else None
+
+
+def write_data_file(
+    storage: Storage,
+    rows: pa.Table,
+    schema: TableSchema,
+    *,
+    prefix: str = DATA_DIR,
+    bucket: int = 0,
+) -> DataFile:
+    """Write ``rows`` (conformed: key, event_time, tombstone flag, value columns) as one file.
+
+    The record's ``seq`` is 0 here; the commit sets it to the version that lands it.
+    """
+    target = file_schema(schema)
+    rows = rows.select(target.names).cast(target)
+    sink = pa.BufferOutputStream()
+    pq.write_table(
+        rows,
+        sink,
+        row_group_size=ROW_GROUP_ROWS,
+        compression="zstd",
+        write_statistics=True,
+        store_schema=True,
+    )
+    data = sink.getvalue().to_pybytes()
+    path = f"{prefix}/{uuid.uuid4().hex}.parquet"
+    storage.write(path, data)
+    unit = schema.event_time_type.unit
+    times = pc.min_max(rows.column(EVENT_TIME))
+    keys = pc.min_max(rows.column(KEY))
+    return DataFile(
+        file=path,
+        start=_instant(times["min"], unit),
+        end=_instant(times["max"], unit),
+        rows=rows.num_rows,
+        size=len(data),
+        bucket=bucket,
+        min_key=_json_key(keys["min"].as_py()),
+        max_key=_json_key(keys["max"].as_py()),
+        tombstones=int(pc.sum(rows.column(TOMBSTONE).cast(pa.int64())).as_py() or 0),
+    )
