@@ -19,10 +19,12 @@ from azof.errors import (
     VersionNotFoundError,
 )
 from azof.scan.read import ScanMetrics
-from azof.table import Lakehouse, Table
+from azof.table import Lakehouse, Table, TableWriter
+from azof.write.writer import Commit
 
 __all__ = [
     "AzofError",
+    "Commit",
     "CommitConflictError",
     "CorruptTableError",
     "InvalidArgumentError",
@@ -32,6 +34,7 @@ __all__ = [
     "StorageError",
     "Table",
     "TableExistsError",
+    "TableWriter",
     "TableNotFoundError",
     "UnsupportedFormatError",
     "VersionNotFoundError",

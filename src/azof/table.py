@@ -289,7 +289,7 @@ class Table:
         self.refresh()
         return self._snapshot
 
-    def append(self, data: Any) -> int:
+    def append(self, data: Any, *, properties: Mapping[str, str] | None = None) -> int:
         """Append rows (any event times: late data is fine); returns the committed version.
 
         ``data``: a pyarrow Table/RecordBatch/RecordBatchReader, a pandas or polars
@@ -297,8 +297,11 @@ class Table:
         columns (missing nullable columns are null). A row with the same key and event time
         as an earlier one replaces it (a correction); within one append the later row wins.
         Invalid data is refused with a ``SchemaMismatchError`` and nothing is committed.
+        ``properties`` (strings) are stored with the commit and shown by :meth:`log`.
         """
-        snapshot = append_data(self.storage, self.name, self._latest(), data)
+        snapshot = append_data(
+            self.storage, self.name, self._latest(), data, properties=properties
+        )
         return self._landed(snapshot)
 
     def put(self, key: Any, event_time: Any, /, **values: Any) -> int:
@@ -306,7 +309,9 @@ class Table:
         scalar = event_time_scalar(event_time, self._snapshot.schema)
         return self.append([{KEY: key, "event_time": scalar.as_py(), **values}])
 
-    def delete(self, keys: Any, event_time: Any = None) -> int:
+    def delete(
+        self, keys: Any, event_time: Any = None, *, properties: Mapping[str, str] | None = None
+    ) -> int:
         """Delete ``keys`` as of ``event_time`` (default: now): a delete is an event.
 
         As of any T at or after ``event_time`` the keys are absent, until a newer row for
@@ -323,7 +328,13 @@ class Table:
             when = event_time_scalar(event_time, schema).cast(pa.int64()).as_py() * per_unit
         rows = tombstones(schema, key_list, when)
         snapshot = append_data(
-            self.storage, self.name, self._latest(), rows, operation="delete", deleting=True
+            self.storage,
+            self.name,
+            self._latest(),
+            rows,
+            operation="delete",
+            deleting=True,
+            properties=properties,
         )
         return self._landed(snapshot)
 
@@ -349,6 +360,7 @@ class Table:
                     rows=info.added_rows if info else sum(f.rows or 0 for f in snapshot.files()),
                     files=info.added_files if info else sum(1 for _ in snapshot.files()),
                     parent=snapshot.parent_version,
+                    properties=dict(info.properties) if info else {},
                 )
             )
         return out

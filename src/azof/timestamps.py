@@ -73,6 +73,25 @@ def _parse_text(text: str, what: str) -> Instant:
     return _from_datetime(whole) + int(frac)
 
 
+_NUMPY_UNIT_NANOS = {"h": 3_600_000_000_000, "m": 60_000_000_000, "s": 1_000_000_000,
+                     "ms": 1_000_000, "us": 1_000, "ns": 1}
+
+
+def _from_datetime64(value: Any, what: str) -> Instant:
+    """A ``numpy.datetime64`` of any unit, exactly: numpy's own cast to nanoseconds wraps
+    around silently outside 1678-2262."""
+    import numpy as np  # present: value is a numpy scalar
+
+    if np.isnat(value):
+        raise InvalidArgumentError(f"{what}: NaT is not a timestamp")
+    unit, count = np.datetime_data(value.dtype)
+    if unit in ("Y", "M", "W", "D"):
+        return int(value.astype("datetime64[D]").astype("int64")) * 86_400_000_000_000
+    if unit not in _NUMPY_UNIT_NANOS:  # finer than nanoseconds: narrowing cannot overflow
+        return int(value.astype("datetime64[ns]").astype("int64"))
+    return int(value.astype("int64")) * count * _NUMPY_UNIT_NANOS[unit]
+
+
 def parse_instant(value: Any, what: str = "timestamp") -> Instant:
     """Read ``value`` as an instant; ``what`` names the argument in error messages."""
     if isinstance(value, bool):
@@ -80,6 +99,8 @@ def parse_instant(value: Any, what: str = "timestamp") -> Instant:
     if isinstance(value, str):
         return _parse_text(value, what)
     if isinstance(value, datetime):
+        if type(value).__name__ == "NaTType":  # pandas.NaT is a datetime too
+            raise InvalidArgumentError(f"{what}: NaT is not a timestamp")
         # pandas.Timestamp is a datetime subclass that carries nanoseconds.
         nanos = getattr(value, "nanosecond", 0)
         return _from_datetime(value) + int(nanos)
@@ -87,10 +108,7 @@ def parse_instant(value: Any, what: str = "timestamp") -> Instant:
         return _from_datetime(datetime(value.year, value.month, value.day))
     type_name = f"{type(value).__module__}.{type(value).__qualname__}"
     if type_name == "numpy.datetime64":
-        text = str(value)
-        if text == "NaT":
-            raise InvalidArgumentError(f"{what}: NaT is not a timestamp")
-        return int(value.astype("datetime64[ns]").astype("int64"))
+        return _from_datetime64(value, what)
     raise InvalidArgumentError(
         f"{what}: {value!r} ({type(value).__name__}) is not a timestamp; pass a datetime, "
         "an ISO-8601 string, a pandas.Timestamp or a numpy.datetime64"

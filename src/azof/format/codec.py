@@ -115,6 +115,10 @@ def _decode_schema(raw: Any, version: int, ctx: _Context) -> TableSchema:
         nullable = item.get("nullable", True)
         if not isinstance(nullable, bool):
             raise ctx.error(f"{where} ({name!r}): 'nullable' is not true or false")
+        if version == 1:
+            # The seed's writer never enforced "nullable": false (financials' industry holds
+            # nulls), so a format-1 column reads as nullable: answers must stay writable.
+            nullable = True
         columns.append(Column(column_id, name, dtype, nullable))
     if len({c.id for c in columns}) != len(columns):
         raise ctx.error("schema: column ids are not unique")
@@ -136,7 +140,9 @@ def _decode_file(raw: Any, ctx: _Context, where: str, default_start: Instant | N
         return DataFile(validate_file_name(raw, ctx.table, ctx.file), start=default_start)
     if not isinstance(raw, dict):
         raise ctx.error(f"{where} is not an object")
-    name = validate_file_name(raw.get("file"), ctx.table, ctx.file)
+    if raw.get("file") is None:
+        raise ctx.error(f"{where}: missing field 'file'")
+    name = validate_file_name(raw["file"], ctx.table, ctx.file)
     start = _instant(raw, "start", ctx, f"{where} ({name})", required=default_start is None)
     end = _instant(raw, "end", ctx, f"{where} ({name})", required=False)
     if start is None:
@@ -220,6 +226,9 @@ def _decode_commit(raw: Any, ctx: _Context) -> CommitInfo | None:
     time = _instant(raw, "time", ctx, "commit")
     assert time is not None
     summary = raw.get("summary", {})
+    properties = raw.get("properties", {})
+    if not isinstance(properties, dict):
+        raise ctx.error("commit: 'properties' is not an object")
     return CommitInfo(
         time=time,
         operation=str(raw.get("operation", "")),
@@ -228,6 +237,7 @@ def _decode_commit(raw: Any, ctx: _Context) -> CommitInfo | None:
         added_files=int(raw.get("added_files", 0)),
         removed_files=int(raw.get("removed_files", 0)),
         summary=summary if isinstance(summary, dict) else {},
+        properties={str(k): str(v) for k, v in properties.items()},
     )
 
 
@@ -335,6 +345,7 @@ def encode_snapshot(snapshot: Snapshot) -> bytes:
             "added_files": commit.added_files,
             "removed_files": commit.removed_files,
             "summary": dict(commit.summary),
+            "properties": dict(commit.properties),
         }
     raw["schema"] = {
         "key_type": type_to_json(schema.key_type),

@@ -81,6 +81,8 @@ class CommitInfo:
     added_files: int = 0
     removed_files: int = 0
     summary: Mapping[str, Any] = field(default_factory=dict)
+    properties: Mapping[str, str] = field(default_factory=dict)
+    """The writer's own commit metadata (e.g. a job id), stored as given."""
 
 
 @dataclass(frozen=True)

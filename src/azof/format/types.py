@@ -179,7 +179,13 @@ def types_compatible(declared: pa.DataType, found: pa.DataType) -> bool:
         return types_compatible(declared, found.value_type)
     if pa.types.is_timestamp(declared) and pa.types.is_timestamp(found):
         same_zone = (declared.tz == found.tz) or (is_utc(declared.tz) and is_utc(found.tz))
-        return declared.unit == found.unit and same_zone
+        # Parquet has no second unit: timestamp[s] columns come back as milliseconds.
+        same_unit = declared.unit == found.unit or (declared.unit, found.unit) == ("s", "ms")
+        return same_unit and same_zone
+    if pa.types.is_time(declared) and pa.types.is_time(found):
+        return declared.unit == found.unit or (declared.unit, found.unit) == ("s", "ms")
+    if pa.types.is_date(declared) and pa.types.is_date(found):
+        return True
     string_like = (pa.string(), pa.large_string(), pa.string_view())
     if declared in string_like and found in string_like:
         return True

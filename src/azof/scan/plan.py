@@ -34,31 +34,21 @@ def plan_files(snapshot: Snapshot, as_of: Instant | None, bucket: int | None = N
 ]:
     """The files that can hold the answer as of ``as_of`` (``None``: the current state).
 
-    Segments whose range contains T are used, root to leaf. The deepest base on that path
-    holds every key's state at its segment's start, so shallower bases and deltas that end
-    before that start are redundant and skipped. Deltas (in the tree, or pending) are used
-    when their earliest event is at or before T. Tie priority follows knowledge (``seq``),
-    then the seed's visiting order: deeper segments first, deltas by newest start, base last.
+    Segments whose range contains T are used, root to leaf, with every base on that path
+    (a seed base may hold only some keys: a quarter's base need not repeat the keys its
+    year's base holds) and every delta whose earliest event is at or before T; so are
+    pending deltas. Tie priority follows knowledge (``seq``), then the seed's visiting
+    order: deeper segments first, deltas by newest start, base last.
     """
     instant = MAX_INSTANT if as_of is None else as_of
     path: list[tuple[int, Segment]] = []
     _path(snapshot.segments, instant, 0, path)
-    base_depth, base_start = -1, None
-    for depth, segment in path:
-        if segment.base and depth >= base_depth:
-            base_depth, base_start = depth, segment.start
     ranked: list[tuple[tuple[int, int, int, int], DataFile]] = []
     for depth, segment in path:
-        if segment.base and depth == base_depth and segment.start == base_start:
-            ranked.extend(((f.seq, depth, 0, 0), f) for f in segment.base)
+        ranked.extend(((f.seq, depth, 0, 0), f) for f in segment.base)
         for delta in segment.deltas:
-            if not delta.may_hold_before(instant):
-                continue
-            if base_start is not None and depth < base_depth and (
-                delta.end is not None and delta.end < base_start
-            ):
-                continue
-            ranked.append(((delta.seq, depth, 1, delta.start or 0), delta))
+            if delta.may_hold_before(instant):
+                ranked.append(((delta.seq, depth, 1, delta.start or 0), delta))
     for index, delta in enumerate(snapshot.deltas):  # later in the list wins within a seq
         if delta.may_hold_before(instant):
             ranked.append(((delta.seq, len(path) + 1, 1, index), delta))

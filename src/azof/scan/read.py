@@ -66,14 +66,14 @@ def references_only(expression: pc.Expression, schema: pa.Schema) -> bool:
     return True
 
 
-def _value_columns(schema: TableSchema, request: ScanRequest) -> list[str]:
+def _value_columns(table: str, schema: TableSchema, request: ScanRequest) -> list[str]:
     value_names = [c.name for c in schema.columns]
     if request.columns is None:
         return value_names
     unknown = [c for c in request.columns if c not in schema.names]
     if unknown:
         raise InvalidArgumentError(
-            f"unknown column(s) {', '.join(map(repr, unknown))}; the table has "
+            f"table {table!r} has no column(s) {', '.join(map(repr, unknown))}; it has "
             f"{', '.join(schema.names)}"
         )
     wanted = {c for c in request.columns if c in value_names}
@@ -154,7 +154,7 @@ def execute_scan(storage: Storage, table: str, snapshot: Snapshot, request: Scan
     schema = snapshot.schema
     metrics = metrics if metrics is not None else ScanMetrics()
     counter = ReadCounter() if not storage.is_local else None
-    columns = _value_columns(schema, request)
+    columns = _value_columns(table, schema, request)
     planned = plan_files(snapshot, request.as_of)
     metrics.files_planned = len(planned)
     out_names = list(request.columns) if request.columns is not None else schema.names

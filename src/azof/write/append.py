@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -62,14 +62,14 @@ def _chunks(data: Any, schema: TableSchema, table: str, deleting: bool) -> Itera
     """Conformed, deduplicated tables of at most FILE_ROWS rows each, in input order."""
     pending: list[pa.Table] = []
     rows = 0
-    for part in iter_input_batches(data, schema):
-        if part.num_rows == 0:
-            continue
-        pending.append(conform(part, schema, table, tombstones=deleting))
-        rows += part.num_rows
-        if rows >= FILE_ROWS:
-            yield dedup_last(pa.concat_tables(pending))
-            pending, rows = [], 0
+    for whole in iter_input_batches(data, schema):
+        for offset in range(0, whole.num_rows, FILE_ROWS):
+            part = whole.slice(offset, FILE_ROWS)
+            pending.append(conform(part, schema, table, tombstones=deleting))
+            rows += part.num_rows
+            if rows >= FILE_ROWS:
+                yield dedup_last(pa.concat_tables(pending))
+                pending, rows = [], 0
     if pending:
         yield dedup_last(pa.concat_tables(pending))
 
@@ -82,6 +82,7 @@ def append_data(
     *,
     operation: str = "append",
     deleting: bool = False,
+    properties: Mapping[str, str] | None = None,
 ) -> Snapshot | None:
     """Write ``data`` as new delta files and commit them; ``None`` when there were no rows.
 
@@ -102,5 +103,5 @@ def append_data(
         return None
     rows = sum(f.rows or 0 for f in written)
     deletes = sum(f.tombstones for f in written)
-    build = append_files(written, operation, {"rows": rows, "deletes": deletes})
+    build = append_files(written, operation, {"rows": rows, "deletes": deletes}, properties)
     return commit_snapshot(storage, table, parent, build)

@@ -20,7 +20,7 @@ from azof import tablelog
 from azof.errors import CommitConflictError, StorageError
 from azof.format import CommitInfo, DataFile, Snapshot, encode_snapshot
 from azof.storage import Storage
-from azof.timestamps import Instant
+from azof.timestamps import Instant, parse_instant
 
 __all__ = ["MAX_ATTEMPTS", "Builder", "append_files", "commit_snapshot", "now_instant"]
 
@@ -32,18 +32,26 @@ def now_instant() -> Instant:
     return time.time_ns()
 
 
-def commit_time(parent: Snapshot | None) -> Instant:
-    """Wall-clock now, but never earlier than the parent's commit (times are monotonic)."""
+def commit_time(storage: Storage, parent: Snapshot) -> Instant:
+    """Wall-clock now, but never earlier than the parent's commit (times are monotonic).
+
+    A seed snapshot has no commit time; its file's modification time stands in for it.
+    """
     now = now_instant()
-    if parent is not None and parent.commit is not None:
+    if parent.commit is not None:
         return max(now, parent.commit.time + 1_000)
-    return now
+    try:
+        modified = storage.info(tablelog.snapshot_name(parent.version)).last_modified
+    except FileNotFoundError:
+        return now
+    return max(now, parse_instant(modified) + 1_000)
 
 
 def append_files(
     files: Iterable[DataFile],
     operation: str,
     summary: Mapping[str, Any] | None = None,
+    properties: Mapping[str, str] | None = None,
 ) -> Builder:
     """A builder adding ``files`` as pending deltas whose ``seq`` is the new version."""
     added = tuple(files)
@@ -57,6 +65,7 @@ def append_files(
             added_rows=sum(f.rows or 0 for f in added),
             added_files=len(added),
             summary=dict(summary or {}),
+            properties=dict(properties or {}),
         )
         return upgrade(parent, version, info, deltas=parent.deltas + stamped)
 
@@ -92,7 +101,7 @@ def commit_snapshot(
     delay = 0.005
     for _attempt in range(max_attempts):
         version = parent.version + 1
-        snapshot = build(parent, version, commit_time(parent))
+        snapshot = build(parent, version, commit_time(storage, parent))
         name = tablelog.snapshot_name(version)
         if storage.write_if_absent(name, encode_snapshot(snapshot)):
             try:

@@ -26,9 +26,11 @@ def file_schema(schema: TableSchema) -> pa.Schema:
         schema.field(EVENT_TIME),
         pa.field(TOMBSTONE, pa.bool_(), nullable=False),
     ]
-    for column in schema.columns:
+    for column in schema.columns:  # nullable in files: tombstones carry no values
         fields.append(
-            column.to_arrow().with_metadata({b"PARQUET:field_id": str(column.id).encode()})
+            pa.field(column.name, column.type, nullable=True).with_metadata(
+                {b"PARQUET:field_id": str(column.id).encode()}
+            )
         )
     return pa.schema(fields)
 

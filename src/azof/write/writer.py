@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ class Commit:
     rows: int
     files: int
     parent: int | None
+    properties: Mapping[str, str] = field(default_factory=dict)
 
 
 class TableWriter:

@@ -1,0 +1,130 @@
+"""The naive oracle: what a scan "as of T" must answer, computed the slow, obvious way.
+
+Nothing here uses azof. :func:`read_rows` and :class:`History` read every row of every
+Parquet file of a table folder with plain ``pyarrow.parquet`` (no snapshot, no planning);
+the answer is, per key, the row with the greatest ``event_time <= T``, picked in plain
+Python. Write tests reuse :func:`latest_per_key` on the rows they wrote.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+__all__ = ["History", "Row", "latest_per_key", "parquet_files", "read_rows"]
+
+Row = dict[str, Any]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _comparable(value: Any) -> Any:
+    """An event time or as-of time in a form that compares with others of its kind:
+    datetimes (naive ones, and ISO strings without offset, are UTC) or plain ints."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def latest_per_key(rows: Iterable[Row], as_of: Any) -> dict[Any, Row]:
+    """Per key, the row with the greatest ``event_time <= as_of`` (``None``: no bound).
+
+    Rows hold ``key`` and ``event_time`` (aware datetimes, or ints; ``as_of`` of the same
+    kind) and optionally ``_deleted``: a key whose latest row is a tombstone is absent.
+    Among rows of equal key and event time, the later one in ``rows`` wins.
+    """
+    bound = None if as_of is None else _comparable(as_of)
+    latest: dict[Any, Row] = {}
+    for row in rows:
+        time = _comparable(row["event_time"])
+        if bound is not None and time > bound:
+            continue
+        held = latest.get(row["key"])
+        if held is None or time >= _comparable(held["event_time"]):
+            latest[row["key"]] = row
+    return {key: row for key, row in latest.items() if not row.get("_deleted", False)}
+
+
+def parquet_files(folder: Path) -> list[Path]:
+    """Every Parquet file of a table folder, in name order (snapshots are not read)."""
+    return sorted(folder.glob("*.parquet"))
+
+
+def read_rows(folder: Path) -> list[Row]:
+    """Every row of every Parquet file of a table folder, as dicts (files in name order)."""
+    return [row for path in parquet_files(folder) for row in pq.read_table(path).to_pylist()]
+
+
+def _millis(as_of: datetime) -> int:
+    """Whole milliseconds since the epoch, rounded down (an aware or UTC-naive datetime)."""
+    delta = _comparable(as_of) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000 + delta.microseconds // 1_000
+
+
+class History:
+    """Every row of every Parquet file of a table folder, indexed by key.
+
+    For tables too big for :func:`latest_per_key` on dicts (the seed's financials): the same
+    answer, but each as-of time costs one bisect per key. Event times must be
+    ``timestamp[ms, UTC]``, as in the seed; there are no tombstones.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        tables = [pq.read_table(p).replace_schema_metadata(None) for p in parquet_files(folder)]
+        self.table = pa.concat_tables(tables)
+        if self.table.schema.field("event_time").type != pa.timestamp("ms", tz="UTC"):
+            raise TypeError("History reads event_time as timestamp[ms, UTC] only")
+        keys = self.table.column("key").to_pylist()
+        millis = self.table.column("event_time").cast(pa.int64()).to_pylist()
+        self._by_key: dict[Any, list[tuple[int, int]]] = {}
+        for position, (key, time) in enumerate(zip(keys, millis, strict=True)):
+            self._by_key.setdefault(key, []).append((time, position))
+        for entries in self._by_key.values():
+            entries.sort()  # by event time, then position: the later row last
+
+    def _winners(self, as_of: datetime | None) -> dict[Any, list[int]]:
+        """Per key, the positions of its rows at its greatest event time <= ``as_of``."""
+        bound = math.inf if as_of is None else _millis(as_of)
+        winners: dict[Any, list[int]] = {}
+        for key, entries in self._by_key.items():
+            end = bisect.bisect_right(entries, (bound, math.inf))
+            if end == 0:
+                continue
+            start = end - 1
+            while start > 0 and entries[start - 1][0] == entries[end - 1][0]:
+                start -= 1
+            winners[key] = [position for _, position in entries[start:end]]
+        return winners
+
+    def latest(self, as_of: datetime | None) -> dict[Any, Row]:
+        """``latest_per_key(read_rows(folder), as_of)``: on ties the later row wins."""
+        winners = self._winners(as_of)
+        rows = self.table.take([positions[-1] for positions in winners.values()]).to_pylist()
+        return dict(zip(winners, rows, strict=True))
+
+    def answers(self, as_of: datetime | None) -> dict[Any, list[Row]]:
+        """Per key, every distinct row at its greatest event time <= ``as_of``.
+
+        Usually one; several where the files hold different rows for the same key and event
+        time (the seed's financials does, for five keys on 2019-06-01): any of them is right.
+        """
+        winners = self._winners(as_of)
+        flat = [position for positions in winners.values() for position in positions]
+        rows = iter(self.table.take(flat).to_pylist())
+        answers: dict[Any, list[Row]] = {}
+        for key, positions in winners.items():
+            distinct: list[Row] = []
+            for row in (next(rows) for _ in positions):
+                if row not in distinct:
+                    distinct.append(row)
+            answers[key] = distinct
+        return answers

@@ -1,0 +1,40 @@
+"""Hypothesis strategies shared by the property tests: random write sequences.
+
+An operation is ``("append", rows)`` with rows ``(key, day, value)``, ``("delete", keys,
+day)`` or ``("read",)`` (a point where tests may check a read). Keys and days come from
+small sets so that ties, corrections, late and out-of-order rows are common.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import strategies as st
+
+EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+KEYS = ["a", "b", "c", "d", "e"]
+
+
+def day(n: int) -> datetime:
+    return EPOCH + timedelta(days=n)
+
+
+row = st.tuples(st.sampled_from(KEYS), st.integers(0, 30), st.integers(-1000, 1000))
+append_op = st.tuples(st.just("append"), st.lists(row, min_size=1, max_size=8))
+delete_op = st.tuples(
+    st.just("delete"), st.lists(st.sampled_from(KEYS), min_size=1, max_size=3, unique=True),
+    st.integers(0, 30),
+)
+write_op = st.one_of(append_op, append_op, delete_op)
+operations = st.lists(write_op, min_size=1, max_size=8)
+as_of_days = st.lists(st.one_of(st.none(), st.integers(-1, 32)), min_size=1, max_size=6)
+
+
+def rows_of(op: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """The oracle's rows for one write operation, in input order."""
+    if op[0] == "append":
+        return [
+            {"key": k, "event_time": day(d), "value": v, "_deleted": False} for k, d, v in op[1]
+        ]
+    return [{"key": k, "event_time": day(op[2]), "value": None, "_deleted": True} for k in op[1]]

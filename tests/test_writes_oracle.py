@@ -1,0 +1,102 @@
+"""Property test: any sequence of appends (late, out of order, ties) and deletes, read at any
+event time, version and known_at, equals the naive oracle over everything written."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from naive import latest_per_key
+from strategies import as_of_days, day, operations, rows_of
+
+import azof
+
+SCHEMA = pa.schema(
+    [("key", pa.string()), ("event_time", pa.timestamp("ms", tz="UTC")), ("value", pa.int64())]
+)
+
+
+def apply(table: azof.Table, op: tuple[Any, ...]) -> int:
+    if op[0] == "append":
+        data = pa.table(
+            {
+                "key": [k for k, _, _ in op[1]],
+                "event_time": pa.array([day(d) for _, d, _ in op[1]], SCHEMA.field(1).type),
+                "value": [v for _, _, v in op[1]],
+            }
+        )
+        return table.append(data)
+    return table.delete(op[1], event_time=day(op[2]))
+
+
+def answer(table: azof.Table, **kwargs: Any) -> dict[str, tuple[Any, int]]:
+    return {r["key"]: (r["event_time"], r["value"]) for r in table.scan(**kwargs).to_pylist()}
+
+
+def expected(rows: list[dict[str, Any]], as_of: Any) -> dict[str, tuple[Any, int]]:
+    return {k: (r["event_time"], r["value"]) for k, r in latest_per_key(rows, as_of).items()}
+
+
+def check_sequence(lake: azof.Lakehouse, ops: list[tuple[Any, ...]], days: list[int | None],
+                   versions_to_check: list[int]) -> None:
+    table = lake.create_table(f"t{uuid.uuid4().hex[:8]}", SCHEMA)
+    written: list[dict[str, Any]] = []
+    landed: list[tuple[int, list[dict[str, Any]]]] = [(0, [])]
+    for op in ops:
+        version = apply(table, op)
+        written = written + rows_of(op)
+        landed.append((version, written))
+    times = [None if d is None else day(d) for d in days]
+    for as_of in times:
+        assert answer(table, as_of=as_of) == expected(written, as_of), as_of
+    for index in versions_to_check:
+        version, rows = landed[index % len(landed)]
+        for as_of in times[:2]:
+            assert answer(table, as_of=as_of, version=version) == expected(rows, as_of)
+            commit_time = table.log()[version].time
+            assert answer(table, as_of=as_of, known_at=commit_time) == expected(rows, as_of)
+    reopened = lake.table(table.name)
+    assert answer(reopened) == expected(written, None)
+
+
+PROPERTY = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@PROPERTY
+@given(ops=operations, days=as_of_days, versions=st.lists(st.integers(0, 20), max_size=3))
+def test_memory_store_matches_oracle(
+    ops: list[tuple[Any, ...]], days: list[int | None], versions: list[int]
+) -> None:
+    check_sequence(azof.Lakehouse(f"memory://{uuid.uuid4().hex}"), ops, days, versions)
+
+
+@settings(PROPERTY, max_examples=20)
+@given(ops=operations, days=as_of_days, versions=st.lists(st.integers(0, 20), max_size=3))
+def test_local_store_matches_oracle(
+    tmp_path: Path, ops: list[tuple[Any, ...]], days: list[int | None], versions: list[int]
+) -> None:
+    folder = tmp_path / uuid.uuid4().hex
+    folder.mkdir()
+    check_sequence(azof.Lakehouse(folder), ops, days, versions)
+
+
+def test_known_at_before_first_commit_is_an_error() -> None:
+    lake = azof.Lakehouse(f"memory://{uuid.uuid4().hex}")
+    table = lake.create_table("t", SCHEMA)
+    with pytest.raises(azof.VersionNotFoundError, match="before the first retained commit"):
+        table.scan(known_at="2001-01-01")
+
+
+def test_version_and_known_at_together_are_refused() -> None:
+    table = azof.Lakehouse(f"memory://{uuid.uuid4().hex}").create_table("t", SCHEMA)
+    with pytest.raises(azof.InvalidArgumentError, match="not both"):
+        table.scan(version=0, known_at="2030-01-01")
+    with pytest.raises(azof.VersionNotFoundError, match="no version 7"):
+        table.scan(version=7)
