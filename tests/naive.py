@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 __all__ = ["History", "Row", "latest_per_key", "parquet_files", "read_rows"]
@@ -80,51 +81,67 @@ class History:
 
     def __init__(self, folder: Path) -> None:
         tables = [pq.read_table(p).replace_schema_metadata(None) for p in parquet_files(folder)]
-        self.table = pa.concat_tables(tables)
+        self.table = pa.concat_tables(tables).combine_chunks()
         if self.table.schema.field("event_time").type != pa.timestamp("ms", tz="UTC"):
             raise TypeError("History reads event_time as timestamp[ms, UTC] only")
         keys = self.table.column("key").to_pylist()
-        millis = self.table.column("event_time").cast(pa.int64()).to_pylist()
-        self._by_key: dict[Any, list[tuple[int, int]]] = {}
-        for position, (key, time) in enumerate(zip(keys, millis, strict=True)):
-            self._by_key.setdefault(key, []).append((time, position))
-        for entries in self._by_key.values():
-            entries.sort()  # by event time, then position: the later row last
+        self._millis = self.table.column("event_time").cast(pa.int64()).to_pylist()
+        rows_of_key: dict[Any, list[tuple[int, int]]] = {}
+        for position, (key, time) in enumerate(zip(keys, self._millis, strict=True)):
+            rows_of_key.setdefault(key, []).append((time, position))
+        # Per key: event times ascending and the positions of their rows (on equal times,
+        # the later row last).
+        self._times: dict[Any, list[int]] = {}
+        self._positions: dict[Any, list[int]] = {}
+        for key in sorted(rows_of_key):
+            entries = sorted(rows_of_key[key])
+            self._times[key] = [time for time, _ in entries]
+            self._positions[key] = [position for _, position in entries]
+        # (key, event time) pairs whose rows disagree: the seed's financials holds five.
+        values = [n for n in self.table.column_names if n not in ("key", "event_time")]
+        counts = self.table.group_by(["key", "event_time"]).aggregate(
+            [(name, "count_distinct", pc.CountOptions(mode="all")) for name in values]
+        )
+        disagree = pc.greater(
+            pc.max_element_wise(*(counts[f"{n}_count_distinct"] for n in values)), 1
+        )
+        conflicts = counts.filter(disagree)
+        self._conflicts = set(
+            zip(
+                conflicts.column("key").to_pylist(),
+                conflicts.column("event_time").cast(pa.int64()).to_pylist(),
+                strict=True,
+            )
+        )
 
     def _winners(self, as_of: datetime | None) -> dict[Any, list[int]]:
-        """Per key, the positions of its rows at its greatest event time <= ``as_of``."""
+        """Per key (sorted), the positions of its rows at its greatest event time <= T."""
         bound = math.inf if as_of is None else _millis(as_of)
         winners: dict[Any, list[int]] = {}
-        for key, entries in self._by_key.items():
-            end = bisect.bisect_right(entries, (bound, math.inf))
-            if end == 0:
-                continue
-            start = end - 1
-            while start > 0 and entries[start - 1][0] == entries[end - 1][0]:
-                start -= 1
-            winners[key] = [position for _, position in entries[start:end]]
+        for key, times in self._times.items():
+            end = bisect.bisect_right(times, bound)
+            if end > 0:
+                start = bisect.bisect_left(times, times[end - 1], 0, end)
+                winners[key] = self._positions[key][start:end]
         return winners
+
+    def latest_table(self, as_of: datetime | None) -> pa.Table:
+        """``latest_per_key(read_rows(folder), as_of)`` as a table sorted by key."""
+        winners = self._winners(as_of)
+        return self.table.take(pa.array([p[-1] for p in winners.values()], pa.int64()))
 
     def latest(self, as_of: datetime | None) -> dict[Any, Row]:
         """``latest_per_key(read_rows(folder), as_of)``: on ties the later row wins."""
-        winners = self._winners(as_of)
-        rows = self.table.take([positions[-1] for positions in winners.values()]).to_pylist()
-        return dict(zip(winners, rows, strict=True))
+        return {row["key"]: row for row in self.latest_table(as_of).to_pylist()}
 
-    def answers(self, as_of: datetime | None) -> dict[Any, list[Row]]:
-        """Per key, every distinct row at its greatest event time <= ``as_of``.
-
-        Usually one; several where the files hold different rows for the same key and event
-        time (the seed's financials does, for five keys on 2019-06-01): any of them is right.
-        """
+    def ties(self, as_of: datetime | None) -> dict[Any, list[Row]]:
+        """The keys whose rows at their greatest event time <= T disagree, with those rows
+        (distinct): any of them is a right answer."""
+        ties: dict[Any, list[Row]] = {}
         winners = self._winners(as_of)
-        flat = [position for positions in winners.values() for position in positions]
-        rows = iter(self.table.take(flat).to_pylist())
-        answers: dict[Any, list[Row]] = {}
-        for key, positions in winners.items():
-            distinct: list[Row] = []
-            for row in (next(rows) for _ in positions):
-                if row not in distinct:
-                    distinct.append(row)
-            answers[key] = distinct
-        return answers
+        for key, time in sorted(self._conflicts):
+            positions = winners.get(key, [])
+            if positions and self._millis[positions[-1]] == time:
+                rows = self.table.take(pa.array(positions, pa.int64())).to_pylist()
+                ties[key] = [row for i, row in enumerate(rows) if row not in rows[:i]]
+        return ties

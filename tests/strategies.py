@@ -17,7 +17,8 @@ KEYS = ["a", "b", "c", "d", "e"]
 
 
 def day(n: int) -> datetime:
-    return EPOCH + timedelta(days=n)
+    """Event day ``n``: 13 days apart, so that 31 days span a year (many segments)."""
+    return EPOCH + timedelta(days=13 * n)
 
 
 row = st.tuples(st.sampled_from(KEYS), st.integers(0, 30), st.integers(-1000, 1000))
@@ -28,11 +29,31 @@ delete_op = st.tuples(
 )
 write_op = st.one_of(append_op, append_op, delete_op)
 operations = st.lists(write_op, min_size=1, max_size=8)
-as_of_days = st.lists(st.one_of(st.none(), st.integers(-1, 32)), min_size=1, max_size=6)
+compact_op = st.tuples(
+    st.just("compact"), st.sampled_from(["year", "quarter", "month", "week", "day"])
+)
+vacuum_op = st.tuples(st.just("vacuum"), st.integers(1, 4))
+maintained_operations = st.lists(
+    st.one_of(append_op, append_op, append_op, delete_op, compact_op, compact_op, vacuum_op),
+    min_size=1,
+    max_size=12,
+)
+as_of_days = st.lists(
+    st.one_of(st.none(), st.builds(lambda d, half: d + half, st.integers(-1, 32),
+                                   st.sampled_from([0.0, 0.5]))),
+    min_size=1,
+    max_size=6,
+)
+
+
+def as_of_time(d: float | None) -> datetime | None:
+    return None if d is None else EPOCH + timedelta(days=13 * d)
 
 
 def rows_of(op: tuple[Any, ...]) -> list[dict[str, Any]]:
-    """The oracle's rows for one write operation, in input order."""
+    """The oracle's rows for one write operation, in input order (none for maintenance)."""
+    if op[0] in ("compact", "vacuum"):
+        return []
     if op[0] == "append":
         return [
             {"key": k, "event_time": day(d), "value": v, "_deleted": False} for k, d, v in op[1]

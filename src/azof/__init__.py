@@ -6,6 +6,9 @@
 >>> table.scan(as_of="2019-01-17")                  # the world as it was then
 """
 
+from azof.compact.policy import CompactionPolicy
+from azof.compact.rewrite import CompactionStats
+from azof.compact.vacuum import VacuumResult
 from azof.errors import (
     AzofError,
     CommitConflictError,
@@ -26,6 +29,8 @@ __all__ = [
     "AzofError",
     "Commit",
     "CommitConflictError",
+    "CompactionPolicy",
+    "CompactionStats",
     "CorruptTableError",
     "InvalidArgumentError",
     "Lakehouse",
@@ -34,9 +39,10 @@ __all__ = [
     "StorageError",
     "Table",
     "TableExistsError",
-    "TableWriter",
     "TableNotFoundError",
+    "TableWriter",
     "UnsupportedFormatError",
+    "VacuumResult",
     "VersionNotFoundError",
 ]
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,17 +16,27 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from azof import tablelog
+from azof.compact.policy import CompactionPolicy
+from azof.compact.rewrite import CompactionStats, Progress, compact_snapshot
+from azof.compact.vacuum import VacuumResult, vacuum_table
 from azof.errors import (
     InvalidArgumentError,
     TableExistsError,
     TableNotFoundError,
     VersionNotFoundError,
 )
-from azof.format import KEY, Snapshot, encode_snapshot
+from azof.format import KEY, CommitInfo, Snapshot, encode_snapshot
 from azof.scan.read import ScanMetrics, ScanRequest, execute_scan, references_only
 from azof.storage import Storage, open_storage
-from azof.timestamps import Instant, format_instant, instant_to_datetime, parse_instant
+from azof.timestamps import (
+    Instant,
+    format_instant,
+    instant_to_datetime,
+    parse_duration,
+    parse_instant,
+)
 from azof.write.append import append_data, event_time_scalar, tombstones, unit_nanos
+from azof.write.commit import commit_snapshot, upgrade
 from azof.write.conform import validate_new_schema
 from azof.write.create import initial_snapshot, schema_from_arrow
 from azof.write.writer import Commit, TableWriter
@@ -283,6 +292,11 @@ class Table:
         if snapshot is not None:
             self._snapshots[snapshot.version] = snapshot
             self._snapshot = snapshot
+            policy = self.policy
+            if policy.auto and policy.due(
+                len(snapshot.deltas), sum(f.rows or 0 for f in snapshot.deltas)
+            ):
+                self.compact()
         return self._snapshot.version
 
     def _latest(self) -> Snapshot:
@@ -299,9 +313,7 @@ class Table:
         Invalid data is refused with a ``SchemaMismatchError`` and nothing is committed.
         ``properties`` (strings) are stored with the commit and shown by :meth:`log`.
         """
-        snapshot = append_data(
-            self.storage, self.name, self._latest(), data, properties=properties
-        )
+        snapshot = append_data(self.storage, self.name, self._latest(), data, properties=properties)
         return self._landed(snapshot)
 
     def put(self, key: Any, event_time: Any, /, **values: Any) -> int:
@@ -364,3 +376,80 @@ class Table:
                 )
             )
         return out
+
+    # -- compaction and vacuum ----------------------------------------------------------------
+
+    @property
+    def policy(self) -> CompactionPolicy:
+        """The compaction policy stored with the table (defaults if none was set)."""
+        return CompactionPolicy.from_json(self._snapshot.policy)
+
+    def set_policy(self, policy: CompactionPolicy) -> int:
+        """Store ``policy`` with the table (a commit); returns the version."""
+        if not isinstance(policy, CompactionPolicy):
+            raise InvalidArgumentError("set_policy takes an azof.CompactionPolicy")
+
+        def build(parent: Snapshot, version: int, when: Instant) -> Snapshot:
+            info = CommitInfo(
+                time=when, operation="set_policy", summary={"policy": policy.to_json()}
+            )
+            return upgrade(parent, version, info, policy=policy.to_json())
+
+        snapshot = commit_snapshot(self.storage, self.name, self._latest(), build)
+        self._snapshots[snapshot.version] = snapshot
+        self._snapshot = snapshot
+        return snapshot.version
+
+    def compact(
+        self, policy: CompactionPolicy | None = None, *, progress: Progress | None = None
+    ) -> CompactionStats:
+        """Fold pending deltas into the segment tree (with ``policy`` or the table's).
+
+        Every as-of answer is the same before and after; reads afterwards touch one base
+        plus the events after it. ``progress(done, total)`` is called per segment.
+        """
+        snapshot, stats = compact_snapshot(
+            self.storage, self.name, self._latest(), policy or self.policy, progress
+        )
+        if snapshot is not None:
+            self._snapshots[snapshot.version] = snapshot
+            self._snapshot = snapshot
+        return stats
+
+    def vacuum(
+        self,
+        retain_versions: int | None = None,
+        older_than: Any = None,
+        *,
+        grace: Any = "1h",
+        dry_run: bool = False,
+        progress: Progress | None = None,
+    ) -> VacuumResult:
+        """Expire old versions and delete data files no retained version references.
+
+        A version is kept if it is among the last ``retain_versions`` or younger than
+        ``older_than`` (e.g. ``"7d"``); with neither, every version is kept and only
+        unreferenced files (of failed commits, or of versions expired earlier) go. Files
+        younger than ``grace`` are never deleted, so commits in flight are safe.
+        ``dry_run`` lists what would go.
+        """
+        if retain_versions is not None and (
+            isinstance(retain_versions, bool)
+            or not isinstance(retain_versions, int)
+            or retain_versions < 1
+        ):
+            raise InvalidArgumentError("retain_versions must be a whole number >= 1")
+        age = None if older_than is None else parse_duration(older_than, "older_than")
+        snapshot = self._latest()
+        return vacuum_table(
+            self.storage,
+            snapshot,
+            self._load,
+            self.commit_time,
+            retain_versions=retain_versions,
+            older_than=age,
+            grace=parse_duration(grace, "grace"),
+            now=time.time_ns(),
+            dry_run=dry_run,
+            progress=progress,
+        )

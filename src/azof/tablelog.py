@@ -62,13 +62,16 @@ def current_version(storage: Storage, table: str) -> int:
                 "snapshots; check the name with lakehouse.tables()"
             ) from None
         return versions[-1]
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise CorruptTableError(
             f"table {table!r}: {VERSION_HINT} holds {text[:40]!r}, not a snapshot number; "
             f"write the number of the latest s<N>.json into it"
         )
     version = int(text)
     if not storage.exists(snapshot_name(version)):
+        later = [v for v in list_versions(storage) if v > version]
+        if later:  # a stale hint whose snapshot was vacuumed: the log goes on past it
+            return later[-1]
         raise CorruptTableError(
             f"table {table!r}: {VERSION_HINT} names version {version} but "
             f"{snapshot_name(version)} is missing; restore it or fix {VERSION_HINT}"

@@ -73,8 +73,14 @@ def _parse_text(text: str, what: str) -> Instant:
     return _from_datetime(whole) + int(frac)
 
 
-_NUMPY_UNIT_NANOS = {"h": 3_600_000_000_000, "m": 60_000_000_000, "s": 1_000_000_000,
-                     "ms": 1_000_000, "us": 1_000, "ns": 1}
+_NUMPY_UNIT_NANOS = {
+    "h": 3_600_000_000_000,
+    "m": 60_000_000_000,
+    "s": 1_000_000_000,
+    "ms": 1_000_000,
+    "us": 1_000,
+    "ns": 1,
+}
 
 
 def _from_datetime64(value: Any, what: str) -> Instant:

@@ -35,6 +35,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -244,6 +245,7 @@ def _http_answers(endpoint: str) -> bool:
 def _round_trip(server: S3Server) -> str | None:
     """Put, read and delete a probe object with signed requests; ``None`` when it worked."""
     import obstore
+    from obstore.exceptions import BaseError
     from obstore.store import from_url
 
     try:
@@ -251,14 +253,14 @@ def _round_trip(server: S3Server) -> str | None:
             server.uri(),
             config={k: v for k, v in server.storage_options().items() if k != "allow_http"},
             client_options={"allow_http": True, "timeout": "5s", "connect_timeout": "2s"},
-            retry_config={"max_retries": 0, "retry_timeout": 5.0},
+            retry_config={"max_retries": 0, "retry_timeout": timedelta(seconds=5)},
         )
         key = f".azof-probe-{uuid.uuid4().hex}"
         obstore.put(store, key, b"probe")
         if bytes(obstore.get(store, key).bytes()) != b"probe":
             return "the probe object came back different"
         obstore.delete(store, key)
-    except Exception as exc:
+    except (BaseError, OSError) as exc:
         return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
     return None
 
@@ -268,10 +270,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            pass
     # The group may hold stragglers even after the leader exited.
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
@@ -317,26 +317,29 @@ def _start(weed: str, root: Path) -> tuple[subprocess.Popen[bytes], S3Server, Pa
             )
         deadline = time.monotonic() + STARTUP_TIMEOUT
         problem = "the S3 endpoint never answered"
+        exited = False
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                problem = f"weed exited with status {process.returncode}"
+                problem, exited = f"weed exited with status {process.returncode}", True
                 break
             if _http_answers(server.endpoint):
                 error = _round_trip(server)
                 if error is None:
                     return process, server, sockets
                 problem = f"S3 answers but a put/get/delete round trip fails: {error}"
-            time.sleep(0.2)
+            time.sleep(0.1)
         else:
-            problem += f" within {STARTUP_TIMEOUT:.0f}s"
+            problem += f" (waited {STARTUP_TIMEOUT:.0f}s)"
         _stop(process)
         shutil.rmtree(sockets, ignore_errors=True)
         failures.append(
-            f"attempt {attempt} (ports {ports}): {problem}\n--- {log} (tail) ---\n"
-            f"{_log_tail(log)}"
+            f"attempt {attempt}, ports {ports}: {problem}\n"
+            f"--- last lines of {log} ---\n{_log_tail(log)}"
         )
+        if not exited:
+            break  # only an early exit (a port taken meanwhile) is worth another try
     raise RuntimeError(
-        "the SeaweedFS test server did not come up:\n\n" + "\n\n".join(failures)
+        f"the SeaweedFS test server ({weed}) did not come up:\n\n" + "\n\n".join(failures)
     )
 
 

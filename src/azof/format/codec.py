@@ -58,8 +58,9 @@ def validate_file_name(name: Any, ctx_table: str, ctx_file: str) -> str:
     return name
 
 
-def _require(obj: Mapping[str, Any], name: str, kind: type | tuple[type, ...], ctx: _Context,
-             where: str) -> Any:
+def _require(
+    obj: Mapping[str, Any], name: str, kind: type | tuple[type, ...], ctx: _Context, where: str
+) -> Any:
     if name not in obj:
         raise ctx.error(f"{where}: missing field {name!r}")
     value = obj[name]
@@ -68,8 +69,9 @@ def _require(obj: Mapping[str, Any], name: str, kind: type | tuple[type, ...], c
     return value
 
 
-def _instant(obj: Mapping[str, Any], name: str, ctx: _Context, where: str,
-             required: bool = True) -> Instant | None:
+def _instant(
+    obj: Mapping[str, Any], name: str, ctx: _Context, where: str, required: bool = True
+) -> Instant | None:
     if name not in obj or obj[name] is None:
         if required:
             raise ctx.error(f"{where}: missing field {name!r}")
@@ -152,7 +154,9 @@ def _decode_file(raw: Any, ctx: _Context, where: str, default_start: Instant | N
     ints = {}
     for key in ("seq", "rows", "bytes", "bucket", "tombstones"):
         value = raw.get(key)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 0
+        ):
             raise ctx.error(f"{where} ({name}): {key} {value!r} is not a whole number >= 0")
         ints[key] = value
     return DataFile(
@@ -166,6 +170,7 @@ def _decode_file(raw: Any, ctx: _Context, where: str, default_start: Instant | N
         min_key=raw.get("min_key"),
         max_key=raw.get("max_key"),
         tombstones=ints["tombstones"] or 0,
+        derived=raw.get("derived") is True,
     )
 
 
@@ -180,8 +185,7 @@ def _decode_segment(raw: Any, ctx: _Context, where: str, parent: Segment | None)
     if end is not None and start > end:
         raise ctx.error(f"{where}: start {raw['start']} is after end {raw['end']}")
     if parent is not None and (
-        start < parent.start
-        or (parent.end is not None and (end is None or end > parent.end))
+        start < parent.start or (parent.end is not None and (end is None or end > parent.end))
     ):
         raise ctx.error(
             f"{where} [{raw['start']}, {raw.get('end', 'open')}] lies outside its parent "
@@ -200,9 +204,7 @@ def _decode_segment(raw: Any, ctx: _Context, where: str, parent: Segment | None)
     deltas = tuple(_decode_file(d, ctx, f"{where} delta", None) for d in deltas_raw)
     for delta in deltas:
         assert delta.start is not None
-        if delta.start < start or (
-            end is not None and (delta.end is None or delta.end > end)
-        ):
+        if delta.start < start or (end is not None and (delta.end is None or delta.end > end)):
             raise ctx.error(
                 f"{where}: delta {delta.file} [{format_instant(delta.start)}, "
                 f"{format_instant(delta.end) if delta.end is not None else 'open'}] lies "
@@ -291,7 +293,17 @@ def decode_snapshot(data: bytes, *, table: str, file: str, version: int) -> Snap
         buckets=buckets,
         policy=policy if isinstance(policy, dict) else {},
         properties=properties if isinstance(properties, dict) else {},
+        tree_levels=_decode_tree_levels(raw.get("tree"), ctx),
     )
+
+
+def _decode_tree_levels(raw: Any, ctx: _Context) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    levels = raw.get("levels") if isinstance(raw, dict) else None
+    if not isinstance(levels, list) or not all(isinstance(x, str) for x in levels):
+        raise ctx.error("field 'tree' must be an object with 'levels', a list of names")
+    return tuple(levels)
 
 
 def _encode_file(f: DataFile) -> dict[str, Any]:
@@ -312,6 +324,8 @@ def _encode_file(f: DataFile) -> dict[str, Any]:
         out["max_key"] = f.max_key
     if f.tombstones:
         out["tombstones"] = f.tombstones
+    if f.derived:
+        out["derived"] = True
     return out
 
 
@@ -358,6 +372,8 @@ def encode_snapshot(snapshot: Snapshot) -> bytes:
     raw["buckets"] = snapshot.buckets
     raw["policy"] = dict(snapshot.policy)
     raw["properties"] = dict(snapshot.properties)
+    if snapshot.tree_levels:
+        raw["tree"] = {"levels": list(snapshot.tree_levels)}
     raw["segments"] = [_encode_segment(s) for s in snapshot.segments]
     raw["deltas"] = [_encode_file(f) for f in snapshot.deltas]
     return json.dumps(raw, indent=1).encode()

@@ -39,6 +39,8 @@ class DataFile:
     min_key: Any = None
     max_key: Any = None
     tombstones: int = 0
+    derived: bool = False
+    """A base written by compaction: derived from the deltas, not a source of events."""
 
     def may_hold_before(self, instant: Instant) -> bool:
         """Whether the file may hold an event at or before ``instant``."""
@@ -100,6 +102,8 @@ class Snapshot:
     buckets: int = 1
     policy: Mapping[str, Any] = field(default_factory=dict)
     properties: Mapping[str, Any] = field(default_factory=dict)
+    tree_levels: tuple[str, ...] = ()
+    """The levels of a segment tree written by azof's compaction; empty for a seed tree."""
 
     def files(self) -> Iterator[DataFile]:
         """Every data file the snapshot references."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from azof.format.snapshot import DataFile, Segment, Snapshot
 from azof.timestamps import MAX_INSTANT, Instant
 
-__all__ = ["PlannedFile", "plan_files"]
+__all__ = ["PlannedFile", "plan_files", "rank_files"]
 
 
 @dataclass(frozen=True)
@@ -21,17 +21,18 @@ class PlannedFile:
     priority: int
 
 
-def _path(segments: tuple[Segment, ...], instant: Instant, depth: int,
-          out: list[tuple[int, Segment]]) -> None:
+def _path(
+    segments: tuple[Segment, ...], instant: Instant, depth: int, out: list[tuple[int, Segment]]
+) -> None:
     for segment in segments:
         if segment.contains(instant):
             out.append((depth, segment))
             _path(segment.children, instant, depth + 1, out)
 
 
-def plan_files(snapshot: Snapshot, as_of: Instant | None, bucket: int | None = None) -> list[
-    PlannedFile
-]:
+def plan_files(
+    snapshot: Snapshot, as_of: Instant | None, bucket: int | None = None
+) -> list[PlannedFile]:
     """The files that can hold the answer as of ``as_of`` (``None``: the current state).
 
     Segments whose range contains T are used, root to leaf, with every base on that path
@@ -54,5 +55,24 @@ def plan_files(snapshot: Snapshot, as_of: Instant | None, bucket: int | None = N
             ranked.append(((delta.seq, len(path) + 1, 1, index), delta))
     if bucket is not None:
         ranked = [(rank, f) for rank, f in ranked if f.bucket == bucket]
+    ranked.sort(key=lambda item: item[0])
+    return [PlannedFile(f, priority) for priority, (_, f) in enumerate(ranked)]
+
+
+def rank_files(snapshot: Snapshot) -> list[PlannedFile]:
+    """Every file of the snapshot with a priority consistent with :func:`plan_files` (for
+    rewrites that read all of history, such as compaction)."""
+    ranked: list[tuple[tuple[int, int, int, int], DataFile]] = []
+
+    def visit(segments: tuple[Segment, ...], depth: int) -> None:
+        for segment in segments:
+            ranked.extend(((f.seq, depth, 0, 0), f) for f in segment.base)
+            ranked.extend(((d.seq, depth, 1, d.start or 0), d) for d in segment.deltas)
+            visit(segment.children, depth + 1)
+
+    visit(snapshot.segments, 0)
+    depth = 1 + max((len(list(s.walk())) for s in snapshot.segments), default=0)
+    for index, delta in enumerate(snapshot.deltas):
+        ranked.append(((delta.seq, depth, 1, index), delta))
     ranked.sort(key=lambda item: item[0])
     return [PlannedFile(f, priority) for priority, (_, f) in enumerate(ranked)]

@@ -18,7 +18,14 @@ from azof.scan.plan import PlannedFile, plan_files
 from azof.storage import ReadCounter, Storage
 from azof.timestamps import Instant
 
-__all__ = ["ScanMetrics", "ScanRequest", "execute_scan", "instant_scalar", "references_only"]
+__all__ = [
+    "ScanMetrics",
+    "ScanRequest",
+    "execute_scan",
+    "read_rows",
+    "instant_scalar",
+    "references_only",
+]
 
 
 @dataclass(frozen=True)
@@ -78,7 +85,9 @@ def _value_columns(table: str, schema: TableSchema, request: ScanRequest) -> lis
         )
     wanted = {c for c in request.columns if c in value_names}
     if request.filter is not None:
-        partial = pa.schema([schema.field(n) for n in schema.names if n in wanted or n in (KEY, EVENT_TIME)])
+        partial = pa.schema(
+            [schema.field(n) for n in schema.names if n in wanted or n in (KEY, EVENT_TIME)]
+        )
         if not references_only(request.filter, partial):
             wanted = set(value_names)
     return [n for n in value_names if n in wanted]
@@ -148,12 +157,43 @@ def _dataset(
     return ds.FileSystemDataset(fragments, pa.schema(fields), fmt, filesystem)
 
 
-def execute_scan(storage: Storage, table: str, snapshot: Snapshot, request: ScanRequest,
-                 metrics: ScanMetrics | None = None) -> pa.Table:
+def read_rows(
+    storage: Storage,
+    table: str,
+    snapshot: Snapshot,
+    planned: Sequence[PlannedFile],
+    columns: list[str],
+    condition: pc.Expression | None = None,
+    metrics: ScanMetrics | None = None,
+) -> pa.Table:
+    """Rows of the planned files (``key``, ``event_time``, ``columns``, tombstone flag and
+    ``_azof_priority``), checked against the schema; ``condition`` prunes and filters."""
+    metrics = metrics if metrics is not None else ScanMetrics()
+    counter = ReadCounter() if not storage.is_local else None
+    dataset = _dataset(storage, table, snapshot, planned, columns, condition, counter, metrics)
+    try:
+        raw = dataset.to_table(filter=condition)
+    except FileNotFoundError as exc:
+        raise CorruptTableError(f"table {table!r}: a data file is missing ({exc})") from None
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise CorruptTableError(f"table {table!r}: cannot read data files ({exc})") from None
+    metrics.files = [p.file.file for p in planned]
+    metrics.rows_read += raw.num_rows
+    if counter is not None:
+        metrics.bytes_read += counter.bytes_read
+    return raw
+
+
+def execute_scan(
+    storage: Storage,
+    table: str,
+    snapshot: Snapshot,
+    request: ScanRequest,
+    metrics: ScanMetrics | None = None,
+) -> pa.Table:
     """The as-of answer of ``request`` over ``snapshot`` as one Arrow table."""
     schema = snapshot.schema
     metrics = metrics if metrics is not None else ScanMetrics()
-    counter = ReadCounter() if not storage.is_local else None
     columns = _value_columns(table, schema, request)
     planned = plan_files(snapshot, request.as_of)
     metrics.files_planned = len(planned)
@@ -165,15 +205,7 @@ def execute_scan(storage: Storage, table: str, snapshot: Snapshot, request: Scan
         condition = pc.field(EVENT_TIME) <= instant_scalar(request.as_of, schema.event_time_type)
     if request.key_filter is not None:
         condition = request.key_filter if condition is None else condition & request.key_filter
-    dataset = _dataset(storage, table, snapshot, planned, columns, condition, counter, metrics)
-    try:
-        raw = dataset.to_table(filter=condition)
-    except FileNotFoundError as exc:
-        raise CorruptTableError(f"table {table!r}: a data file is missing ({exc})") from None
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise CorruptTableError(f"table {table!r}: cannot read data files ({exc})") from None
-    metrics.files = [p.file.file for p in planned]
-    metrics.rows_read = raw.num_rows
+    raw = read_rows(storage, table, snapshot, planned, columns, condition, metrics)
     merged = drop_tombstones(merge_latest(raw))
     if request.min_event_time is not None:
         merged = merged.filter(
@@ -183,8 +215,8 @@ def execute_scan(storage: Storage, table: str, snapshot: Snapshot, request: Scan
         try:
             merged = merged.filter(request.filter)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
-            raise InvalidArgumentError(f"filter {request.filter} cannot be applied: {exc}") from None
-    if counter is not None:
-        metrics.bytes_read = counter.bytes_read
+            raise InvalidArgumentError(
+                f"filter {request.filter} cannot be applied: {exc}"
+            ) from None
     metrics.rows_out = merged.num_rows
     return merged.select(out_names)

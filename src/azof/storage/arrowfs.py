@@ -8,15 +8,17 @@ uses pyarrow's native local filesystem below the lakehouse root instead, which i
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 
 if TYPE_CHECKING:
+    from io import IOBase
+
     from azof.storage.store import Storage
 
-__all__ = ["ReadCounter", "StorageHandler"]
+__all__ = ["ReadCounter", "StorageHandler", "input_file"]
 
 
 class ReadCounter:
@@ -82,6 +84,13 @@ class _CountingFile:
         self.closed = True
 
 
+def input_file(storage: Storage, path: str, counter: ReadCounter | None = None) -> pa.NativeFile:
+    """A seekable pyarrow file over one object, reading ranges on demand."""
+    size = storage.info(path).size
+    file = _CountingFile(storage, path, size, counter or ReadCounter())
+    return pa.PythonFile(cast("IOBase", file), mode="r")
+
+
 class StorageHandler(pafs.FileSystemHandler):
     """pyarrow ``FileSystemHandler`` reading from a Storage (read-only)."""
 
@@ -101,9 +110,9 @@ class StorageHandler(pafs.FileSystemHandler):
     def normalize_path(self, path: str) -> str:
         return path
 
-    def get_file_info(self, paths: list[str]) -> list[pafs.FileInfo]:
+    def get_file_info(self, paths: str | list[str]) -> list[pafs.FileInfo]:
         infos = []
-        for path in paths:
+        for path in [paths] if isinstance(paths, str) else paths:
             try:
                 info = self.storage.info(path)
             except FileNotFoundError:
@@ -119,9 +128,8 @@ class StorageHandler(pafs.FileSystemHandler):
         ]
 
     def open_input_file(self, path: str) -> pa.NativeFile:
-        size = self.storage.info(path).size
         self.counter.add(files=1)
-        return pa.PythonFile(_CountingFile(self.storage, path, size, self.counter), mode="r")
+        return input_file(self.storage, path, self.counter)
 
     def open_input_stream(self, path: str) -> pa.NativeFile:
         return self.open_input_file(path)

@@ -8,11 +8,12 @@ touches files or the network.
 
 from __future__ import annotations
 
+import builtins
 import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlparse
 
 import obstore
@@ -22,7 +23,7 @@ from obstore.exceptions import AlreadyExistsError, BaseError, PreconditionError
 from obstore.store import LocalStore, MemoryStore, from_url
 
 from azof.errors import InvalidArgumentError, StorageError
-from azof.storage.arrowfs import ReadCounter, StorageHandler
+from azof.storage.arrowfs import ReadCounter, StorageHandler, input_file
 
 __all__ = ["ObjectInfo", "Storage", "open_storage"]
 
@@ -100,6 +101,11 @@ class Storage:
             raise StorageError(f"cannot read {self._where(path)}: {_first_line(exc)}") from exc
 
     def read_range(self, path: str, start: int, end: int) -> bytes:
+        """Bytes ``start`` to ``end`` (exclusive); an empty range reads nothing."""
+        if start < 0 or end < start:
+            raise InvalidArgumentError(f"invalid byte range {start}..{end} of {self._where(path)}")
+        if end == start:
+            return b""
         try:
             return bytes(obstore.get_range(self._store, self._key(path), start=start, end=end))
         except FileNotFoundError:
@@ -141,13 +147,9 @@ class Storage:
                 raise FileNotFoundError(f"{self._where(path)} does not exist") from None
             except OSError as exc:
                 raise StorageError(f"cannot open {self._where(path)}: {exc}") from exc
-        try:
-            reader = obstore.open_reader(self._store, self._key(path), buffer_size=1 << 20)
-        except FileNotFoundError:
-            raise
-        except BaseError as exc:
-            raise StorageError(f"cannot open {self._where(path)}: {_first_line(exc)}") from exc
-        return pa.PythonFile(reader, mode="r")
+        # Not obstore.open_reader: its ReadableFile lacks the ``closed`` attribute that
+        # pyarrow's PythonFile needs, so such a file reads as closed.
+        return input_file(self, path)
 
     def list(self, prefix: str = "", *, recursive: bool = True) -> list[ObjectInfo]:
         """Objects below ``prefix`` (only its direct children when not ``recursive``)."""
@@ -156,7 +158,9 @@ class Storage:
             if recursive:
                 metas = [m for chunk in obstore.list(self._store, key or None) for m in chunk]
             else:
-                metas = obstore.list_with_delimiter(self._store, key or None)["objects"]
+                metas = builtins.list(
+                    obstore.list_with_delimiter(self._store, key or None)["objects"]
+                )
         except FileNotFoundError:
             return []
         except BaseError as exc:
@@ -165,7 +169,7 @@ class Storage:
             ObjectInfo(self._relative(m["path"]), int(m["size"]), m["last_modified"]) for m in metas
         ]
 
-    def list_dirs(self, prefix: str = "") -> list[str]:
+    def list_dirs(self, prefix: str = "") -> builtins.list[str]:
         """Names of the 'folders' directly below ``prefix``."""
         key = self._key(prefix)
         try:
@@ -240,19 +244,77 @@ def open_storage(uri: str | Path, storage_options: dict[str, Any] | None = None)
             f"unsupported lakehouse URI {text!r}; use a local path, file://, memory://, "
             "s3://, gs:// or az://"
         )
-    if "allow_http" in options:
-        options["client_options"] = {
-            **options.get("client_options", {}),
-            "allow_http": _as_bool(options.pop("allow_http")),
-        }
-    client_options = options.pop("client_options", None)
+    config, client_options = _split_options(options)
     try:
-        store = from_url(text, config=options or None, client_options=client_options)
+        store = from_url(
+            text, config=cast(Any, config or None), client_options=cast(Any, client_options or None)
+        )
     except BaseError as exc:
         raise InvalidArgumentError(f"cannot open {text!r}: {_first_line(exc)}") from exc
     except (ValueError, TypeError) as exc:
         raise InvalidArgumentError(f"cannot open {text!r}: {exc}") from exc
+    except BaseException as exc:
+        # obstore panics (a BaseException) on some option mix-ups instead of raising.
+        if type(exc).__name__ == "PanicException":
+            raise InvalidArgumentError(f"cannot open {text!r}: {exc}") from None
+        raise
     return Storage(store, text.rstrip("/"))
+
+
+# obstore's HTTP client options: given among the storage options, they must go to
+# ``client_options`` (as store config keys obstore rejects them or even panics).
+_CLIENT_OPTIONS = frozenset(
+    {
+        "allow_http",
+        "allow_invalid_certificates",
+        "connect_timeout",
+        "default_content_type",
+        "default_headers",
+        "http1_only",
+        "http2_keep_alive_interval",
+        "http2_keep_alive_timeout",
+        "http2_keep_alive_while_idle",
+        "http2_only",
+        "pool_idle_timeout",
+        "pool_max_idle_per_host",
+        "proxy_ca_certificate",
+        "proxy_excludes",
+        "proxy_url",
+        "randomize_addresses",
+        "read_timeout",
+        "root_certificate",
+        "timeout",
+        "user_agent",
+    }
+)
+_BOOL_CLIENT_OPTIONS = frozenset(
+    {"allow_http", "allow_invalid_certificates", "http1_only", "http2_only", "randomize_addresses"}
+)
+
+
+def _split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Storage options as (store config, client options).
+
+    Client options are recognised in any case and with a store prefix (``AWS_ALLOW_HTTP``,
+    ``aws_allow_http``, ``allow_http``); an explicit ``client_options`` dict is merged in.
+    """
+    client: dict[str, Any] = {}
+    config: dict[str, Any] = {}
+    for key, value in options.items():
+        if key == "client_options":
+            continue
+        name = str(key).lower()
+        for cloud in ("aws_", "google_", "azure_"):
+            if name.startswith(cloud) and name[len(cloud) :] in _CLIENT_OPTIONS:
+                name = name[len(cloud) :]
+        if name in _CLIENT_OPTIONS:
+            client[name] = _as_bool(value) if name in _BOOL_CLIENT_OPTIONS else value
+        else:
+            config[key] = value
+    explicit = options.get("client_options") or {}
+    if not isinstance(explicit, dict):
+        raise InvalidArgumentError("storage option 'client_options' must be a dict")
+    return config, {**client, **explicit}
 
 
 def _as_bool(value: Any) -> bool:

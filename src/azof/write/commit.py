@@ -29,7 +29,8 @@ Builder = Callable[[Snapshot, int, Instant], Snapshot]
 
 
 def now_instant() -> Instant:
-    return time.time_ns()
+    """Wall-clock now, in whole microseconds (so a commit time round-trips as a datetime)."""
+    return time.time_ns() // 1_000 * 1_000
 
 
 def commit_time(storage: Storage, parent: Snapshot) -> Instant:
@@ -44,7 +45,7 @@ def commit_time(storage: Storage, parent: Snapshot) -> Instant:
         modified = storage.info(tablelog.snapshot_name(parent.version)).last_modified
     except FileNotFoundError:
         return now
-    return max(now, parse_instant(modified) + 1_000)
+    return max(now, parse_instant(modified) // 1_000 * 1_000 + 1_000)
 
 
 def append_files(

@@ -1,0 +1,310 @@
+"""``azof info`` (a table's versions, schema and segment tree) and ``azof tables``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import click
+import pyarrow as pa
+import pyarrow.parquet as pq
+from rich import box
+from rich.filesize import decimal
+from rich.markup import escape
+from rich.table import Table as RichTable
+
+from azof.cli.options import KNOWN_AT_OPTION, VERSION_OPTION, lakehouse_options, table_options
+from azof.cli.output import TreeNode, make_console, print_tree, use_rich
+from azof.errors import AzofError
+from azof.format import DataFile, Segment, Snapshot
+from azof.table import Lakehouse, Table
+from azof.timestamps import format_instant
+
+__all__ = ["describe_table", "info", "tables"]
+
+
+# -- the description (also the JSON output) -----------------------------------------------
+
+
+def describe_table(table: Table, snapshot: Snapshot) -> dict[str, Any]:
+    """What ``azof info`` shows, as JSON-ready data."""
+    sizes = {obj.path: obj.size for obj in table.storage.list("")}
+    rows = _missing_rows(table, [f for f in snapshot.files() if f.rows is None])
+    if snapshot.commit is not None:
+        committed, operation = snapshot.commit.time, snapshot.commit.operation
+    else:
+        committed, operation = table.commit_time(snapshot.version), "seed"
+
+    def file_entry(data_file: DataFile) -> dict[str, Any]:
+        count = data_file.rows if data_file.rows is not None else rows.get(data_file.file)
+        return {
+            "file": data_file.file,
+            "start": _instant(data_file.start),
+            "end": _instant(data_file.end),
+            "rows": count,
+            "size": data_file.size if data_file.size is not None else sizes.get(data_file.file),
+            "seq": data_file.seq,
+            "tombstones": data_file.tombstones,
+        }
+
+    def segment_entry(segment: Segment) -> dict[str, Any]:
+        return {
+            "id": segment.id,
+            "start": _instant(segment.start),
+            "end": _instant(segment.end),
+            "base": [file_entry(f) for f in segment.base],
+            "deltas": [file_entry(f) for f in segment.deltas],
+            "segments": [segment_entry(child) for child in segment.children],
+        }
+
+    files = [file_entry(f) for f in snapshot.files()]
+    return {
+        "table": table.name,
+        "lakehouse": table.lakehouse.storage.uri,
+        "version": snapshot.version,
+        "latest_version": table.version,
+        "versions": table.versions(),
+        "format_version": snapshot.format_version,
+        "table_uuid": snapshot.table_uuid or None,
+        "committed": _instant(committed),
+        "operation": operation,
+        "schema": [
+            {"name": f.name, "type": str(f.type), "nullable": f.nullable}
+            for f in snapshot.schema.to_arrow()
+        ],
+        "segments": [segment_entry(s) for s in snapshot.segments],
+        "deltas": [file_entry(f) for f in snapshot.deltas],
+        "files": len(files),
+        "rows": _total(f["rows"] for f in files),
+        "bytes": _total(f["size"] for f in files),
+    }
+
+
+def _missing_rows(table: Table, files: Sequence[DataFile]) -> dict[str, int]:
+    """Row counts from the Parquet footers of files whose snapshot entry has none (seed)."""
+
+    def count(name: str) -> tuple[str, int | None]:
+        try:
+            with table.storage.open_input(name) as source:
+                return name, pq.read_metadata(source).num_rows
+        except (OSError, pa.ArrowException, AzofError):
+            return name, None
+
+    names = sorted({f.file for f in files})
+    if not names:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(16, len(names))) as pool:
+        return {name: rows for name, rows in pool.map(count, names) if rows is not None}
+
+
+def _instant(instant: int | None) -> str | None:
+    return None if instant is None else format_instant(instant)
+
+
+def _total(values: Iterable[int | None]) -> int | None:
+    total = 0
+    for value in values:
+        if value is None:
+            return None
+        total += value
+    return total
+
+
+def compress_versions(versions: Sequence[int]) -> str:
+    """``[0, 1, 2, 5]`` -> ``"0-2, 5"``."""
+    runs: list[str] = []
+    start = previous = None
+    for version in [*versions, None]:
+        if previous is not None and version == previous + 1:
+            previous = version
+            continue
+        if start is not None:
+            runs.append(str(start) if start == previous else f"{start}-{previous}")
+        start = previous = version
+    return ", ".join(runs) if runs else "none"
+
+
+# -- rendering -----------------------------------------------------------------------------
+
+
+def _range(entry: dict[str, Any]) -> str:
+    return f"[{entry['start']}, {entry['end'] or 'open'}]"
+
+
+def _count(value: int | None, rich: bool, *, size: bool = False) -> str:
+    if value is None:
+        return "?"
+    if not rich:
+        return str(value)
+    return decimal(value) if size else f"{value:,}"
+
+
+def _file_node(parent: TreeNode, kind: str, entry: dict[str, Any], show_range: bool) -> None:
+    where = f" {_range(entry)}" if show_range else ""
+    text = (
+        f"{kind} {entry['file']}{where} rows={_count(entry['rows'], False)} "
+        f"size={_count(entry['size'], False)}"
+    )
+    extra = f", {entry['tombstones']:,} deletes" if entry["tombstones"] else ""
+    markup = (
+        f"[cyan]{kind}[/] [bold]{escape(entry['file'])}[/]"
+        f"{' [dim]' + escape(_range(entry)) + '[/]' if show_range else ''}  "
+        f"{_count(entry['rows'], True)} rows, {_count(entry['size'], True, size=True)}{extra}"
+    )
+    parent.add(text, markup)
+
+
+def _segment_node(parent: TreeNode, entry: dict[str, Any]) -> None:
+    node = parent.add(
+        f"segment {entry['id']} {_range(entry)}",
+        f"[magenta]segment[/] [bold]{escape(entry['id'])}[/] [dim]{escape(_range(entry))}[/]",
+    )
+    for base in entry["base"]:
+        _file_node(node, "base", base, show_range=False)
+    for child in entry["segments"]:
+        _segment_node(node, child)
+    for delta in entry["deltas"]:
+        _file_node(node, "delta", delta, show_range=True)
+
+
+def _tree(described: dict[str, Any]) -> TreeNode:
+    root = TreeNode("segments:", "[bold]Segments[/]")
+    for segment in described["segments"]:
+        _segment_node(root, segment)
+    if not described["segments"]:
+        root.add("(none)", "[dim](none)[/]")
+    pending = (
+        root
+        if not described["deltas"]
+        else TreeNode(
+            f"pending deltas ({len(described['deltas'])}):",
+            f"[bold]Pending deltas[/] [dim]({len(described['deltas'])})[/]",
+        )
+    )
+    if pending is not root:
+        root.children.append(pending)
+        for delta in described["deltas"]:
+            _file_node(pending, "delta", delta, show_range=True)
+    return root
+
+
+def _version_text(described: dict[str, Any]) -> str:
+    version, latest = described["version"], described["latest_version"]
+    return f"{version} (latest)" if version == latest else f"{version} (latest: {latest})"
+
+
+def _print_plain(described: dict[str, Any]) -> None:
+    totals = (
+        f"{described['files']} files, {_count(described['rows'], False)} rows, "
+        f"{_count(described['bytes'], False)} bytes"
+    )
+    lines = [
+        f"table: {described['table']}",
+        f"lakehouse: {described['lakehouse']}",
+        f"version: {_version_text(described)}",
+        f"versions: {compress_versions(described['versions'])}",
+        f"format: {described['format_version']}",
+        f"committed: {described['committed']} ({described['operation']})",
+        f"data: {totals}",
+        "schema:",
+        *(
+            "\t".join([f"  {c['name']}", c["type"], *([] if c["nullable"] else ["not null"])])
+            for c in described["schema"]
+        ),
+    ]
+    sys.stdout.write("".join(line + "\n" for line in lines))
+    print_tree(_tree(described), rich=False)
+
+
+def _print_rich(described: dict[str, Any]) -> None:
+    console = make_console()
+    header = RichTable.grid(padding=(0, 2))
+    header.add_column(style="bold")
+    header.add_column()
+    totals = (
+        f"{described['files']:,} files, {_count(described['rows'], True)} rows, "
+        f"{_count(described['bytes'], True, size=True)}"
+    )
+    for label, value in [
+        ("Table", f"[bold]{escape(described['table'])}[/]"),
+        ("Lakehouse", escape(described["lakehouse"])),
+        ("Version", _version_text(described)),
+        ("Versions", compress_versions(described["versions"])),
+        ("Format", str(described["format_version"])),
+        ("Committed", f"{described['committed']} [dim]({escape(described['operation'])})[/]"),
+        ("Data", totals),
+    ]:
+        header.add_row(label, value)
+    console.print(header)
+    schema = RichTable(title="Schema", title_justify="left", box=box.SIMPLE_HEAD)
+    schema.add_column("column", style="bold")
+    schema.add_column("type")
+    schema.add_column("nullable")
+    for column in described["schema"]:
+        schema.add_row(
+            escape(column["name"]), escape(column["type"]), "yes" if column["nullable"] else "no"
+        )
+    console.print(schema)
+    print_tree(_tree(described), rich=True)
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  azof info --path ./lake --table table0
+  azof info --path ./lake --table table0 --version 3
+  azof info --path s3://bucket/lake --table financials --format json | jq .versions
+"""
+)
+@table_options
+@VERSION_OPTION
+@KNOWN_AT_OPTION
+@click.option(
+    "--format",
+    "-f",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    help="text (rich on a terminal, plain when piped) or json.",
+)
+def info(table: Table, version: int | None, known_at: str | None, output_format: str) -> None:
+    """Show a table: its versions, schema and segment tree.
+
+    The tree lists each segment with its event-time range [start, end] (end 'open' when
+    it has none), its base files, child segments and deltas with their rows and sizes,
+    then the pending deltas that compaction has not folded in yet.
+    """
+    described = describe_table(table, table.snapshot_at(version, known_at))
+    if output_format == "json":
+        sys.stdout.write(json.dumps(described, indent=2) + "\n")
+    elif use_rich():
+        _print_rich(described)
+    else:
+        _print_plain(described)
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  azof tables --path ./lake
+  AZOF_PATH=s3://bucket/lake azof tables --storage-option region=eu-west-1
+"""
+)
+@lakehouse_options
+def tables(lakehouse: Lakehouse) -> None:
+    """List the tables of a lakehouse, one per line."""
+    names = lakehouse.tables()
+    if use_rich():
+        console = make_console()
+        for name in names:
+            console.print(f"[bold]{escape(name)}[/]")
+        if not names:
+            make_console(stderr=True).print(f"[dim]no tables in {escape(lakehouse.uri)}[/]")
+        return
+    sys.stdout.write("".join(name + "\n" for name in names))

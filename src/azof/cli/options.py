@@ -1,0 +1,192 @@
+"""Options shared by the commands, and opening the lakehouse or table they name.
+
+A command that works on a lakehouse decorates itself with :func:`lakehouse_options` and
+receives ``lakehouse: Lakehouse``; one that works on a table uses :func:`table_options` and
+receives ``table: Table``. Both add ``--path`` (or ``AZOF_PATH``) and repeated
+``--storage-option KEY=VALUE`` (merged over the JSON object in ``AZOF_STORAGE_OPTIONS``).
+Object-store credentials are otherwise read by obstore from its standard variables
+(``AWS_*``, ``GOOGLE_*``, ``AZURE_*``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+
+from azof.errors import InvalidArgumentError
+from azof.table import Lakehouse, Table
+from azof.timestamps import parse_instant
+
+__all__ = [
+    "AS_OF_OPTION",
+    "KNOWN_AT_OPTION",
+    "PATH_ENV",
+    "STORAGE_OPTIONS_ENV",
+    "TABLE_NAME_OPTION",
+    "VERSION_OPTION",
+    "check_timestamp",
+    "lakehouse_options",
+    "open_lakehouse",
+    "open_table",
+    "storage_options",
+    "table_options",
+]
+
+PATH_ENV = "AZOF_PATH"
+STORAGE_OPTIONS_ENV = "AZOF_STORAGE_OPTIONS"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def check_timestamp(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Click callback: ``value`` must read as an instant (ISO-8601, no offset means UTC).
+
+    The text is passed on unchanged (the API keeps its full precision); a typo is a usage
+    error naming the option.
+    """
+    if value is None:
+        return None
+    what = param.opts[0] if param.opts else "timestamp"
+    try:
+        parse_instant(value, what)
+    except InvalidArgumentError as exc:
+        raise click.BadParameter(str(exc).removeprefix(f"{what}: "), ctx, param) from None
+    return value
+
+
+AS_OF_OPTION = click.option(
+    "--as-of",
+    callback=check_timestamp,
+    metavar="TIMESTAMP",
+    default=None,
+    help="Event time: each key's latest row at or before this instant "
+    "(ISO-8601; no offset means UTC). Default: the current state.",
+)
+VERSION_OPTION = click.option(
+    "--version",
+    "version",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Read this table version (commit time) instead of the latest.",
+)
+KNOWN_AT_OPTION = click.option(
+    "--known-at",
+    callback=check_timestamp,
+    metavar="TIMESTAMP",
+    default=None,
+    help="Read the latest version committed at or before this instant (commit time).",
+)
+TABLE_NAME_OPTION = click.option(
+    "--table",
+    "table_name",
+    required=True,
+    metavar="NAME",
+    help="The table, a folder of the lakehouse.",
+)
+
+_PATH_OPTION = click.option(
+    "--path",
+    required=True,
+    envvar=PATH_ENV,
+    show_envvar=True,
+    metavar="DIR|URI",
+    help="The lakehouse: a folder, or a URI such as s3://bucket/lake, gs://..., az://..., "
+    "memory://name.",
+)
+_STORAGE_OPTION = click.option(
+    "--storage-option",
+    "storage_option",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An object-store option (region, endpoint, allow_http, access_key_id...); "
+    f"repeat it. Merged over the JSON object in ${STORAGE_OPTIONS_ENV}.",
+)
+
+
+def storage_options(uri: str, pairs: Sequence[str]) -> dict[str, Any]:
+    """The storage options for ``uri``: ``$AZOF_STORAGE_OPTIONS``, then the ``KEY=VALUE`` pairs.
+
+    The environment applies to object-store URIs only (a local folder takes no options);
+    options given on the command line always apply.
+    """
+    options: dict[str, Any] = {}
+    text = os.environ.get(STORAGE_OPTIONS_ENV, "").strip()
+    if text and _is_remote(uri):
+        try:
+            loaded = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidArgumentError(
+                f"${STORAGE_OPTIONS_ENV} is not valid JSON ({exc}); set it to an object such "
+                'as {"region": "eu-west-1"}'
+            ) from None
+        if not isinstance(loaded, dict):
+            raise InvalidArgumentError(
+                f"${STORAGE_OPTIONS_ENV} must hold a JSON object such as "
+                f'{{"region": "eu-west-1"}}, not {type(loaded).__name__}'
+            )
+        options.update(loaded)
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(
+                f"{pair!r} is not KEY=VALUE (e.g. region=eu-west-1)",
+                param_hint="'--storage-option'",
+            )
+        options[key.strip()] = value
+    return options
+
+
+def open_lakehouse(path: str, pairs: Sequence[str] = ()) -> Lakehouse:
+    """The lakehouse at ``path`` with the storage options of the command line and env."""
+    return Lakehouse(path, storage_options(path, pairs) or None)
+
+
+def lakehouse_options(command: F) -> F:
+    """Add ``--path`` and ``--storage-option``; the command receives ``lakehouse``."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, path: str, storage_option: tuple[str, ...], **kwargs: Any) -> Any:
+        return command(*args, lakehouse=open_lakehouse(path, storage_option), **kwargs)
+
+    return _with_options(wrapper, [_PATH_OPTION, _STORAGE_OPTION])  # type: ignore[return-value]
+
+
+def table_options(command: F) -> F:
+    """Add ``--path``, ``--storage-option`` and ``--table``; the command receives ``table``."""
+
+    @functools.wraps(command)
+    def wrapper(
+        *args: Any, path: str, storage_option: tuple[str, ...], table_name: str, **kwargs: Any
+    ) -> Any:
+        table = open_lakehouse(path, storage_option).table(table_name)
+        return command(*args, table=table, **kwargs)
+
+    options = [_PATH_OPTION, TABLE_NAME_OPTION, _STORAGE_OPTION]
+    return _with_options(wrapper, options)  # type: ignore[return-value]
+
+
+def _with_options(
+    function: Callable[..., Any], options: Sequence[Callable[[Any], Any]]
+) -> Callable[..., Any]:
+    # functools.wraps shares the wrapped function's __click_params__; copy it so that the
+    # options added here belong to this command only. Applied last-first so that they are
+    # listed first, in order, by --help.
+    function.__click_params__ = list(getattr(function, "__click_params__", []))  # type: ignore[attr-defined]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _is_remote(uri: str) -> bool:
+    return "://" in uri and not uri.lower().startswith("file://")
+
+
+def open_table(path: str, table_name: str, pairs: Sequence[str] = ()) -> Table:
+    """The table ``table_name`` of the lakehouse at ``path``."""
+    return open_lakehouse(path, pairs).table(table_name)

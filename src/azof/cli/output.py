@@ -1,0 +1,313 @@
+"""How the CLI prints: rich on a terminal, stable plain text when piped, or a file format.
+
+Every command prints through this module so that the choice is made in one place:
+
+- :func:`use_rich` says whether stdout gets rich rendering (a TTY, unless ``AZOF_OUTPUT``
+  is ``plain``; ``AZOF_OUTPUT=rich`` forces it);
+- :func:`write_arrow` writes an Arrow table as a rich table, plain tab-separated text, CSV,
+  JSON lines or Parquet (``--format`` / ``--output``, see :func:`output_options`);
+- :class:`TreeNode` and :func:`print_tree` draw a tree (rich's Tree, or indented text);
+- :func:`text_column` is the display text of a column (timestamps as RFC 3339 UTC).
+
+Plain text is for scripts and stays stable: a header line, then one line per row, fields
+separated by a tab, nulls as empty fields, and tab, newline, carriage return and backslash
+inside values escaped as ``\\t``, ``\\n``, ``\\r`` and ``\\\\``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any, TypeVar, cast
+
+import click
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table as RichTable
+from rich.text import Text
+from rich.tree import Tree
+
+__all__ = [
+    "FORMATS",
+    "OUTPUT_ENV",
+    "TreeNode",
+    "make_console",
+    "output_options",
+    "print_tree",
+    "resolve_format",
+    "text_column",
+    "use_rich",
+    "write_arrow",
+]
+
+OUTPUT_ENV = "AZOF_OUTPUT"
+FORMATS = ("table", "csv", "json", "parquet")
+RICH_MAX_ROWS = 1_000
+"""A terminal shows at most this many rows (unless --limit asks for more)."""
+
+_SUFFIXES = {
+    ".csv": "csv",
+    ".json": "json",
+    ".jsonl": "json",
+    ".ndjson": "json",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".tsv": "table",
+    ".txt": "table",
+}
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def use_rich(stream: IO[str] | None = None) -> bool:
+    """Whether ``stream`` (stdout) gets rich output: a terminal, unless ``$AZOF_OUTPUT``."""
+    mode = os.environ.get(OUTPUT_ENV, "").strip().lower()
+    if mode in ("rich", "plain"):
+        return mode == "rich"
+    stream = stream if stream is not None else sys.stdout
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A rich console on stdout (or stderr), forced to a terminal by ``AZOF_OUTPUT=rich``."""
+    forced = os.environ.get(OUTPUT_ENV, "").strip().lower() == "rich"
+    return Console(stderr=stderr, highlight=False, force_terminal=True if forced else None)
+
+
+# -- Arrow tables --------------------------------------------------------------------------
+
+
+def output_options(command: F) -> F:
+    """Add ``--format`` and ``--output``; pass them on to :func:`write_arrow`."""
+    command = click.option(
+        "--output",
+        "-o",
+        type=click.Path(dir_okay=False, writable=True, path_type=Path),
+        default=None,
+        help="Write to this file instead of stdout; its suffix (.csv, .json, .jsonl, "
+        ".parquet, .tsv) sets the format unless --format is given.",
+    )(command)
+    return click.option(
+        "--format",
+        "-f",
+        "output_format",
+        type=click.Choice(FORMATS),
+        default=None,
+        help="table (rich on a terminal, tab-separated when piped), csv, json (JSON lines) "
+        "or parquet (needs --output). Default: from the --output suffix, else table.",
+    )(command)
+
+
+def resolve_format(output_format: str | None, output: Path | None) -> str:
+    """The format to write: the one asked for, else the output file's suffix, else table."""
+    if output_format is None:
+        output_format = _SUFFIXES.get(output.suffix.lower(), "table") if output else "table"
+    if output_format == "parquet" and output is None:
+        raise click.UsageError(
+            "--format parquet writes a binary file; give it with --output FILE.parquet"
+        )
+    return output_format
+
+
+def write_arrow(
+    table: pa.Table,
+    output_format: str | None = None,
+    output: Path | None = None,
+    *,
+    title: str | None = None,
+) -> None:
+    """Write ``table`` in ``output_format`` to ``output`` (a file) or stdout.
+
+    On stdout, ``table`` is rich when :func:`use_rich`, else plain tab-separated text.
+    """
+    output_format = resolve_format(output_format, output)
+    if output_format == "parquet":
+        assert output is not None
+        pq.write_table(table, output)
+        return
+    if output is None:
+        if output_format == "table" and use_rich():
+            make_console().print(rich_table(table, title=title))
+            return
+        _write_text(table, output_format, sys.stdout)
+        sys.stdout.flush()
+        return
+    with output.open("w", encoding="utf-8", newline="") as stream:
+        _write_text(table, output_format, stream)
+
+
+def _write_text(table: pa.Table, output_format: str, stream: IO[str]) -> None:
+    if output_format == "csv":
+        write_csv(table, stream)
+    elif output_format == "json":
+        write_json_lines(table, stream)
+    else:
+        write_plain(table, stream)
+
+
+def write_plain(table: pa.Table, stream: IO[str]) -> None:
+    """Tab-separated text: a header line, then the rows (see the module docstring)."""
+    stream.write("\t".join(name.translate(_ESCAPES) for name in table.column_names) + "\n")
+    for rows in _text_rows(table):
+        stream.writelines(
+            "\t".join("" if v is None else v.translate(_ESCAPES) for v in row) + "\n"
+            for row in rows
+        )
+
+
+def write_csv(table: pa.Table, stream: IO[str]) -> None:
+    """CSV (RFC 4180, quotes only where needed); nulls are empty fields."""
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(table.column_names)
+    for rows in _text_rows(table):
+        writer.writerows(["" if v is None else v for v in row] for row in rows)
+
+
+def write_json_lines(table: pa.Table, stream: IO[str]) -> None:
+    """One JSON object per row; timestamps as RFC 3339 text, NaN and infinities as null."""
+    names = table.column_names
+    for batch in table.to_batches(max_chunksize=10_000):
+        columns = [_json_column(batch.column(i)) for i in range(batch.num_columns)]
+        for row in zip(*columns, strict=True):
+            stream.write(
+                json.dumps(
+                    dict(zip(names, row, strict=True)), ensure_ascii=False, default=_json_default
+                )
+                + "\n"
+            )
+
+
+def rich_table(table: pa.Table, *, title: str | None = None) -> RichTable:
+    """A rich table of (at most :data:`RICH_MAX_ROWS` rows of) ``table``."""
+    shown = table.slice(0, RICH_MAX_ROWS)
+    count = f"{table.num_rows:,} row{'s' if table.num_rows != 1 else ''}"
+    caption = (
+        count
+        if shown.num_rows == table.num_rows
+        else (
+            f"first {shown.num_rows:,} of {count}; use --limit, --output or --format csv for more"
+        )
+    )
+    view = RichTable(title=title, caption=caption, box=box.SIMPLE_HEAD, header_style="bold")
+    for column in table.schema:
+        numeric = pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
+        view.add_column(escape(column.name), justify="right" if numeric else "left")
+    null = Text("null", style="dim italic")
+    for rows in _text_rows(shown):
+        for row in rows:
+            view.add_row(*(null if v is None else Text(v) for v in row))
+    return view
+
+
+def text_column(column: pa.ChunkedArray[Any] | pa.Array[Any]) -> list[str | None]:
+    """The display text of every value (``None`` for null): timestamps as RFC 3339 in UTC
+    with the column's precision, booleans as true/false, nested values as JSON."""
+    dtype = column.type
+    if pa.types.is_timestamp(dtype):
+        return cast("list[str | None]", _timestamp_text(column).to_pylist())
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
+        return column.to_pylist()
+    if pa.types.is_binary(dtype) or pa.types.is_large_binary(dtype):
+        return [None if v is None else v.hex() for v in column.to_pylist()]
+    if pa.types.is_nested(dtype) or pa.types.is_dictionary(dtype):
+        return [
+            None if v is None else json.dumps(v, ensure_ascii=False, default=_json_default)
+            for v in column.to_pylist()
+        ]
+    try:
+        return column.cast(pa.string()).to_pylist()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return [None if v is None else str(v) for v in column.to_pylist()]
+
+
+def _timestamp_text(
+    column: pa.ChunkedArray[Any] | pa.Array[Any],
+) -> pa.ChunkedArray[Any] | pa.Array[Any]:
+    dtype = cast(pa.TimestampType, column.type)
+    utc = column.cast(pa.timestamp(dtype.unit, "UTC"))  # naive is UTC; aware: same instant
+    text: pa.ChunkedArray[Any] | pa.Array[Any] = pc.strftime(
+        cast(Any, utc), format="%Y-%m-%dT%H:%M:%SZ"
+    )
+    return text
+
+
+def _text_rows(table: pa.Table) -> Iterator[list[tuple[str | None, ...]]]:
+    for batch in table.to_batches(max_chunksize=10_000):
+        columns = [text_column(batch.column(i)) for i in range(batch.num_columns)]
+        yield list(zip(*columns, strict=True))
+
+
+def _json_column(column: pa.Array[Any]) -> list[Any]:
+    if pa.types.is_timestamp(column.type):
+        return cast("list[Any]", _timestamp_text(column).to_pylist())
+    if pa.types.is_floating(column.type):
+        return [None if v is None or not math.isfinite(v) else v for v in column.to_pylist()]
+    return cast("list[Any]", column.to_pylist())
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
+
+
+# -- trees ---------------------------------------------------------------------------------
+
+
+@dataclass
+class TreeNode:
+    """A node to draw: ``text`` is plain, ``markup`` (optional) the rich rendering of it."""
+
+    text: str
+    markup: str | None = None
+    children: list[TreeNode] = field(default_factory=list)
+
+    def add(self, text: str, markup: str | None = None) -> TreeNode:
+        child = TreeNode(text, markup)
+        self.children.append(child)
+        return child
+
+
+def print_tree(root: TreeNode, *, rich: bool | None = None, indent: str = "  ") -> None:
+    """Draw ``root`` with rich's Tree on a terminal, else as text indented by ``indent``."""
+    if rich if rich is not None else use_rich():
+        make_console().print(_rich_tree(root))
+        return
+    lines: list[str] = []
+    _plain_tree(root, 0, indent, lines)
+    sys.stdout.write("".join(line + "\n" for line in lines))
+    sys.stdout.flush()
+
+
+def _rich_tree(node: TreeNode, parent: Tree | None = None) -> Tree:
+    label = node.markup if node.markup is not None else escape(node.text)
+    tree = Tree(label) if parent is None else parent.add(label)
+    for child in node.children:
+        _rich_tree(child, tree)
+    return tree
+
+
+def _plain_tree(node: TreeNode, depth: int, indent: str, lines: list[str]) -> None:
+    lines.append(indent * depth + node.text)
+    for child in node.children:
+        _plain_tree(child, depth + 1, indent, lines)

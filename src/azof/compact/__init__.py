@@ -1,0 +1,1 @@
+"""Compaction (deltas folded into a segment tree of bases) and vacuum."""

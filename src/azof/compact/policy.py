@@ -1,0 +1,87 @@
+"""The compaction policy: stored with the table, a frozen value (no I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from azof.errors import InvalidArgumentError
+
+__all__ = ["GRANULARITIES", "CompactionPolicy"]
+
+GRANULARITIES = ("year", "quarter", "month", "week", "day", "hour")
+"""Segment granularities, coarse to fine (calendar periods in UTC; weeks start Monday)."""
+
+
+@dataclass(frozen=True)
+class CompactionPolicy:
+    """How a table is compacted.
+
+    ``segment``: the granularity of leaf segments, each holding a base (every key's state
+    at its start) and the events inside it; an as-of read touches one leaf, so finer
+    segments mean faster reads of mid-history times and more base files (one full copy of
+    the key space per non-empty segment). ``levels``: the tree above the leaves, coarse to
+    fine, ending with ``segment`` (default: ``year`` then ``segment``).
+    ``max_deltas`` / ``max_delta_rows``: pending deltas (or rows) that make a compaction
+    due. ``target_file_mb``: the size data files are split at. ``auto``: compact after a
+    commit that makes compaction due.
+    """
+
+    segment: str = "quarter"
+    levels: tuple[str, ...] = field(default=())
+    max_deltas: int = 8
+    max_delta_rows: int = 1_000_000
+    target_file_mb: int = 128
+    auto: bool = False
+
+    def __post_init__(self) -> None:
+        if self.segment not in GRANULARITIES:
+            raise InvalidArgumentError(
+                f"segment {self.segment!r} is not one of {', '.join(GRANULARITIES)}"
+            )
+        levels = tuple(self.levels) or _default_levels(self.segment)
+        unknown = [level for level in levels if level not in GRANULARITIES]
+        if unknown:
+            raise InvalidArgumentError(
+                f"levels {unknown} are not granularities ({', '.join(GRANULARITIES)})"
+            )
+        order = [GRANULARITIES.index(level) for level in levels]
+        if order != sorted(set(order)) or levels[-1] != self.segment:
+            raise InvalidArgumentError(
+                f"levels {list(levels)} must go from coarse to fine without repeats and end "
+                f"with segment {self.segment!r}"
+            )
+        if "week" in levels[1:]:
+            raise InvalidArgumentError(
+                "weeks do not nest in years, quarters or months; use 'week' as the first level"
+            )
+        for name in ("max_deltas", "max_delta_rows", "target_file_mb"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidArgumentError(f"{name} must be a whole number >= 1, not {value!r}")
+        object.__setattr__(self, "levels", levels)
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["levels"] = list(self.levels)
+        return out
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> CompactionPolicy:
+        """The policy stored in a snapshot (defaults for absent fields)."""
+        if not raw:
+            return cls()
+        known = {k: v for k, v in raw.items() if k in cls.__dataclass_fields__}
+        if "levels" in known:
+            known["levels"] = tuple(known["levels"])
+        return cls(**known)
+
+    def due(self, pending_files: int, pending_rows: int) -> bool:
+        return pending_files >= self.max_deltas or pending_rows >= self.max_delta_rows
+
+
+def _default_levels(segment: str) -> tuple[str, ...]:
+    if segment in ("year", "week"):
+        return (segment,)
+    return ("year", segment)
