@@ -441,7 +441,7 @@ class Table:
             raise InvalidArgumentError("retain_versions must be a whole number >= 1")
         age = None if older_than is None else parse_duration(older_than, "older_than")
         snapshot = self._latest()
-        return vacuum_table(
+        result = vacuum_table(
             self.storage,
             snapshot,
             self._load,
@@ -453,3 +453,7 @@ class Table:
             dry_run=dry_run,
             progress=progress,
         )
+        if not dry_run:
+            for version in result.expired_versions:
+                self._snapshots.pop(version, None)
+        return result

@@ -48,7 +48,7 @@ def seed() -> Path:
 
 
 @pytest.fixture(scope="session")
-def azof() -> Runner:
+def azof_cli() -> Runner:
     """Run the installed ``azof`` console script with piped (non-TTY) stdout."""
     if not AZOF.exists():
         pytest.fail(f"the console script is not installed at {AZOF}; pip install -e .")

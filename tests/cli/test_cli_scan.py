@@ -24,14 +24,14 @@ TABLE0_CURRENT = (
 )
 
 
-def test_seed_syntax_as_of(azof, seed: Path) -> None:
-    result = azof("scan", "--path", seed, "--table", "table0", "--as-of", "2024-02-17T00:00:00")
+def test_seed_syntax_as_of(azof_cli, seed: Path) -> None:
+    result = azof_cli("scan", "--path", seed, "--table", "table0", "--as-of", "2024-02-17T00:00:00")
     assert (result.code, result.stderr) == (0, "")
     assert result.stdout == TABLE0_AS_OF
 
 
-def test_current_state_from_env_path(azof, seed: Path) -> None:
-    result = azof("scan", "--table", "table0", env={"AZOF_PATH": str(seed)})
+def test_current_state_from_env_path(azof_cli, seed: Path) -> None:
+    result = azof_cli("scan", "--table", "table0", env={"AZOF_PATH": str(seed)})
     assert (result.code, result.stderr) == (0, "")
     assert result.stdout == TABLE0_CURRENT
 
@@ -47,8 +47,8 @@ def test_python_dash_m(seed: Path) -> None:
     assert done.stdout == TABLE0_CURRENT
 
 
-def test_csv(azof, seed: Path) -> None:
-    result = azof("scan", "--path", seed, "--table", "table2", "--format", "csv")
+def test_csv(azof_cli, seed: Path) -> None:
+    result = azof_cli("scan", "--path", seed, "--table", "table2", "--format", "csv")
     assert (result.code, result.stderr) == (0, "")
     assert result.stdout.splitlines() == [
         "key,event_time,value1,value2,is_active,created",
@@ -58,8 +58,8 @@ def test_csv(azof, seed: Path) -> None:
     ]
 
 
-def test_json_lines(azof, seed: Path) -> None:
-    result = azof(
+def test_json_lines(azof_cli, seed: Path) -> None:
+    result = azof_cli(
         "scan", "--path", seed, "--table", "table2", "--as-of", "2024-02-17", "-f", "json"
     )
     assert (result.code, result.stderr) == (0, "")
@@ -84,9 +84,9 @@ def test_json_lines(azof, seed: Path) -> None:
     ]
 
 
-def test_parquet_output_keeps_types(azof, seed: Path, tmp_path: Path) -> None:
+def test_parquet_output_keeps_types(azof_cli, seed: Path, tmp_path: Path) -> None:
     out = tmp_path / "t1.parquet"
-    result = azof(
+    result = azof_cli(
         "scan", "--path", seed, "--table", "table1", "--as-of", "2024-06-01", "--output", out
     )
     assert (result.code, result.stdout, result.stderr) == (0, "", "")
@@ -98,17 +98,17 @@ def test_parquet_output_keeps_types(azof, seed: Path, tmp_path: Path) -> None:
     }
 
 
-def test_csv_and_tsv_output_files(azof, seed: Path, tmp_path: Path) -> None:
+def test_csv_and_tsv_output_files(azof_cli, seed: Path, tmp_path: Path) -> None:
     out = tmp_path / "rows.txt"
-    result = azof(
+    result = azof_cli(
         "scan", "--path", seed, "--table", "table0", "-f", "csv", "-o", out, "-c", "key,value"
     )
     assert (result.code, result.stdout, result.stderr) == (0, "", "")
     assert out.read_text() == "key,value\n1,abc2\n2,xyz2\n3,www2\n"
 
 
-def test_where_columns_limit(azof, seed: Path) -> None:
-    result = azof(
+def test_where_columns_limit(azof_cli, seed: Path) -> None:
+    result = azof_cli(
         "scan",
         "--path", seed,
         "--table", "table2",
@@ -118,24 +118,24 @@ def test_where_columns_limit(azof, seed: Path) -> None:
     )  # fmt: skip
     assert (result.code, result.stderr) == (0, "")
     assert result.stdout == "value2\tkey\n100\t1\n300\t3\n"
-    limited = azof("scan", "--path", seed, "--table", "table0", "--limit", "2", "-c", "key")
+    limited = azof_cli("scan", "--path", seed, "--table", "table0", "--limit", "2", "-c", "key")
     assert (limited.code, limited.stdout) == (0, "key\n1\n2\n")
 
 
-def test_version_and_known_at(azof, seed: Path) -> None:
-    result = azof(
+def test_version_and_known_at(azof_cli, seed: Path) -> None:
+    result = azof_cli(
         "scan", "--path", seed, "--table", "table0", "--version", "1",
         "--as-of", "2024-02-17T00:00:00Z", "--where", "event_time < '2024-01-02'",
     )  # fmt: skip
     assert (result.code, result.stderr) == (0, "")
     assert result.stdout == "key\tevent_time\tvalue\n2\t2024-01-01T00:00:00.000Z\txyz\n"
-    known = azof("scan", "--path", seed, "--table", "table0", "--known-at", "2999-01-01")
+    known = azof_cli("scan", "--path", seed, "--table", "table0", "--known-at", "2999-01-01")
     assert (known.code, known.stdout) == (0, TABLE0_CURRENT)
 
 
-def test_headline_query_on_financials(azof, seed: Path) -> None:
+def test_headline_query_on_financials(azof_cli, seed: Path) -> None:
     """The seed's headline query, through --where/--columns, against the Python API."""
-    result = azof(
+    result = azof_cli(
         "scan", "--path", seed, "--table", "financials", "--as-of", "2019-01-17T00:00:00.000Z",
         "--where", "industry IN ('Software')", "--columns", "key,revenue,net_income",
         "--format", "json",

@@ -56,7 +56,7 @@ SECRET_KEY = "azof-test-secret"
 REGION = "us-east-1"
 
 STARTUP_TIMEOUT = 30.0  # seconds for the S3 endpoint to answer a signed round trip
-STOP_TIMEOUT = 15.0  # seconds for a graceful stop before SIGKILL
+STOP_TIMEOUT = 5.0  # seconds for a graceful stop before SIGKILL (the data is throwaway)
 ATTEMPTS = 3  # fresh ports are tried this often if a port was taken meanwhile
 # Each component gets an http port P and its gRPC port P + 10000 (SeaweedFS's convention,
 # which some of its clients assume, e.g. the maintenance worker dialing the admin server).

@@ -47,6 +47,7 @@ def describe_table(table: Table, snapshot: Snapshot) -> dict[str, Any]:
             "rows": count,
             "size": data_file.size if data_file.size is not None else sizes.get(data_file.file),
             "seq": data_file.seq,
+            "bucket": data_file.bucket,
             "tombstones": data_file.tombstones,
         }
 
@@ -142,19 +143,25 @@ def _count(value: int | None, rich: bool, *, size: bool = False) -> str:
     return decimal(value) if size else f"{value:,}"
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
 def _file_node(parent: TreeNode, kind: str, entry: dict[str, Any], show_range: bool) -> None:
-    where = f" {_range(entry)}" if show_range else ""
-    text = (
-        f"{kind} {entry['file']}{where} rows={_count(entry['rows'], False)} "
-        f"size={_count(entry['size'], False)}"
-    )
-    extra = f", {entry['tombstones']:,} deletes" if entry["tombstones"] else ""
-    markup = (
+    span = _range(entry) if show_range else ""
+    facts = [f"rows={_count(entry['rows'], False)}", f"size={_count(entry['size'], False)}"]
+    notes = [f"{_count(entry['rows'], True)} rows", _count(entry["size"], True, size=True)]
+    if entry["tombstones"]:
+        facts.append(f"deletes={entry['tombstones']}")
+        notes.append(_plural(entry["tombstones"], "delete"))
+    if entry["bucket"]:
+        facts.append(f"bucket={entry['bucket']}")
+        notes.append(f"bucket {entry['bucket']}")
+    parent.add(
+        " ".join([kind, entry["file"], *([span] if span else []), *facts]),
         f"[cyan]{kind}[/] [bold]{escape(entry['file'])}[/]"
-        f"{' [dim]' + escape(_range(entry)) + '[/]' if show_range else ''}  "
-        f"{_count(entry['rows'], True)} rows, {_count(entry['size'], True, size=True)}{extra}"
+        f"{' [dim]' + escape(span) + '[/]' if span else ''}  {', '.join(notes)}",
     )
-    parent.add(text, markup)
 
 
 def _segment_node(parent: TreeNode, entry: dict[str, Any]) -> None:
@@ -170,25 +177,20 @@ def _segment_node(parent: TreeNode, entry: dict[str, Any]) -> None:
         _file_node(node, "delta", delta, show_range=True)
 
 
-def _tree(described: dict[str, Any]) -> TreeNode:
-    root = TreeNode("segments:", "[bold]Segments[/]")
+def _trees(described: dict[str, Any]) -> list[TreeNode]:
+    """The segment tree, and the pending deltas when there are any."""
+    segments = TreeNode("segments:", "[bold]Segments[/]")
     for segment in described["segments"]:
-        _segment_node(root, segment)
+        _segment_node(segments, segment)
     if not described["segments"]:
-        root.add("(none)", "[dim](none)[/]")
-    pending = (
-        root
-        if not described["deltas"]
-        else TreeNode(
-            f"pending deltas ({len(described['deltas'])}):",
-            f"[bold]Pending deltas[/] [dim]({len(described['deltas'])})[/]",
-        )
-    )
-    if pending is not root:
-        root.children.append(pending)
-        for delta in described["deltas"]:
-            _file_node(pending, "delta", delta, show_range=True)
-    return root
+        segments.add("(none)", "[dim](none)[/]")
+    if not described["deltas"]:
+        return [segments]
+    count = len(described["deltas"])
+    pending = TreeNode(f"pending deltas ({count}):", f"[bold]Pending deltas[/] [dim]({count})[/]")
+    for delta in described["deltas"]:
+        _file_node(pending, "delta", delta, show_range=True)
+    return [segments, pending]
 
 
 def _version_text(described: dict[str, Any]) -> str:
@@ -198,8 +200,8 @@ def _version_text(described: dict[str, Any]) -> str:
 
 def _print_plain(described: dict[str, Any]) -> None:
     totals = (
-        f"{described['files']} files, {_count(described['rows'], False)} rows, "
-        f"{_count(described['bytes'], False)} bytes"
+        f"files={described['files']} rows={_count(described['rows'], False)} "
+        f"bytes={_count(described['bytes'], False)}"
     )
     lines = [
         f"table: {described['table']}",
@@ -216,7 +218,8 @@ def _print_plain(described: dict[str, Any]) -> None:
         ),
     ]
     sys.stdout.write("".join(line + "\n" for line in lines))
-    print_tree(_tree(described), rich=False)
+    for tree in _trees(described):
+        print_tree(tree, rich=False)
 
 
 def _print_rich(described: dict[str, Any]) -> None:
@@ -225,7 +228,7 @@ def _print_rich(described: dict[str, Any]) -> None:
     header.add_column(style="bold")
     header.add_column()
     totals = (
-        f"{described['files']:,} files, {_count(described['rows'], True)} rows, "
+        f"{_plural(described['files'], 'file')}, {_count(described['rows'], True)} rows, "
         f"{_count(described['bytes'], True, size=True)}"
     )
     for label, value in [
@@ -248,7 +251,8 @@ def _print_rich(described: dict[str, Any]) -> None:
             escape(column["name"]), escape(column["type"]), "yes" if column["nullable"] else "no"
         )
     console.print(schema)
-    print_tree(_tree(described), rich=True)
+    for tree in _trees(described):
+        print_tree(tree, rich=True)
 
 
 # -- commands ------------------------------------------------------------------------------

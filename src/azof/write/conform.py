@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from azof.errors import InvalidArgumentError, SchemaMismatchError
 from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE, TableSchema
+from azof.timestamps import parse_instant
 
 __all__ = ["KEY_TYPES", "conform", "dedup_last", "iter_input_batches", "validate_new_schema"]
 
@@ -43,22 +44,13 @@ def iter_input_batches(data: Any, schema: TableSchema) -> Iterator[pa.Table]:
         for batch in data:
             yield pa.Table.from_batches([batch])
     elif isinstance(data, Mapping):
-        yield pa.table(dict(data))
+        yield _from_columns({str(k): list(v) for k, v in data.items()}, schema)
     elif isinstance(data, Sequence) and not isinstance(data, (str, bytes)):
         rows = list(data)
-        if rows and not all(isinstance(r, Mapping) for r in rows):
+        if not all(isinstance(r, Mapping) for r in rows):
             raise InvalidArgumentError("a list given to append must hold dicts (one per row)")
         names = list(dict.fromkeys(name for row in rows for name in row))
-        fields = []
-        for name in names:
-            try:
-                fields.append(schema.field(name))
-            except KeyError:
-                fields.append(pa.field(name, pa.null()))  # refused by conform, with its name
-        try:
-            yield pa.Table.from_pylist(rows, schema=pa.schema(fields))
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise SchemaMismatchError(f"rows do not fit the table schema: {exc}") from None
+        yield _from_columns({n: [row.get(n) for row in rows] for n in names}, schema)
     elif type(data).__module__.startswith("pandas"):
         yield pa.Table.from_pandas(data, preserve_index=False)
     elif hasattr(data, "__arrow_c_stream__"):
@@ -70,6 +62,27 @@ def iter_input_batches(data: Any, schema: TableSchema) -> Iterator[pa.Table]:
             f"cannot append a {type(data).__name__}; pass a pyarrow Table/RecordBatch/"
             "RecordBatchReader, a pandas or polars DataFrame, a list of dicts or a dict of lists"
         )
+
+
+def _from_columns(columns: dict[str, list[Any]], schema: TableSchema) -> pa.Table:
+    """Python values -> Arrow, typed by the table schema; timestamp columns also take
+    ISO-8601 text (no offset = UTC) like ``put`` does."""
+    arrays = {}
+    for name, values in columns.items():
+        try:
+            field = schema.field(name)
+        except KeyError:
+            arrays[name] = pa.array(values)  # refused by conform, with its name
+            continue
+        if pa.types.is_timestamp(field.type) and any(isinstance(v, str) for v in values):
+            instants = [None if v is None else parse_instant(v, name) for v in values]
+            arrays[name] = pa.array(instants, pa.timestamp("ns", tz="UTC"))
+            continue
+        try:
+            arrays[name] = pa.array(values, type=field.type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            arrays[name] = pa.array(values)  # conform names the column and both types
+    return pa.table(arrays)
 
 
 def _castable(source: pa.DataType, target: pa.DataType) -> bool:

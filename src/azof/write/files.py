@@ -57,6 +57,11 @@ def write_data_file(
     The record's ``seq`` is 0 here; the commit sets it to the version that lands it.
     """
     target = file_schema(schema)
+    flags = rows.column(TOMBSTONE)
+    if flags.null_count:  # rows read from seed files carry no flag: not deleted
+        rows = rows.set_column(
+            rows.schema.get_field_index(TOMBSTONE), TOMBSTONE, pc.fill_null(flags, False)
+        )
     rows = rows.select(target.names).cast(target)
     sink = pa.BufferOutputStream()
     pq.write_table(

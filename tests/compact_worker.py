@@ -1,0 +1,33 @@
+"""A compaction process for crash and concurrency tests (run as a script, not collected).
+
+    python compact_worker.py LAKE TABLE OPTIONS_JSON SEGMENT ROUNDS
+
+compacts ROUNDS times with the given leaf segment, printing ``compacted VERSION`` after
+each landed compaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import azof
+
+
+def main() -> None:
+    lake_uri, table_name, options, segment, rounds = sys.argv[1:6]
+    lake = azof.Lakehouse(lake_uri, storage_options=json.loads(options) or None)
+    table = lake.table(table_name)
+    policy = azof.CompactionPolicy(segment=segment)
+    for _ in range(int(rounds)):
+        try:
+            stats = table.compact(policy)
+        except azof.CommitConflictError:
+            continue
+        print(f"compacted {stats.version}", flush=True)
+        time.sleep(0.05)
+
+
+if __name__ == "__main__":
+    main()
