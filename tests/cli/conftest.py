@@ -53,7 +53,9 @@ def azof_cli() -> Runner:
     if not AZOF.exists():
         pytest.fail(f"the console script is not installed at {AZOF}; pip install -e .")
 
-    def run(*args: str | Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> Result:
+    def run(
+        *args: str | Path, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> Result:
         environment = {
             k: v
             for k, v in os.environ.items()

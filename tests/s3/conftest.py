@@ -179,6 +179,7 @@ def _pick_ports() -> dict[str, int]:
 def _weed_command(weed: str, data: Path, sockets: Path, ports: dict[str, int]) -> list[str]:
     command = [
         weed,
+        "-logtostderr",  # glog files would otherwise pile up in /tmp
         "mini",
         f"-dir={data}",
         "-ip=127.0.0.1",
@@ -301,6 +302,7 @@ def _start(weed: str, root: Path) -> tuple[subprocess.Popen[bytes], S3Server, Pa
             # checked) and the bucket named by -bucket.
             "AWS_ACCESS_KEY_ID": ACCESS_KEY,
             "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+            "TMPDIR": str(sockets),  # whatever else weed puts in the temp folder
         }
         for name in ("AWS_SESSION_TOKEN", "S3_BUCKET", "S3_TABLE_BUCKET"):
             env.pop(name, None)

@@ -133,7 +133,10 @@ def _describe(exc: BaseException) -> tuple[str, int]:
     """The one-line message and exit code of an exception."""
     if isinstance(exc, click.UsageError):
         hint = ""
-        if exc.ctx is not None and not isinstance(exc, click.BadParameter):
+        bad_value = isinstance(exc, click.BadParameter) and not isinstance(
+            exc, click.MissingParameter
+        )
+        if exc.ctx is not None and not bad_value:
             hint = f" (see '{exc.ctx.command_path} --help')"
         return _one_line(exc.format_message()) + hint, exc.exit_code
     if isinstance(exc, click.ClickException):
