@@ -26,6 +26,7 @@ from azof.errors import (
     VersionNotFoundError,
 )
 from azof.format import KEY, CommitInfo, Snapshot, encode_snapshot
+from azof.format.types import unit_nanos
 from azof.scan.read import ScanMetrics, ScanRequest, execute_scan, references_only
 from azof.storage import Storage, open_storage
 from azof.timestamps import (
@@ -35,7 +36,7 @@ from azof.timestamps import (
     parse_duration,
     parse_instant,
 )
-from azof.write.append import append_data, event_time_scalar, tombstones, unit_nanos
+from azof.write.append import append_data, event_time_scalar, tombstones
 from azof.write.commit import commit_snapshot, upgrade
 from azof.write.conform import validate_new_schema
 from azof.write.create import initial_snapshot, schema_from_arrow

@@ -22,6 +22,7 @@ from azof.compact.policy import CompactionPolicy
 from azof.compact.tree import build_tree, leaves, period_label, period_starts
 from azof.errors import CommitConflictError
 from azof.format import EVENT_TIME, KEY, CommitInfo, DataFile, Segment, Snapshot
+from azof.format.types import unit_nanos
 from azof.scan.merge import PRIORITY, merge_latest
 from azof.scan.plan import PlannedFile, rank_files
 from azof.scan.read import read_rows
@@ -55,10 +56,6 @@ class _Work:
     starts: list[Instant]
     folded: set[str]
     seq: int
-
-
-def _unit_nanos(dtype: pa.DataType) -> int:
-    return {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}[dtype.unit]
 
 
 def _read(
@@ -166,7 +163,7 @@ def _rebuild(
     progress: Progress | None,
 ) -> tuple[list[Segment], int]:
     events = _dedup(work.events)
-    per_unit = _unit_nanos(snapshot.schema.event_time_type)
+    per_unit = unit_nanos(snapshot.schema.event_time_type)
     times = events.column(EVENT_TIME).cast(pa.int64()).to_numpy() * per_unit
     state = work.state
     built: list[Segment] = []

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from azof.format.snapshot import Segment
+from azof.format.types import unit_nanos
 from azof.timestamps import Instant, instant_to_datetime
 
 __all__ = ["build_tree", "leaves", "period_label", "period_start", "period_starts"]
@@ -52,8 +53,7 @@ def period_starts(event_times: pa.ChunkedArray | pa.Array, granularity: str) -> 
     """The distinct period starts of an array of event times, ascending."""
     if len(event_times) == 0:
         return []
-    unit = event_times.type.unit
-    per_unit = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}[unit]
+    per_unit = unit_nanos(event_times.type)
     floored = pc.floor_temporal(event_times, unit=granularity, week_starts_monday=True)
     distinct = pc.unique(floored.cast(pa.int64()))
     return sorted(int(v) * per_unit for v in distinct.to_pylist())

@@ -10,7 +10,7 @@ and nested types, an object (``{"type": "decimal", "precision": 10, "scale": 2}`
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 
@@ -21,6 +21,7 @@ __all__ = [
     "type_from_json",
     "type_to_json",
     "types_compatible",
+    "unit_nanos",
 ]
 
 SEED_TYPES: dict[str, pa.DataType] = {
@@ -57,6 +58,14 @@ _UTC_NAMES = {"UTC", "utc", "Etc/UTC", "+00:00", "Z", "GMT", "Etc/GMT"}
 
 class UnknownTypeError(ValueError):
     """A JSON type the codec does not know; the codec turns it into a CorruptTableError."""
+
+
+_NANOS_PER_UNIT = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+
+
+def unit_nanos(dtype: pa.DataType) -> int:
+    """Nanoseconds per unit of a timestamp type."""
+    return _NANOS_PER_UNIT[cast(pa.TimestampType, dtype).unit]
 
 
 def is_utc(tz: str | None) -> bool:

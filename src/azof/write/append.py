@@ -9,21 +9,17 @@ import pyarrow as pa
 
 from azof.errors import AzofError, InvalidArgumentError
 from azof.format import EVENT_TIME, KEY, TOMBSTONE, DataFile, Snapshot, TableSchema
+from azof.format.types import unit_nanos
 from azof.storage import Storage
 from azof.timestamps import Instant, parse_instant
 from azof.write.commit import append_files, commit_snapshot
 from azof.write.conform import conform, dedup_last, iter_input_batches
 from azof.write.files import write_data_file
 
-__all__ = ["FILE_ROWS", "append_data", "event_time_scalar", "tombstones", "unit_nanos"]
+__all__ = ["FILE_ROWS", "append_data", "event_time_scalar", "tombstones"]
 
 FILE_ROWS = 4 * 1024 * 1024
 """Rows per data file written by one append (a larger input becomes several files)."""
-
-
-def unit_nanos(dtype: pa.DataType) -> int:
-    """Nanoseconds per unit of a timestamp type."""
-    return {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}[dtype.unit]
 
 
 def event_time_scalar(value: Any, schema: TableSchema, what: str = "event_time") -> pa.Scalar:
@@ -33,7 +29,8 @@ def event_time_scalar(value: Any, schema: TableSchema, what: str = "event_time")
     per_unit = unit_nanos(dtype)
     if instant % per_unit:
         raise InvalidArgumentError(
-            f"{what} {value!s} is finer than the table's event-time unit ({dtype.unit})"
+            f"{what} {value!s} is finer than the table's event-time unit "
+            f"({1_000_000_000 // per_unit} per second)"
         )
     return pa.scalar(instant // per_unit, type=dtype)
 

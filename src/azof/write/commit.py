@@ -9,6 +9,7 @@ and deletes commute by event time, so they never need to fail, only to retry.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 import uuid
@@ -105,10 +106,8 @@ def commit_snapshot(
         snapshot = build(parent, version, commit_time(storage, parent))
         name = tablelog.snapshot_name(version)
         if storage.write_if_absent(name, encode_snapshot(snapshot)):
-            try:
+            with contextlib.suppress(StorageError):  # only a hint: readers probe past it
                 storage.write(tablelog.VERSION_HINT, str(version).encode())
-            except StorageError:
-                pass  # only a hint: readers probe past it
             return snapshot
         time.sleep(delay * (0.5 + random.random()))
         delay = min(delay * 2, 0.5)

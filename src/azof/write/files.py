@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 
 from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE, TableSchema
 from azof.format.snapshot import DataFile
+from azof.format.types import unit_nanos
 from azof.storage import Storage
 
 __all__ = ["DATA_DIR", "ROW_GROUP_ROWS", "file_schema", "write_data_file"]
@@ -35,8 +36,7 @@ def file_schema(schema: TableSchema) -> pa.Schema:
     return pa.schema(fields)
 
 
-def _instant(value: pa.Scalar, unit: str) -> int:
-    per_unit = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}[unit]
+def _instant(value: pa.Scalar[Any], per_unit: int) -> int:
     return int(value.cast(pa.int64()).as_py()) * per_unit
 
 
@@ -75,7 +75,7 @@ def write_data_file(
     data = sink.getvalue().to_pybytes()
     path = f"{prefix}/{uuid.uuid4().hex}.parquet"
     storage.write(path, data)
-    unit = schema.event_time_type.unit
+    unit = unit_nanos(schema.event_time_type)
     times = pc.min_max(rows.column(EVENT_TIME))
     keys = pc.min_max(rows.column(KEY))
     return DataFile(
