@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,7 @@ def read_rows(folder: Path) -> list[Row]:
 
 def _millis(as_of: datetime) -> int:
     """Whole milliseconds since the epoch, rounded down (an aware or UTC-naive datetime)."""
-    delta = _comparable(as_of) - _EPOCH
+    delta: timedelta = _comparable(as_of) - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000 + delta.microseconds // 1_000
 
 

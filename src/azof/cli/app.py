@@ -114,7 +114,7 @@ def _report(exc: BaseException, *, debug: bool) -> int:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     if isinstance(exc, OSError) and exc.errno == errno.EPIPE:  # stdout closed (| head)
         _silence_stdout()
-        return 141
+        return 1  # as click does for a broken pipe inside a command
     if isinstance(exc, click.exceptions.NoArgsIsHelpError):
         click.echo(exc.ctx.get_help(), err=True)
         return exc.exit_code

@@ -64,7 +64,7 @@ def _require(
     if name not in obj:
         raise ctx.error(f"{where}: missing field {name!r}")
     value = obj[name]
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise ctx.error(f"{where}: field {name!r} has the wrong type ({type(value).__name__})")
     return value
 

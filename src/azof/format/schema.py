@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 
@@ -15,6 +16,9 @@ TOMBSTONE = "_azof_deleted"
 
 RESERVED = frozenset({KEY, EVENT_TIME, TOMBSTONE})
 
+_SEED_KEY_TYPE: pa.DataType = pa.string()
+_SEED_EVENT_TIME_TYPE: pa.DataType = pa.timestamp("ms", tz="UTC")
+
 
 @dataclass(frozen=True)
 class Column:
@@ -25,7 +29,7 @@ class Column:
     type: pa.DataType
     nullable: bool = True
 
-    def to_arrow(self) -> pa.Field:
+    def to_arrow(self) -> pa.Field[Any]:
         return pa.field(self.name, self.type, nullable=self.nullable)
 
 
@@ -34,8 +38,8 @@ class TableSchema:
     """``key`` and ``event_time`` first, then the value columns in order."""
 
     columns: tuple[Column, ...]
-    key_type: pa.DataType = pa.string()
-    event_time_type: pa.DataType = pa.timestamp("ms", tz="UTC")
+    key_type: pa.DataType = _SEED_KEY_TYPE
+    event_time_type: pa.DataType = _SEED_EVENT_TIME_TYPE
 
     @property
     def names(self) -> list[str]:
@@ -47,7 +51,7 @@ class TableSchema:
                 return column
         return None
 
-    def field(self, name: str) -> pa.Field:
+    def field(self, name: str) -> pa.Field[Any]:
         if name == KEY:
             return pa.field(KEY, self.key_type, nullable=False)
         if name == EVENT_TIME:

@@ -17,9 +17,9 @@ def first_per_key(table: pa.Table) -> pa.Table:
     """Keep the first row of every run of equal keys (the table is sorted by key)."""
     if table.num_rows <= 1:
         return table
-    keys = table.column(KEY)
+    keys = table.column(KEY).combine_chunks()
     change = pc.not_equal(keys.slice(1), keys.slice(0, table.num_rows - 1))
-    mask = pa.concat_arrays([pa.array([True]), *change.chunks])
+    mask = pa.concat_arrays([pa.array([True]), change])
     return table.filter(mask)
 
 
@@ -45,4 +45,5 @@ def drop_tombstones(table: pa.Table) -> pa.Table:
     deleted = table.column(TOMBSTONE)
     if deleted.null_count == len(deleted) or not pc.any(deleted).as_py():
         return table
-    return table.filter(pc.invert(pc.fill_null(deleted, False)))
+    deleted_field = pc.field(TOMBSTONE)
+    return table.filter(deleted_field.is_null() | ~deleted_field)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -22,8 +23,8 @@ __all__ = [
     "ScanMetrics",
     "ScanRequest",
     "execute_scan",
-    "read_rows",
     "instant_scalar",
+    "read_rows",
     "references_only",
 ]
 
@@ -58,9 +59,10 @@ class ScanMetrics:
     files: list[str] = field(default_factory=list)
 
 
-def instant_scalar(instant: Instant, dtype: pa.DataType) -> pa.Scalar:
+def instant_scalar(instant: Instant, dtype: pa.DataType) -> pa.Scalar[Any]:
     """``instant`` as a scalar of a timestamp type, rounded down to its unit."""
-    per_unit = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}[dtype.unit]
+    unit = cast(pa.TimestampType, dtype).unit
+    per_unit = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}[unit]
     return pa.scalar(instant // per_unit, type=dtype)
 
 
@@ -123,13 +125,14 @@ def _dataset(
     schema = snapshot.schema
     filesystem = storage.arrow_filesystem(counter)
     fmt = ds.ParquetFileFormat()
-    fragments = []
+    fragments: list[ds.Fragment] = []
     for item in planned:
         fragment = fmt.make_fragment(
             item.file.file,
             filesystem,
             partition_expression=pc.field(PRIORITY) == pa.scalar(item.priority, pa.int32()),
         )
+        assert isinstance(fragment, ds.ParquetFileFragment)
         try:
             physical = fragment.physical_schema
         except FileNotFoundError:
