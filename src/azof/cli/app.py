@@ -31,6 +31,7 @@ __all__ = ["COMMANDS", "DEBUG_ENV", "CliState", "cli", "main"]
 DEBUG_ENV = "AZOF_DEBUG"
 
 COMMANDS: dict[str, str] = {
+    "demo": "azof.cli.demo:demo",
     "info": "azof.cli.info:info",
     "scan": "azof.cli.scan:scan",
     "tables": "azof.cli.info:tables",
