@@ -400,3 +400,60 @@ def test_unknown_column(seed_dir: Path, columns: list[str]) -> None:
     for name in unknown:
         assert repr(name) in message
     assert "key, event_time, value" in message  # what the table has
+
+
+# -- further faults found in review ---------------------------------------------------------
+
+
+def test_delta_given_as_a_bare_string(seed_copy: Copy) -> None:
+    folder = seed_copy("table0")
+    edit_snapshot(folder, lambda raw: segment(raw).update(delta=["delta1.parquet"]))
+    assert_refused(folder, azof.CorruptTableError, "s1.json", "a delta is not an object")
+
+
+@pytest.mark.parametrize("value", ["many", -3, True, 1.5])
+def test_bad_commit_counts(seed_copy: Copy, value: Any) -> None:
+    folder = seed_copy("table0")
+    edit_snapshot(
+        folder,
+        lambda raw: raw.update(
+            format_version=2,
+            schema={"columns": [{"id": 1, "name": "value", "type": "string"}]},
+            commit={"time": "2024-01-01T00:00:00.000Z", "added_rows": value},
+        ),
+    )
+    assert_refused(folder, azof.CorruptTableError, "s1.json", "added_rows")
+
+
+@pytest.mark.parametrize("version", [0, -1])
+def test_format_version_below_one(seed_copy: Copy, version: int) -> None:
+    folder = seed_copy("table0")
+    edit_snapshot(folder, lambda raw: raw.update(format_version=version))
+    message = assert_refused(folder, azof.CorruptTableError, "s1.json", "is not a version")
+    assert "newer" not in message
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fault"),
+    [("key_type", "float64", "key_type double"), ("event_time_type", "int64",
+                                                  "event_time_type int64")],
+)
+def test_format2_key_and_event_time_types(seed_copy: Copy, field: str, value: str,
+                                           fault: str) -> None:
+    folder = seed_copy("table0")
+    edit_snapshot(
+        folder,
+        lambda raw: raw.update(
+            format_version=2,
+            schema={field: value, "columns": [{"id": 1, "name": "value", "type": "string"}]},
+        ),
+    )
+    assert_refused(folder, azof.CorruptTableError, "s1.json", fault)
+
+
+def test_as_of_finer_than_the_event_time_unit_is_floored(seed_dir: Path) -> None:
+    # between the last millisecond of 2000 and the next segment's start
+    table = azof.Lakehouse(seed_dir).table("financials")
+    assert table.scan(as_of="2000-12-31T23:59:59.9995Z").equals(
+        table.scan(as_of="2000-12-31T23:59:59.999Z")
+    )

@@ -83,10 +83,16 @@ def _events(rng: random.Random) -> tuple[list[dict[str, Any]], list[dict[str, An
     return on_time, late
 
 
-def _row(key: str, when: datetime, status: str, priority: str,
-         assignee: str | None) -> dict[str, Any]:
-    return {"key": key, "event_time": when, "status": status, "priority": priority,
-            "assignee": assignee}
+def _row(
+    key: str, when: datetime, status: str, priority: str, assignee: str | None
+) -> dict[str, Any]:
+    return {
+        "key": key,
+        "event_time": when,
+        "status": status,
+        "priority": priority,
+        "assignee": assignee,
+    }
 
 
 def build_demo(path: str | Path, *, table_name: str = "tickets") -> DemoReport:
@@ -103,8 +109,9 @@ def build_demo(path: str | Path, *, table_name: str = "tickets") -> DemoReport:
     table.append(late)  # March: corrections dated in January and February
     table.delete(["T-013"], event_time="2024-02-10")  # spam, removed
     table.compact()
-    report = DemoReport(str(folder.resolve()), name, len(on_time) + len(late) + 1,
-                        table.versions(), first)
+    report = DemoReport(
+        str(folder.resolve()), name, len(on_time) + len(late) + 1, table.versions(), first
+    )
     current = table.scan(columns=["key", "event_time", "status"]).to_pylist()
     for when in DEMO_TIMES:
         report.status_as_of[when] = _statuses(table, when, None)

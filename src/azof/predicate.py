@@ -35,6 +35,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError, TokenError
 
 from azof.errors import InvalidArgumentError
+from azof.format.types import unit_nanos
 from azof.timestamps import Instant, parse_instant
 
 __all__ = ["UnsupportedPredicateError", "parse_predicate", "translate_predicate"]
@@ -52,7 +53,6 @@ _TIMESTAMP_TYPES = {
     exp.DataType.Type.DATETIME,
 }
 _DATE_TYPES = {exp.DataType.Type.DATE}
-_PER_UNIT = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _NULL_BOOL = pa.scalar(None, pa.bool_())
 
@@ -450,7 +450,7 @@ def _timestamp_scalar(literal: _Literal, target: _Typed) -> pa.Scalar[Any]:
             "timestamp such as '2024-03-15T14:30:00' or TIMESTAMP '2024-03-15 14:30:00' "
             "(no offset means UTC)"
         )
-    per_unit = _PER_UNIT[dtype.unit]
+    per_unit = unit_nanos(dtype)
     if instant % per_unit == 0:
         return pa.scalar(instant // per_unit, pa.int64()).cast(dtype)
     finer = pa.timestamp("ns") if dtype.tz is None else pa.timestamp("ns", dtype.tz)

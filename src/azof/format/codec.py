@@ -134,6 +134,14 @@ def _decode_schema(raw: Any, version: int, ctx: _Context) -> TableSchema:
             )
         except UnknownTypeError as exc:
             raise ctx.error(f"schema: {exc}") from None
+        if not (
+            pa.types.is_string(key_type)
+            or pa.types.is_large_string(key_type)
+            or pa.types.is_integer(key_type)
+        ):
+            raise ctx.error(f"schema: key_type {key_type} is not a string or integer type")
+        if not pa.types.is_timestamp(event_time_type):
+            raise ctx.error(f"schema: event_time_type {event_time_type} is not a timestamp")
     return TableSchema(tuple(columns), key_type, event_time_type)
 
 
@@ -201,6 +209,9 @@ def _decode_segment(raw: Any, ctx: _Context, where: str, parent: Segment | None)
     deltas_raw = raw.get("delta", [])
     if not isinstance(deltas_raw, list):
         raise ctx.error(f"{where}: 'delta' is not a list")
+    for item in deltas_raw:
+        if not isinstance(item, dict):
+            raise ctx.error(f"{where}: a delta is not an object with 'file' and 'start'")
     deltas = tuple(_decode_file(d, ctx, f"{where} delta", None) for d in deltas_raw)
     for delta in deltas:
         assert delta.start is not None
@@ -231,13 +242,19 @@ def _decode_commit(raw: Any, ctx: _Context) -> CommitInfo | None:
     properties = raw.get("properties", {})
     if not isinstance(properties, dict):
         raise ctx.error("commit: 'properties' is not an object")
+    counts = {}
+    for name in ("added_rows", "added_files", "removed_files"):
+        value = raw.get(name, 0)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ctx.error(f"commit: {name} {value!r} is not a whole number >= 0")
+        counts[name] = value
     return CommitInfo(
         time=time,
         operation=str(raw.get("operation", "")),
         txn=str(raw.get("txn", "")),
-        added_rows=int(raw.get("added_rows", 0)),
-        added_files=int(raw.get("added_files", 0)),
-        removed_files=int(raw.get("removed_files", 0)),
+        added_rows=counts["added_rows"],
+        added_files=counts["added_files"],
+        removed_files=counts["removed_files"],
         summary=summary if isinstance(summary, dict) else {},
         properties={str(k): str(v) for k, v in properties.items()},
     )
@@ -255,6 +272,8 @@ def decode_snapshot(data: bytes, *, table: str, file: str, version: int) -> Snap
     format_version = raw.get("format_version", 1)
     if not isinstance(format_version, int) or isinstance(format_version, bool):
         raise ctx.error(f"format_version {format_version!r} is not a whole number")
+    if format_version < 1:
+        raise ctx.error(f"format_version {format_version} is not a version (1 or more)")
     if format_version not in _KNOWN_VERSIONS:
         raise UnsupportedFormatError(
             f"table {table!r}: {file}: format_version {format_version} is newer than this azof "
@@ -289,7 +308,7 @@ def decode_snapshot(data: bytes, *, table: str, file: str, version: int) -> Snap
         deltas=pending,
         parent_version=parent if isinstance(parent, int) else None,
         commit=_decode_commit(raw.get("commit"), ctx),
-        table_uuid=str(raw.get("table_uuid", "")),
+        table_uuid=raw["table_uuid"] if isinstance(raw.get("table_uuid"), str) else "",
         buckets=buckets,
         policy=policy if isinstance(policy, dict) else {},
         properties=properties if isinstance(properties, dict) else {},

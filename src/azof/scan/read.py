@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, cast
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -13,7 +13,7 @@ import pyarrow.dataset as ds
 from azof.errors import CorruptTableError, InvalidArgumentError
 from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE, TableSchema
 from azof.format.snapshot import Snapshot
-from azof.format.types import types_compatible
+from azof.format.types import types_compatible, unit_nanos
 from azof.scan.merge import PRIORITY, drop_tombstones, merge_latest
 from azof.scan.plan import PlannedFile, plan_files
 from azof.storage import ReadCounter, Storage
@@ -61,9 +61,7 @@ class ScanMetrics:
 
 def instant_scalar(instant: Instant, dtype: pa.DataType) -> pa.Scalar[Any]:
     """``instant`` as a scalar of a timestamp type, rounded down to its unit."""
-    unit = cast(pa.TimestampType, dtype).unit
-    per_unit = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}[unit]
-    return pa.scalar(instant // per_unit, type=dtype)
+    return pa.scalar(instant // unit_nanos(dtype), type=dtype)
 
 
 def references_only(expression: pc.Expression, schema: pa.Schema) -> bool:
@@ -198,6 +196,9 @@ def execute_scan(
     schema = snapshot.schema
     metrics = metrics if metrics is not None else ScanMetrics()
     columns = _value_columns(table, schema, request)
+    if request.as_of is not None:  # plan with the time the row filter uses: floored to the unit
+        per_unit = unit_nanos(schema.event_time_type)
+        request = replace(request, as_of=request.as_of // per_unit * per_unit)
     planned = plan_files(snapshot, request.as_of)
     metrics.files_planned = len(planned)
     out_names = list(request.columns) if request.columns is not None else schema.names

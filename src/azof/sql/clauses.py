@@ -43,6 +43,7 @@ _CLAUSE_FORMS = (
 )
 _PARAMETERS = ("TIMESTAMP", "VERSION", "KNOWN_AT")
 _IDENTIFIERS = frozenset({"VAR", "IDENTIFIER"})
+_QUERY_STARTS = frozenset({"SELECT", "WITH", "VALUES", "FROM", "L_PAREN"})
 # Token types after which, inside a FROM list, the FROM list has ended.
 _FROM_ENDS = frozenset(
     {
@@ -174,7 +175,11 @@ class _Token:
 
     @property
     def upper(self) -> str:
-        return self.text.upper() if self.kind in _IDENTIFIERS or self.kind != "STRING" else ""
+        """The text in upper case for words and symbols; empty for strings and quoted
+        identifiers (``'AT'`` and ``"AT"`` are not the keyword AT)."""
+        return (
+            "" if self.kind == "IDENTIFIER" or self.kind.endswith("STRING") else self.text.upper()
+        )
 
 
 def tokenize(sql: str, dialect: str) -> list[_Token]:
@@ -190,10 +195,10 @@ def tokenize(sql: str, dialect: str) -> list[_Token]:
     for index, token in enumerate(raw):
         kind = token.token_type.name
         if kind == "STRING" and index > 0 and raw[index - 1].token_type.name == "COMMAND":
-            rest = sql[token.start :]
+            offset = raw[index - 1].end + 1
             tokens.extend(
-                _Token(t.kind, t.text, t.start + token.start, t.end + token.start)
-                for t in tokenize(rest, dialect)
+                _Token(t.kind, t.text, t.start + offset, t.end + offset)
+                for t in tokenize(sql[offset:], dialect)
             )
             break
         tokens.append(_Token(kind, token.text, token.start, token.end + 1))
@@ -247,7 +252,7 @@ class _Rewriter:
     def fail(self, message: str, first: int, last: int) -> InvalidArgumentError:
         line, column = _position(self.sql, self.tokens[first].start)
         return InvalidArgumentError(
-            f"{message} in {self.text(first, last)!r} (line {line}, column {column})"
+            f"{self.text(first, last)!r} (line {line}, column {column}): {message}"
         )
 
     def clause_at(self, index: int) -> bool:
@@ -259,29 +264,41 @@ class _Rewriter:
     # -- the scan over the tokens ------------------------------------------------------------
 
     def run(self) -> None:
+        # Per parenthesis depth: is it a query (where FROM starts a FROM list, unlike in
+        # EXTRACT(YEAR FROM ts)), and are we inside its FROM list?
         depth = 0
-        in_from: dict[int, bool] = {}
+        query = {0: True}
+        in_from = {0: False}
         previous = ""
         for index, token in enumerate(self.tokens):
             if index in self.consumed:
+                previous = "REFERENCE"
                 continue
             kind = token.kind
+            table_position = kind in _IDENTIFIERS and (
+                previous in ("FROM", "JOIN")
+                or (previous in ("COMMA", "L_PAREN") and in_from[depth])
+            )
             if kind == "L_PAREN":
+                opens_from = previous in ("FROM", "JOIN") or (
+                    previous == "COMMA" and in_from[depth]
+                )
                 depth += 1
-                in_from[depth] = False
+                in_from[depth] = opens_from
+                query[depth] = opens_from or self.kind(index + 1) in _QUERY_STARTS
             elif kind == "R_PAREN":
-                in_from[depth] = False
                 depth = max(depth - 1, 0)
-            elif kind == "FROM":
+            elif kind == "FROM" and query[depth]:
                 in_from[depth] = True
             elif kind in _FROM_ENDS:
                 in_from[depth] = False
-            elif kind in _IDENTIFIERS and (
-                previous in ("FROM", "JOIN") or (previous == "COMMA" and in_from.get(depth))
-            ):
+            elif table_position:
                 self.table_position(index)
-            if index not in self.consumed:
-                previous = kind
+            if index in self.consumed:
+                kind = "REFERENCE"
+            elif kind == "FROM" and not query[depth]:
+                kind = "FUNCTION_FROM"  # EXTRACT(YEAR FROM ts), SUBSTRING(s FROM 2)...
+            previous = kind
         self.check_leftovers()
 
     def table_position(self, index: int) -> None:
@@ -405,8 +422,6 @@ class _Rewriter:
                     close,
                 )
             parameter = self.upper(item[0])
-            if self.kind(item[0]) not in _IDENTIFIERS and parameter != "TIMESTAMP":
-                parameter = ""
             if parameter not in _PARAMETERS:
                 raise self.fail(
                     f"unknown AT parameter {self.tokens[item[0]].text!r}; use TIMESTAMP "
@@ -430,8 +445,7 @@ class _Rewriter:
                 found[parameter] = self.check_instant(text, parameter, name, close)
         if "VERSION" in found and "KNOWN_AT" in found:
             raise self.fail(
-                "AT takes VERSION or KNOWN_AT, not both (both choose the snapshot by commit "
-                "time)",
+                "AT takes VERSION or KNOWN_AT, not both (both choose the snapshot by commit time)",
                 name,
                 close,
             )
@@ -446,9 +460,7 @@ class _Rewriter:
         # FOR SYSTEM_TIME AS OF [TIMESTAMP] '<timestamp>'
         if self.kind(start + 2) != "ALIAS" or self.upper(start + 3) != "OF":
             last = min(start + 3, len(self.tokens) - 1)
-            raise self.fail(
-                "only FOR SYSTEM_TIME AS OF '<timestamp>' is supported", name, last
-            )
+            raise self.fail("only FOR SYSTEM_TIME AS OF '<timestamp>' is supported", name, last)
         first_value = start + 4
         last = first_value + (1 if self.upper(first_value) == "TIMESTAMP" else 0)
         text = self.timestamp_value(list(range(first_value, last + 1)))
