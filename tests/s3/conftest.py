@@ -193,7 +193,8 @@ def _weed_command(weed: str, data: Path, sockets: Path, ports: dict[str, int]) -
         "-master.volumeSizeLimitMB=64",
         "-volume.max=64",
         "-volume.preStopSeconds=0",
-        # Unix sockets go to our own folder, not /tmp (where they would outlive the run).
+        # These Unix sockets go to our own folder; the gRPC ones are hard-wired to
+        # /tmp/seaweedfs-*-grpc-PORT.sock, and weed removes them when it stops.
         f"-filer.localSocket={sockets / 'filer.sock'}",
         f"-s3.localSocket={sockets / 's3.sock'}",
     ]
@@ -233,8 +234,9 @@ def _log_tail(log: Path, lines: int = 40) -> str:
 
 def _http_answers(endpoint: str) -> bool:
     """Does anything answer HTTP at the endpoint (any status, even 403)?"""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never a proxy
     try:
-        with urllib.request.urlopen(endpoint + "/", timeout=2):
+        with opener.open(endpoint + "/", timeout=2):
             return True
     except urllib.error.HTTPError as exc:
         exc.close()
@@ -250,7 +252,7 @@ def _round_trip(server: S3Server) -> str | None:
     from obstore.store import from_url
 
     try:
-        store = from_url(
+        store = from_url(  # type: ignore[call-overload]
             server.uri(),
             config={k: v for k, v in server.storage_options().items() if k != "allow_http"},
             client_options={"allow_http": True, "timeout": "5s", "connect_timeout": "2s"},
@@ -266,20 +268,35 @@ def _round_trip(server: S3Server) -> str | None:
     return None
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the server's process group, then SIGKILL it if it lingers; reap it."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=STOP_TIMEOUT)
-    # The group may hold stragglers even after the leader exited.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+@dataclass
+class _Weed:
+    """A started ``weed mini``: its process, ports and private temp folder."""
+
+    process: subprocess.Popen[bytes]
+    ports: dict[str, int]
+    sockets: Path
+
+    def stop(self) -> None:
+        """SIGTERM the process group, SIGKILL it if it lingers, reap it, tidy up."""
+        process = self.process
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=STOP_TIMEOUT)
+        # The group may hold stragglers even after the leader exited.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        # After a SIGKILL the sockets weed hard-wires to /tmp stay behind; they are ours.
+        for component, port in self.ports.items():
+            for name in (f"{component}-{port}", f"{component}-grpc-{port + GRPC_OFFSET}"):
+                with contextlib.suppress(OSError):
+                    Path(f"/tmp/seaweedfs-{name}.sock").unlink()
+        shutil.rmtree(self.sockets, ignore_errors=True)
 
 
-def _start(weed: str, root: Path) -> tuple[subprocess.Popen[bytes], S3Server, Path]:
+def _start(weed: str, root: Path) -> tuple[_Weed, S3Server]:
     """Start weed mini under ``root`` and wait until its S3 API works; retry on port races."""
     failures: list[str] = []
     for attempt in range(1, ATTEMPTS + 1):
@@ -307,16 +324,21 @@ def _start(weed: str, root: Path) -> tuple[subprocess.Popen[bytes], S3Server, Pa
         for name in ("AWS_SESSION_TOKEN", "S3_BUCKET", "S3_TABLE_BUCKET"):
             env.pop(name, None)
         with open(log, "wb") as log_file:
-            process = subprocess.Popen(
-                _weed_command(weed, data, sockets, ports),
-                cwd=data,
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,
-                preexec_fn=_die_with_parent if _PRCTL is not None else None,
+            weed_process = _Weed(
+                subprocess.Popen(
+                    _weed_command(weed, data, sockets, ports),
+                    cwd=data,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    start_new_session=True,
+                    preexec_fn=_die_with_parent if _PRCTL is not None else None,
+                ),
+                ports,
+                sockets,
             )
+        process = weed_process.process
         deadline = time.monotonic() + STARTUP_TIMEOUT
         problem = "the S3 endpoint never answered"
         exited = False
@@ -327,13 +349,12 @@ def _start(weed: str, root: Path) -> tuple[subprocess.Popen[bytes], S3Server, Pa
             if _http_answers(server.endpoint):
                 error = _round_trip(server)
                 if error is None:
-                    return process, server, sockets
+                    return weed_process, server
                 problem = f"S3 answers but a put/get/delete round trip fails: {error}"
             time.sleep(0.1)
         else:
             problem += f" (waited {STARTUP_TIMEOUT:.0f}s)"
-        _stop(process)
-        shutil.rmtree(sockets, ignore_errors=True)
+        weed_process.stop()
         failures.append(
             f"attempt {attempt}, ports {ports}: {problem}\n"
             f"--- last lines of {log} ---\n{_log_tail(log)}"
@@ -363,16 +384,17 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         if in_ci():
             pytest.fail(message)
         pytest.skip(message)
-    process, server, sockets = _start(weed, tmp_path_factory.mktemp("seaweedfs"))
+    weed_process, server = _start(weed, tmp_path_factory.mktemp("seaweedfs"))
     patch = pytest.MonkeyPatch()
     try:
         for name, value in server.environ().items():
             patch.setenv(name, value)
+        for name in ("NO_PROXY", "no_proxy"):  # obstore must not send 127.0.0.1 to a proxy
+            patch.setenv(name, ",".join(filter(None, [os.environ.get(name), "127.0.0.1"])))
         yield server
     finally:
         patch.undo()
-        _stop(process)
-        shutil.rmtree(sockets, ignore_errors=True)
+        weed_process.stop()
 
 
 @pytest.fixture
