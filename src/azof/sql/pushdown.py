@@ -244,7 +244,7 @@ def needs_from_sqlglot(
     from sqlglot.optimizer.scope import traverse_scope
 
     everything = dict.fromkeys(schemas, READ_ALL)
-    mapping = {
+    mapping: dict[str, object] = {
         name: {field.name: _sqlglot_type(field.type) for field in schema}
         for name, schema in schemas.items()
     }

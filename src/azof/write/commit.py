@@ -87,6 +87,15 @@ def upgrade(parent: Snapshot, version: int, info: CommitInfo, **changes: Any) ->
     )
 
 
+def _landed_anyway(storage: Storage, name: str, data: bytes) -> bool:
+    """Whether the object a create-if-absent found is our own (a retried request whose
+    first attempt landed): its bytes carry our unique txn id and time."""
+    try:
+        return storage.read(name) == data
+    except FileNotFoundError:
+        return False
+
+
 def latest_snapshot(storage: Storage, table: str) -> Snapshot:
     return tablelog.load_snapshot(storage, table, tablelog.current_version(storage, table))
 
@@ -105,7 +114,8 @@ def commit_snapshot(
         version = parent.version + 1
         snapshot = build(parent, version, commit_time(storage, parent))
         name = tablelog.snapshot_name(version)
-        if storage.write_if_absent(name, encode_snapshot(snapshot)):
+        data = encode_snapshot(snapshot)
+        if storage.write_if_absent(name, data) or _landed_anyway(storage, name, data):
             with contextlib.suppress(StorageError):  # only a hint: readers probe past it
                 storage.write(tablelog.VERSION_HINT, str(version).encode())
             return snapshot

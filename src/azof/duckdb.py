@@ -1,0 +1,182 @@
+"""azof tables in DuckDB, each as of any event time (the ``duckdb`` extra).
+
+Two forms::
+
+    import duckdb, azof.duckdb
+
+    con = duckdb.connect()
+    lake = azof.Lakehouse("path/to/lake")
+
+    # 1. DuckDB SQL with azof's time-travel clauses after lakehouse table names
+    rel = azof.duckdb.sql(con, lake, '''
+        SELECT key, revenue FROM financials AT ('2019-01-17')
+        WHERE industry = 'Software' ORDER BY revenue DESC LIMIT 5''')
+    rel.fetchall()
+
+    # 2. one table as of T registered under a name, then plain DuckDB SQL
+    azof.duckdb.register(con, lake.table("financials"), "fin_2019", as_of="2019-01-17",
+                         columns=["key", "industry", "revenue"])
+    con.sql("SELECT count(*) FROM fin_2019").fetchall()
+
+In :func:`sql`, the clauses are those of :class:`azof.sql.ExecutionContext`. Names that
+are not lakehouse tables are left to DuckDB (its own tables and views stay usable); a name
+*with* a clause must be a lakehouse table. Each lakehouse reference is scanned as of its
+time with only the columns the query uses (found with sqlglot; every column when the query
+is beyond that analysis) and key predicates / ``event_time`` lower bounds of the WHERE
+pushed below the as-of merge, then registered on the connection under an internal name
+(``__azof_d<n>_<i>``). DuckDB relations are lazy and look their tables up when they run,
+so these registrations stay until :func:`release` (or the connection closes).
+
+``duckdb`` is imported only when these functions are called: azof imports without it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from azof.errors import InvalidArgumentError
+from azof.sql.clauses import RewrittenQuery, rewrite_query
+from azof.sql.pushdown import READ_ALL, needs_from_sqlglot
+from azof.sql.scans import LakehouseTables, ScanRecord, read_columns, scan_reference, snapshot_for
+from azof.table import Lakehouse, Table
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["register", "release", "sql"]
+
+_queries = itertools.count()
+_registered: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+_EXPLAIN = re.compile(r"^\s*EXPLAIN\s+(?:ANALY[SZ]E\s+)?", re.IGNORECASE)
+
+
+def _duckdb() -> Any:
+    try:
+        import duckdb
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "azof.duckdb needs DuckDB; install it with: pip install 'azof[duckdb]'"
+        ) from None
+    return duckdb
+
+
+def _lakehouse(lakehouse: Lakehouse | str | Path) -> Lakehouse:
+    return lakehouse if isinstance(lakehouse, Lakehouse) else Lakehouse(lakehouse)
+
+
+def sql(
+    con: duckdb.DuckDBPyConnection,
+    lakehouse: Lakehouse | str | Path,
+    query: str,
+    *,
+    scans: list[ScanRecord] | None = None,
+) -> duckdb.DuckDBPyRelation:
+    """Run DuckDB SQL ``query`` on ``con``, lakehouse tables read as of their clauses.
+
+    Returns DuckDB's (lazy) relation. Pass a list as ``scans`` to receive one
+    :class:`~azof.sql.ScanRecord` per lakehouse reference (columns read, pushed filter,
+    metrics). Errors are those of :meth:`azof.sql.ExecutionContext.sql`; DuckDB's parser,
+    binder and catalog errors become :class:`~azof.errors.InvalidArgumentError` with the
+    internal names replaced by the references as written.
+    """
+    duck = _duckdb()
+    lake = _lakehouse(lakehouse)
+    tables = LakehouseTables(lake, {})
+    rewritten = rewrite_query(
+        query,
+        tables.resolve,
+        dialect="duckdb",
+        prefix=f"__azof_d{next(_queries)}_",
+        unknown="keep",
+        describe_lakehouse=tables.describe,
+    )
+    opened = {ref.internal: tables.open(ref.table) for ref in rewritten.references}
+    snapshots = {
+        ref.internal: snapshot_for(opened[ref.internal], ref) for ref in rewritten.references
+    }
+    schemas = {name: snapshot.schema.to_arrow() for name, snapshot in snapshots.items()}
+    body = _EXPLAIN.sub("", rewritten.sql) if rewritten.explain else rewritten.sql
+    needs = needs_from_sqlglot(body, schemas, dialect="duckdb") if schemas else {}
+
+    def load(all_columns: bool) -> list[ScanRecord]:
+        records = []
+        for ref in rewritten.references:
+            name = ref.internal
+            need = READ_ALL if all_columns else needs.get(name, READ_ALL)
+            columns = read_columns(schemas[name], need)
+            data, record = scan_reference(opened[name], snapshots[name], ref, columns, need)
+            con.register(name, data)
+            _registered.setdefault(con, set()).add(name)
+            records.append(record)
+        return records
+
+    records = load(all_columns=False)
+    try:
+        relation = _relation(duck, con, rewritten)
+    except _BinderError:
+        if not any(need.columns is not None for need in needs.values()):
+            raise
+        # The column analysis missed a column DuckDB needs: read every column and retry.
+        records = load(all_columns=True)
+        relation = _relation(duck, con, rewritten)
+    if scans is not None:
+        scans.extend(records)
+    return relation
+
+
+class _BinderError(InvalidArgumentError):
+    """DuckDB could not bind a name of the query (a column, a function...)."""
+
+
+def _relation(duck: Any, con: Any, rewritten: RewrittenQuery) -> duckdb.DuckDBPyRelation:
+    try:
+        relation: duckdb.DuckDBPyRelation = con.sql(rewritten.sql)
+    except (duck.ParserException, duck.BinderException, duck.CatalogException) as exc:
+        kind = _BinderError if isinstance(exc, duck.BinderException) else InvalidArgumentError
+        message = rewritten.readable(str(exc))
+        raise kind(f"DuckDB cannot run the query: {message}") from None
+    return relation
+
+
+def register(
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    name: str,
+    as_of: Any = None,
+    *,
+    columns: Sequence[str] | None = None,
+    filter: pc.Expression | None = None,
+    version: int | None = None,
+    known_at: Any = None,
+) -> duckdb.DuckDBPyRelation:
+    """Scan ``table`` as of ``as_of`` (the arguments of :meth:`azof.Table.scan`: only
+    ``columns`` are read; a ``filter`` on ``key`` prunes files) and register the answer on
+    ``con`` as ``name``; returns the relation of that view."""
+    _duckdb()
+    if not isinstance(table, Table):
+        raise InvalidArgumentError(
+            f"table must be an azof.Table (lakehouse.table(name)), not {type(table).__name__}"
+        )
+    if not isinstance(name, str) or not name:
+        raise InvalidArgumentError("name must be a non-empty string")
+    data: pa.Table = table.scan(
+        as_of, columns=columns, filter=filter, version=version, known_at=known_at
+    )
+    con.register(name, data)
+    view: duckdb.DuckDBPyRelation = con.view(name)
+    return view
+
+
+def release(con: duckdb.DuckDBPyConnection) -> None:
+    """Unregister every table :func:`sql` registered on ``con`` (relations made by earlier
+    :func:`sql` calls cannot run afterwards)."""
+    for name in sorted(_registered.pop(con, set())):
+        con.unregister(name)

@@ -1,0 +1,328 @@
+"""Reading a table's events for the temporal queries (``docs/temporal.md``).
+
+The temporal queries see a table as its **events**: every row of every data file except the
+bases written by compaction (``DataFile.derived``: copies of earlier events). Among rows of
+equal ``(key, event_time)`` the one from the file of greater priority wins
+(:func:`~azof.scan.plan.rank_files`; within a file the first), so each ``(key,
+event_time)`` has one *winning event*, a row or a tombstone. The winning event with the
+greatest ``event_time <= T`` is what ``scan(as_of=T)`` answers for the key (spec, 8.3), so
+the queries here agree with scans at every event time.
+
+Reads are bounded by what is asked: a key list is pushed down (``key IN (...)`` prunes
+files and row groups), files are chosen by their event-time range, and the state before a
+window comes from one as-of read (one base and the events after it, on a compacted table)
+instead of the whole history before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from azof.errors import InvalidArgumentError
+from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE, TableSchema
+from azof.format.snapshot import Snapshot
+from azof.format.types import unit_nanos
+from azof.scan.merge import PRIORITY, merge_latest
+from azof.scan.plan import PlannedFile, plan_files, rank_files
+from azof.scan.read import read_rows
+from azof.storage import Storage
+from azof.timestamps import Instant, parse_instant
+
+if TYPE_CHECKING:
+    from azof.table import Table
+
+__all__ = [
+    "Source",
+    "ceil_units",
+    "distinct_rows",
+    "events_between",
+    "floor_units",
+    "key_filter",
+    "next_event_times",
+    "open_source",
+    "state_before",
+]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One snapshot of one table, to read events from."""
+
+    storage: Storage
+    name: str
+    snapshot: Snapshot
+
+    @property
+    def schema(self) -> TableSchema:
+        return self.snapshot.schema
+
+    @property
+    def per_unit(self) -> int:
+        """Nanoseconds per unit of the event-time type."""
+        return unit_nanos(self.schema.event_time_type)
+
+    def time_scalar(self, units: int) -> pa.Scalar[Any]:
+        """``units`` (of the event-time unit) as an event-time scalar."""
+        return pa.scalar(units, type=self.schema.event_time_type)
+
+    def value_columns(self, columns: Sequence[str] | str | None, extra: Iterable[str] = ()) -> (
+        list[str]
+    ):
+        """The value columns asked for (``None``: all), in the order given; ``extra`` names
+        (such as ``event_time``) are accepted too."""
+        names = [c.name for c in self.schema.columns]
+        if columns is None:
+            return names
+        if isinstance(columns, str):
+            columns = [columns]
+        allowed = [*names, *extra]
+        unknown = [c for c in columns if c not in allowed]
+        if unknown:
+            raise InvalidArgumentError(
+                f"table {self.name!r} has no value column(s) {', '.join(map(repr, unknown))}; "
+                f"choose from {', '.join(allowed) or '(none)'}"
+            )
+        return list(dict.fromkeys(columns))
+
+
+def open_source(table: Table, version: int | None, known_at: Any) -> Source:
+    """The snapshot a query reads: ``version`` or ``known_at`` (commit time), else the
+    version the table has loaded."""
+    return Source(table.storage, table.name, table.snapshot_at(version, known_at))
+
+
+def ceil_units(instant: Instant, per_unit: int) -> int:
+    """The least whole unit at or after ``instant``: ``event_time >= instant`` holds exactly
+    when ``event_time >= ceil_units(instant)`` (in units)."""
+    return -(-instant // per_unit)
+
+
+def floor_units(instant: Instant, per_unit: int) -> int:
+    """The greatest whole unit at or before ``instant``."""
+    return instant // per_unit
+
+
+def parse_bound(value: Any, what: str, per_unit: int) -> int | None:
+    """An exclusive-or-inclusive window bound as the first unit at or after it."""
+    if value is None:
+        return None
+    return ceil_units(parse_instant(value, what), per_unit)
+
+
+def key_filter(source: Source, keys: Any) -> pa.Array | None:
+    """``keys`` (one key, or an iterable of keys; ``None``: all) as an array of the key type,
+    without duplicates."""
+    if keys is None:
+        return None
+    if isinstance(keys, (str, bytes, int)):
+        keys = [keys]
+    if isinstance(keys, (pa.Array, pa.ChunkedArray)):
+        array = keys
+    else:
+        try:
+            array = pa.array(list(keys))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
+            raise InvalidArgumentError(f"keys: cannot read {keys!r} as keys ({exc})") from None
+    key_type = source.schema.key_type
+    try:
+        array = array.cast(key_type)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+        raise InvalidArgumentError(
+            f"keys: table {source.name!r} has {key_type} keys; cannot use {array.type} ({exc})"
+        ) from None
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return pc.unique(array.drop_null())
+
+
+def _condition(
+    source: Source, keys: pa.Array | None, low: int | None, high: int | None
+) -> pc.Expression | None:
+    parts: list[pc.Expression] = []
+    if keys is not None:
+        parts.append(pc.field(KEY).isin(keys))
+    if low is not None:
+        parts.append(pc.field(EVENT_TIME) >= source.time_scalar(low))
+    if high is not None:
+        parts.append(pc.field(EVENT_TIME) <= source.time_scalar(high))
+    if not parts:
+        return None
+    condition = parts[0]
+    for part in parts[1:]:
+        condition = condition & part
+    return condition
+
+
+def _empty(source: Source, columns: list[str]) -> pa.Table:
+    fields = [source.schema.field(KEY), source.schema.field(EVENT_TIME)]
+    fields += [source.schema.field(c) for c in columns]
+    fields.append(pa.field(TOMBSTONE, pa.bool_(), nullable=False))
+    return pa.schema(fields).empty_table()
+
+
+def _finish(rows: pa.Table, columns: list[str]) -> pa.Table:
+    """Drop the priority, make the tombstone flag a plain bool and null a tombstone's
+    values (they mean nothing, spec 7)."""
+    deleted = pc.fill_null(rows.column(TOMBSTONE), False)
+    any_deleted = bool(pc.any(deleted).as_py())
+    out = {KEY: rows.column(KEY), EVENT_TIME: rows.column(EVENT_TIME)}
+    for name in columns:
+        column = rows.column(name)
+        if any_deleted:
+            column = pc.if_else(deleted, pa.scalar(None, column.type), column)
+        out[name] = column
+    out[TOMBSTONE] = deleted
+    return pa.table(out)
+
+
+def _winning_events(rows: pa.Table) -> pa.Table:
+    """One row per ``(key, event_time)``: the greatest priority, then the first in input;
+    sorted by key and event time."""
+    if rows.num_rows == 0:
+        return rows
+    order = pc.sort_indices(
+        rows, sort_keys=[(KEY, "ascending"), (EVENT_TIME, "ascending"), (PRIORITY, "descending")]
+    )
+    rows = rows.take(order)
+    n = rows.num_rows
+    if n == 1:
+        return rows
+    keys = rows.column(KEY)
+    times = rows.column(EVENT_TIME)
+    change = pc.or_(
+        pc.not_equal(keys.slice(1), keys.slice(0, n - 1)),
+        pc.not_equal(times.slice(1), times.slice(0, n - 1)),
+    )
+    return rows.filter(pa.concat_arrays([pa.array([True]), *change.chunks]))
+
+
+def _last_per_key(rows: pa.Table) -> pa.Table:
+    """The last row of every run of equal keys (``rows`` sorted by key)."""
+    n = rows.num_rows
+    if n <= 1:
+        return rows
+    keys = rows.column(KEY)
+    change = pc.not_equal(keys.slice(1), keys.slice(0, n - 1))
+    return rows.filter(pa.concat_arrays([*change.chunks, pa.array([True])]))
+
+
+def _window_files(source: Source, low: int | None, high: int | None) -> list[PlannedFile]:
+    """Files that may hold events in ``[low, high]`` (units): every file but compaction's
+    bases, with its priority among all the snapshot's files."""
+    per_unit = source.per_unit
+    out = []
+    for planned in rank_files(source.snapshot):
+        data = planned.file
+        if data.derived:
+            continue
+        if high is not None and data.start is not None and data.start > high * per_unit:
+            continue
+        if low is not None and data.end is not None and data.end < low * per_unit:
+            continue
+        out.append(planned)
+    return out
+
+
+def state_before(
+    source: Source, columns: list[str], keys: pa.Array | None, bound: int
+) -> pa.Table:
+    """Per key, its winning event with ``event_time < bound`` (units), tombstones included:
+    what ``scan(as_of=bound - 1 unit)`` resolves, read the way a scan reads (one base and the
+    events after it on a compacted table). Sorted by key."""
+    if keys is not None and len(keys) == 0:
+        return _empty(source, columns)
+    as_of = bound - 1
+    planned = plan_files(source.snapshot, as_of * source.per_unit)
+    if not planned:
+        return _empty(source, columns)
+    condition = _condition(source, keys, None, as_of)
+    rows = read_rows(source.storage, source.name, source.snapshot, planned, columns, condition)
+    return _finish(merge_latest(rows), columns)
+
+
+def _window(
+    source: Source, columns: list[str], keys: pa.Array | None, low: int | None, high: int | None
+) -> pa.Table:
+    if keys is not None and len(keys) == 0:
+        return _empty(source, columns)
+    if low is not None and high is not None and low > high:
+        return _empty(source, columns)
+    planned = _window_files(source, low, high)
+    if not planned:
+        return _empty(source, columns)
+    condition = _condition(source, keys, low, high)
+    rows = read_rows(source.storage, source.name, source.snapshot, planned, columns, condition)
+    return _finish(_winning_events(rows), columns)
+
+
+def events_between(
+    source: Source,
+    columns: list[str],
+    keys: pa.Array | None,
+    low: int | None,
+    high: int | None,
+    *,
+    prior: bool = False,
+) -> pa.Table:
+    """The winning events with ``low <= event_time <= high`` (units; ``None``: unbounded),
+    sorted by key and event time, as ``key``, ``event_time``, ``columns``, ``_azof_deleted``
+    (values of tombstones are null).
+
+    With ``prior``, each key's winning event before ``low`` (if any) comes first: the state
+    the window starts from. A table with a segment tree answers it with one as-of read;
+    otherwise every file is read once, from the beginning of time.
+    """
+    if low is None or not prior:
+        return _window(source, columns, keys, low, high)
+    if not source.snapshot.segments:  # only pending deltas: one pass over them
+        rows = _window(source, columns, keys, None, high)
+        early = pc.less(rows.column(EVENT_TIME), source.time_scalar(low))
+        before = _last_per_key(rows.filter(early))
+        window = rows.filter(pc.invert(early))
+    else:
+        before = state_before(source, columns, keys, low)
+        window = _window(source, columns, keys, low, high)
+    combined = pa.concat_tables([before, window])
+    if before.num_rows == 0 or window.num_rows == 0:
+        return combined
+    return combined.take(
+        pc.sort_indices(combined, sort_keys=[(KEY, "ascending"), (EVENT_TIME, "ascending")])
+    )
+
+
+def next_event_times(source: Source, keys: pa.Array | None, low: int) -> pa.Table:
+    """Per key, the least ``event_time >= low`` (units) of any of its events: ``key``,
+    ``event_time``. Reads only the key and time columns."""
+    events = _window(source, [], keys, low, None)
+    if events.num_rows == 0:
+        return events.select([KEY, EVENT_TIME])
+    return events.group_by(KEY, use_threads=False).aggregate([(EVENT_TIME, "min")]).rename_columns(
+        [KEY, EVENT_TIME]
+    )
+
+
+def distinct_rows(before: pa.Table, after: pa.Table, columns: list[str]) -> np.ndarray:
+    """Per row, whether any of ``columns`` differs between ``before`` and ``after`` (aligned
+    tables); nulls equal nulls, NaN equals NaN."""
+    differs = np.zeros(before.num_rows, dtype=bool)
+    for name in columns:
+        left, right = before.column(name), after.column(name)
+        try:
+            same = pc.fill_null(pc.equal(left, right), False)
+            same = pc.or_(same, pc.and_(left.is_null(), right.is_null()))
+            if pa.types.is_floating(left.type):
+                nan = pc.and_(
+                    pc.fill_null(pc.is_nan(left), False), pc.fill_null(pc.is_nan(right), False)
+                )
+                same = pc.or_(same, nan)
+            differs |= ~np.asarray(same, dtype=bool)
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
+            pairs = zip(left.to_pylist(), right.to_pylist(), strict=True)
+            differs |= np.array([a != b for a, b in pairs], dtype=bool)
+    return differs
