@@ -1,0 +1,85 @@
+"""Hash buckets of keys (``docs/spec.md``, "Buckets").
+
+A table may split its data files by a hash of the key into ``B`` buckets, so that scans,
+compaction and distributed readers can work one bucket at a time. The hash is specified
+so other implementations can compute it:
+
+- string keys: 64-bit FNV-1a over the key's UTF-8 bytes (offset basis 0xcbf29ce484222325,
+  prime 0x100000001b3), then the splitmix64 finaliser below;
+- integer keys: the value as a two's-complement 64-bit integer, then the finaliser;
+- finaliser (splitmix64): ``z ^= z >> 30; z *= 0xbf58476d1ce4e5b9; z ^= z >> 27;
+  z *= 0x94d049bb133111eb; z ^= z >> 31`` (all mod 2**64);
+- bucket = hash mod B.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["bucket_of", "key_hash"]
+
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+
+
+def _finalise(z: np.ndarray[Any, np.dtype[np.uint64]]) -> np.ndarray[Any, np.dtype[np.uint64]]:
+    z = z ^ (z >> np.uint64(30))
+    z = z * np.uint64(0xBF58476D1CE4E5B9)
+    z = z ^ (z >> np.uint64(27))
+    z = z * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def _string_hash(array: pa.Array) -> np.ndarray[Any, np.dtype[np.uint64]]:
+    array = array.cast(pa.large_string())
+    n = len(array)
+    _, offsets_buffer, data_buffer = array.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64, count=n + 1, offset=array.offset * 8)
+    data = (
+        np.frombuffer(data_buffer, dtype=np.uint8)
+        if data_buffer is not None
+        else np.zeros(0, np.uint8)
+    )
+    starts = offsets[:-1]
+    lengths = offsets[1:] - starts
+    hashes = np.full(n, _FNV_OFFSET, dtype=np.uint64)
+    longest = int(lengths.max()) if n else 0
+    last = max(len(data) - 1, 0)
+    padded = data if len(data) else np.zeros(1, np.uint8)
+    step = max(1, (1 << 24) // max(longest, 1))  # bound the byte matrix to ~16 MiB
+    with np.errstate(over="ignore"):
+        for low in range(0, n, step):
+            high = min(n, low + step)
+            width = int(lengths[low:high].max()) if high > low else 0
+            index = starts[low:high, None] + np.arange(width)[None, :]
+            matrix = padded[np.minimum(index, last)].astype(np.uint64)
+            part = hashes[low:high]
+            for position in range(width):
+                stepped = (part ^ matrix[:, position]) * _FNV_PRIME
+                part = np.where(lengths[low:high] > position, stepped, part)
+            hashes[low:high] = part
+        return _finalise(hashes)
+
+
+def key_hash(keys: pa.Array | pa.ChunkedArray) -> np.ndarray[Any, np.dtype[np.uint64]]:
+    """The specified 64-bit hash of every key (no nulls)."""
+    if isinstance(keys, pa.ChunkedArray):
+        keys = keys.combine_chunks()
+    if pa.types.is_dictionary(keys.type):
+        keys = keys.dictionary_decode()
+    if pa.types.is_integer(keys.type):
+        values = pc.cast(keys, pa.int64()).to_numpy(zero_copy_only=False).astype(np.int64)
+        with np.errstate(over="ignore"):
+            return _finalise(values.view(np.uint64))
+    return _string_hash(keys)
+
+
+def bucket_of(keys: pa.Array | pa.ChunkedArray, buckets: int) -> np.ndarray[Any, Any]:
+    """The bucket (0 .. buckets-1) of every key."""
+    if buckets == 1:
+        return np.zeros(len(keys), dtype=np.int64)
+    return (key_hash(keys) % np.uint64(buckets)).astype(np.int64)
