@@ -30,7 +30,9 @@ delete_op = st.tuples(
 write_op = st.one_of(append_op, append_op, delete_op)
 operations = st.lists(write_op, min_size=1, max_size=8)
 compact_op = st.tuples(
-    st.just("compact"), st.sampled_from(["year", "quarter", "month", "week", "day"])
+    st.just("compact"),
+    st.sampled_from(["year", "quarter", "month", "week", "day"]),
+    st.sampled_from([0, 0, 1, 2, 3]),  # hash buckets; 0 = auto (with 2 keys per bucket)
 )
 vacuum_op = st.tuples(st.just("vacuum"), st.integers(1, 4))
 maintained_operations = st.lists(
@@ -59,3 +61,28 @@ def rows_of(op: tuple[Any, ...]) -> list[dict[str, Any]]:
             {"key": k, "event_time": day(d), "value": v, "_deleted": False} for k, d, v in op[1]
         ]
     return [{"key": k, "event_time": day(op[2]), "value": None, "_deleted": True} for k in op[1]]
+
+
+# -- temporal queries (tests/temporal) ------------------------------------------------------
+
+optional_day = st.one_of(
+    st.none(),
+    st.builds(lambda d, half: d + half, st.integers(-1, 32), st.sampled_from([0.0, 0.5])),
+)
+windows = st.tuples(optional_day, optional_day).map(
+    lambda w: w if None in w or w[0] <= w[1] else (w[1], w[0])  # type: ignore[operator]
+)
+"""``(start, end)`` event days, either open (``None``), ``start <= end``."""
+key_choices = st.one_of(
+    st.none(), st.lists(st.sampled_from([*KEYS, "zz"]), min_size=0, max_size=3, unique=True)
+)
+"""``None`` (every key) or a few keys, perhaps one the table never held."""
+left_rows = st.lists(
+    st.tuples(
+        st.sampled_from([*KEYS, "zz"]),
+        st.builds(lambda d, frac: d + frac, st.integers(-2, 32), st.sampled_from([0.0, 0.5])),
+    ),
+    min_size=0,
+    max_size=40,
+)
+"""Rows of a frame to join: ``(key, event day)`` at events, between them, before the first."""

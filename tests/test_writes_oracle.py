@@ -24,7 +24,8 @@ SCHEMA = pa.schema(
 
 def apply(table: azof.Table, op: tuple[Any, ...]) -> int:
     if op[0] == "compact":
-        table.compact(azof.CompactionPolicy(segment=op[1]))
+        buckets = op[2] if len(op) > 2 else 0
+        table.compact(azof.CompactionPolicy(segment=op[1], buckets=buckets, bucket_keys=2))
         return table.version
     if op[0] == "vacuum":
         table.vacuum(retain_versions=op[1], grace="0s")

@@ -27,7 +27,7 @@ from azof.errors import (
 )
 from azof.format import KEY, CommitInfo, Snapshot, encode_snapshot
 from azof.format.types import unit_nanos
-from azof.scan.read import ScanMetrics, ScanRequest, execute_scan, references_only
+from azof.scan.read import ScanMetrics, ScanRequest, execute_scan, iter_scan, references_only
 from azof.storage import Storage, open_storage
 from azof.timestamps import (
     Instant,
@@ -273,11 +273,26 @@ class Table:
         known_at: Any = None,
         batch_size: int = 65_536,
     ) -> pa.RecordBatchReader:
-        """The same answer as :meth:`scan`, as a stream of record batches."""
-        table = self.scan(as_of, columns=columns, filter=filter, version=version, known_at=known_at)
-        return pa.RecordBatchReader.from_batches(
-            table.schema, table.to_batches(max_chunksize=batch_size)
-        )
+        """The same answer as :meth:`scan`, as a stream of record batches.
+
+        The table is merged one hash bucket at a time, so memory is bounded by the largest
+        bucket (compaction sizes buckets by ``CompactionPolicy.bucket_keys``), not by the
+        table. Rows come bucket by bucket, each bucket sorted by key.
+        """
+        request = self._request(as_of, columns, filter)
+        snapshot = self.snapshot_at(version, known_at)
+        names = list(request.columns) if request.columns is not None else snapshot.schema.names
+        schema = snapshot.schema.to_arrow()
+        schema = pa.schema([schema.field(name) for name in names])
+        parts = iter_scan(self.storage, self.name, snapshot, request)
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for part in parts:
+                if part.schema != schema:
+                    part = part.cast(schema)
+                yield from part.to_batches(max_chunksize=batch_size)
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
 
     def to_pandas(self, as_of: Any = None, **kwargs: Any) -> pd.DataFrame:
         """:meth:`scan` as a pandas DataFrame (needs pandas)."""

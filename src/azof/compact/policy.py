@@ -24,7 +24,10 @@ class CompactionPolicy:
     the key space per non-empty segment). ``levels``: the tree above the leaves, coarse to
     fine, ending with ``segment`` (default: ``year`` then ``segment``).
     ``max_deltas`` / ``max_delta_rows``: pending deltas (or rows) that make a compaction
-    due. ``target_file_mb``: the size data files are split at. ``auto``: compact after a
+    due. ``target_file_mb``: the size data files are split at. ``buckets``: how many hash
+    buckets of keys files are split into (0: chosen by compaction so that a bucket holds
+    at most ``bucket_keys`` keys; scans and compaction then work one bucket at a time,
+    in parallel, with memory bounded by a bucket). ``auto``: compact after a
     commit that makes compaction due.
     """
 
@@ -34,6 +37,8 @@ class CompactionPolicy:
     max_delta_rows: int = 1_000_000
     target_file_mb: int = 128
     auto: bool = False
+    buckets: int = 0
+    bucket_keys: int = 500_000
 
     def __post_init__(self) -> None:
         if self.segment not in GRANULARITIES:
@@ -56,7 +61,13 @@ class CompactionPolicy:
             raise InvalidArgumentError(
                 "weeks do not nest in years, quarters or months; use 'week' as the first level"
             )
-        for name in ("max_deltas", "max_delta_rows", "target_file_mb"):
+        if (
+            isinstance(self.buckets, bool)
+            or not isinstance(self.buckets, int)
+            or not (0 <= self.buckets <= 4096)
+        ):
+            raise InvalidArgumentError(f"buckets must be 0 (auto) to 4096, not {self.buckets!r}")
+        for name in ("max_deltas", "max_delta_rows", "target_file_mb", "bucket_keys"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidArgumentError(f"{name} must be a whole number >= 1, not {value!r}")
@@ -76,6 +87,16 @@ class CompactionPolicy:
         if "levels" in known:
             known["levels"] = tuple(known["levels"])
         return cls(**known)
+
+    def bucket_count(self, keys: int) -> int:
+        """Buckets for a table of about ``keys`` keys: the fixed count, or the smallest
+        power of two keeping a bucket within ``bucket_keys``."""
+        if self.buckets:
+            return self.buckets
+        count = 1
+        while keys > count * self.bucket_keys and count < 4096:
+            count *= 2
+        return count
 
     def due(self, pending_files: int, pending_rows: int) -> bool:
         return pending_files >= self.max_deltas or pending_rows >= self.max_delta_rows

@@ -22,6 +22,7 @@ from azof.compact.policy import CompactionPolicy
 from azof.compact.tree import build_tree, leaves, period_label, period_starts
 from azof.errors import CommitConflictError
 from azof.format import EVENT_TIME, KEY, CommitInfo, DataFile, Segment, Snapshot
+from azof.format.buckets import split_by_bucket
 from azof.format.types import unit_nanos
 from azof.scan.merge import PRIORITY, merge_latest
 from azof.scan.plan import PlannedFile, rank_files
@@ -51,11 +52,12 @@ class CompactionStats:
 @dataclass
 class _Work:
     keep: list[Segment]
-    events: pa.Table
-    state: pa.Table | None
     starts: list[Instant]
     folded: set[str]
     seq: int
+    buckets: int
+    inputs: Callable[[int], tuple[pa.Table | None, pa.Table]]
+    """bucket -> (state before the first rebuilt leaf, events of the rebuilt leaves)."""
 
 
 def _read(
@@ -65,12 +67,27 @@ def _read(
     return read_rows(storage, table, snapshot, list(planned), columns)
 
 
+def _estimated_keys(snapshot: Snapshot) -> int:
+    """An upper bound of the key count from metadata only: the last leaf's base and
+    deltas, plus pending rows."""
+    old = leaves(snapshot.segments)
+    last = [f.rows or 0 for f in old[-1].files()] if old else []
+    return sum(last) + sum(d.rows or 0 for d in snapshot.deltas)
+
+
 def _plan_work(
     storage: Storage, table: str, snapshot: Snapshot, policy: CompactionPolicy
 ) -> _Work | None:
     ranked = rank_files(snapshot)
     level = policy.levels[-1]
+    seq = max((p.file.seq for p in ranked), default=0)
     incremental = bool(snapshot.tree_levels) and snapshot.tree_levels == policy.levels
+    if incremental:
+        wanted = policy.bucket_count(_estimated_keys(snapshot))
+        if policy.buckets:
+            incremental = wanted == snapshot.buckets
+        else:  # grow the bucket count when keys outgrew it at least twofold
+            incremental = wanted < 2 * snapshot.buckets
     if incremental and not snapshot.deltas:
         return None
     if not incremental:
@@ -78,36 +95,49 @@ def _plan_work(
         if not inputs:
             return None
         events = _read(storage, table, snapshot, inputs)
+        keys = pc.count_distinct(events.column(KEY)).as_py() if events.num_rows else 0
+        buckets = policy.bucket_count(int(keys))
+        parts = split_by_bucket(events, buckets)
         return _Work(
             [],
-            events,
-            None,
             period_starts(events.column(EVENT_TIME), level),
             {p.file.file for p in ranked},
-            max(p.file.seq for p in ranked),
+            seq,
+            buckets,
+            lambda bucket: (None, parts[bucket]),
         )
+    buckets = snapshot.buckets
     pending = {d.file for d in snapshot.deltas}
     pending_rows = _read(storage, table, snapshot, [p for p in ranked if p.file.file in pending])
     pending_starts = period_starts(pending_rows.column(EVENT_TIME), level)
     old = leaves(snapshot.segments)
     if not pending_starts:
-        return _Work(old, pending_rows, None, [], pending, max(p.file.seq for p in ranked))
+        return _Work(old, [], pending, seq, buckets, lambda bucket: (None, pending_rows))
     first = pending_starts[0]
     keep = [leaf for leaf in old if leaf.start < first]
     rebuild = [leaf for leaf in old if leaf.start >= first]
-    state = None
-    if keep:  # the state before `first`: the last kept leaf's base and events
-        prev = keep[-1]
-        names = {f.file for f in (*prev.base, *prev.deltas)}
-        state = merge_latest(
-            _read(storage, table, snapshot, [p for p in ranked if p.file.file in names])
-        )
-    old_names = {f.file for leaf in rebuild for f in leaf.deltas}
-    old_events = _read(storage, table, snapshot, [p for p in ranked if p.file.file in old_names])
-    events = pa.concat_tables([old_events, pending_rows])
+    pending_parts = split_by_bucket(pending_rows, buckets)
+    by_name = {p.file.file: p for p in ranked}
+
+    def read_bucket(files: Sequence[DataFile], bucket: int) -> pa.Table:
+        """The rows of ``bucket`` in ``files`` (files split otherwise are filtered)."""
+        chosen = [f for f in files if f.bucket == bucket or f.buckets != buckets]
+        rows = _read(storage, table, snapshot, [by_name[f.file] for f in chosen])
+        if buckets > 1 and any(f.buckets != buckets for f in chosen):
+            rows = split_by_bucket(rows, buckets)[bucket]
+        return rows
+
+    def inputs(bucket: int) -> tuple[pa.Table | None, pa.Table]:
+        state = None
+        if keep:  # the state before `first`: the last kept leaf's base and events
+            prev = keep[-1]
+            state = merge_latest(read_bucket((*prev.base, *prev.deltas), bucket))
+        old_events = read_bucket([f for leaf in rebuild for f in leaf.deltas], bucket)
+        return state, pa.concat_tables([old_events, pending_parts[bucket]])
+
     starts = sorted(set(pending_starts) | {leaf.start for leaf in rebuild})
     folded = pending | {f.file for leaf in rebuild for f in leaf.files()}
-    return _Work(keep, events, state, starts, folded, max(p.file.seq for p in ranked))
+    return _Work(keep, starts, folded, seq, buckets, inputs)
 
 
 def _dedup(events: pa.Table) -> pa.Table:
@@ -133,14 +163,16 @@ def _dedup(events: pa.Table) -> pa.Table:
 
 def _write(
     storage: Storage,
-    rows: pa.Table,
+    rows: pa.Table | None,
     snapshot: Snapshot,
     policy: CompactionPolicy,
     seq: int,
     derived: bool,
+    bucket: int,
+    buckets: int,
 ) -> list[DataFile]:
-    """Write rows (sorted by key, event time) split at the target file size."""
-    if rows.num_rows == 0:
+    """Write rows of one bucket, sorted by key and event time, split at the target size."""
+    if rows is None or rows.num_rows == 0:
         return []
     rows = rows.drop_columns([PRIORITY])
     rows = rows.take(
@@ -150,8 +182,32 @@ def _write(
     step = max(1, policy.target_file_mb * 1024 * 1024 // per_row)
     out = []
     for offset in range(0, rows.num_rows, step):
-        written = write_data_file(storage, rows.slice(offset, step), snapshot.schema)
+        written = write_data_file(
+            storage, rows.slice(offset, step), snapshot.schema, bucket=bucket, buckets=buckets
+        )
         out.append(replace(written, seq=seq, derived=derived))
+    return out
+
+
+def _rebuild_bucket(
+    storage: Storage, snapshot: Snapshot, policy: CompactionPolicy, work: _Work, bucket: int
+) -> list[tuple[list[DataFile], list[DataFile]]]:
+    """(base files, delta files) of every rebuilt leaf, for one bucket."""
+    state, raw = work.inputs(bucket)
+    events = _dedup(raw)
+    per_unit = unit_nanos(snapshot.schema.event_time_type)
+    times = events.column(EVENT_TIME).cast(pa.int64()).to_numpy() * per_unit
+    out = []
+    for index, start in enumerate(work.starts):
+        end = work.starts[index + 1] if index + 1 < len(work.starts) else None
+        low = int(np.searchsorted(times, start, side="left"))
+        high = len(times) if end is None else int(np.searchsorted(times, end, side="left"))
+        chunk = events.slice(low, high - low)
+        base = _write(storage, state, snapshot, policy, work.seq, True, bucket, work.buckets)
+        deltas = _write(storage, chunk, snapshot, policy, work.seq, False, bucket, work.buckets)
+        out.append((base, deltas))
+        if chunk.num_rows:
+            state = merge_latest(chunk if state is None else pa.concat_tables([state, chunk]))
     return out
 
 
@@ -161,36 +217,23 @@ def _rebuild(
     policy: CompactionPolicy,
     work: _Work,
     progress: Progress | None,
-) -> tuple[list[Segment], int]:
-    events = _dedup(work.events)
-    per_unit = unit_nanos(snapshot.schema.event_time_type)
-    times = events.column(EVENT_TIME).cast(pa.int64()).to_numpy() * per_unit
-    state = work.state
-    built: list[Segment] = []
-    rows_written = 0
+) -> list[Segment]:
     level = policy.levels[-1]
-    for index, start in enumerate(work.starts):
-        end = work.starts[index + 1] if index + 1 < len(work.starts) else None
-        low = int(np.searchsorted(times, start, side="left"))
-        high = len(times) if end is None else int(np.searchsorted(times, end, side="left"))
-        chunk = events.slice(low, high - low)
-        base = _write(storage, state, snapshot, policy, work.seq, True) if state else []
-        deltas = _write(storage, chunk, snapshot, policy, work.seq, False)
-        rows_written += sum(f.rows or 0 for f in (*base, *deltas))
-        built.append(
-            Segment(
-                period_label(start, level),
-                start,
-                None if end is None else end - 1,
-                tuple(base),
-                tuple(deltas),
-            )
-        )
-        parts = [chunk] if state is None else [state, chunk]
-        state = merge_latest(pa.concat_tables(parts))
+    per_leaf: list[tuple[list[DataFile], list[DataFile]]] = [([], []) for _ in work.starts]
+    for bucket in range(work.buckets):
+        for index, (base, deltas) in enumerate(
+            _rebuild_bucket(storage, snapshot, policy, work, bucket)
+        ):
+            per_leaf[index][0].extend(base)
+            per_leaf[index][1].extend(deltas)
         if progress is not None:
-            progress(index + 1, len(work.starts))
-    return built, rows_written
+            progress(bucket + 1, work.buckets)
+    built = []
+    for index, start in enumerate(work.starts):
+        end = work.starts[index + 1] - 1 if index + 1 < len(work.starts) else None
+        base, deltas = per_leaf[index]
+        built.append(Segment(period_label(start, level), start, end, tuple(base), tuple(deltas)))
+    return built
 
 
 def compact_snapshot(
@@ -204,7 +247,7 @@ def compact_snapshot(
     work = _plan_work(storage, table, snapshot, policy)
     if work is None:
         return None, CompactionStats(None)
-    built, rows_written = _rebuild(storage, snapshot, policy, work, progress)
+    built = _rebuild(storage, snapshot, policy, work, progress)
     keep = list(work.keep)
     if keep and built:
         keep[-1] = replace(keep[-1], end=built[0].start - 1)
@@ -212,6 +255,7 @@ def compact_snapshot(
         keep[-1] = replace(keep[-1], end=None)
     tree = build_tree(keep + built, policy.levels)
     added = [f for leaf in built for f in leaf.files()]
+    rows_written = sum(f.rows or 0 for f in added)
     removed = [f for f in snapshot.files() if f.file in work.folded]
     original_segments, original_levels = snapshot.segments, snapshot.tree_levels
 
@@ -232,7 +276,13 @@ def compact_snapshot(
             summary={"leaves_rewritten": len(built), "levels": list(policy.levels)},
         )
         return upgrade(
-            parent, version, info, segments=tree, deltas=remaining, tree_levels=policy.levels
+            parent,
+            version,
+            info,
+            segments=tree,
+            deltas=remaining,
+            tree_levels=policy.levels,
+            buckets=work.buckets,
         )
 
     landed = commit_snapshot(storage, table, snapshot, build)

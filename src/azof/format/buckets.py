@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["bucket_of", "key_hash"]
+__all__ = ["bucket_of", "key_hash", "split_by_bucket"]
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
@@ -76,6 +76,21 @@ def key_hash(keys: pa.Array | pa.ChunkedArray) -> np.ndarray[Any, np.dtype[np.ui
         with np.errstate(over="ignore"):
             return _finalise(values.view(np.uint64))
     return _string_hash(keys)
+
+
+def split_by_bucket(rows: pa.Table, buckets: int) -> list[pa.Table]:
+    """The rows of each bucket (``buckets`` tables, some maybe empty), order kept."""
+    if buckets == 1:
+        return [rows]
+    ids = bucket_of(rows.column("key"), buckets)
+    order = np.argsort(ids, kind="stable")
+    counts = np.bincount(ids, minlength=buckets).tolist()
+    ordered = rows.take(pa.array(order))
+    parts, offset = [], 0
+    for count in counts:
+        parts.append(ordered.slice(offset, count))
+        offset += count
+    return parts
 
 
 def bucket_of(keys: pa.Array | pa.ChunkedArray, buckets: int) -> np.ndarray[Any, Any]:

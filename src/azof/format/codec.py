@@ -160,13 +160,17 @@ def _decode_file(raw: Any, ctx: _Context, where: str, default_start: Instant | N
     if start is not None and end is not None and start > end:
         raise ctx.error(f"{where} ({name}): start {raw.get('start')} is after end {raw.get('end')}")
     ints = {}
-    for key in ("seq", "rows", "bytes", "bucket", "tombstones"):
+    for key in ("seq", "rows", "bytes", "bucket", "buckets", "tombstones"):
         value = raw.get(key)
         if value is not None and (
             not isinstance(value, int) or isinstance(value, bool) or value < 0
         ):
             raise ctx.error(f"{where} ({name}): {key} {value!r} is not a whole number >= 0")
         ints[key] = value
+    if (ints["bucket"] or 0) >= (ints["buckets"] or 1):
+        raise ctx.error(
+            f"{where} ({name}): bucket {ints['bucket']} is not below buckets {ints['buckets'] or 1}"
+        )
     return DataFile(
         name,
         start=start,
@@ -175,6 +179,7 @@ def _decode_file(raw: Any, ctx: _Context, where: str, default_start: Instant | N
         rows=ints["rows"],
         size=ints["bytes"],
         bucket=ints["bucket"] or 0,
+        buckets=ints["buckets"] or 1,
         min_key=raw.get("min_key"),
         max_key=raw.get("max_key"),
         tombstones=ints["tombstones"] or 0,
@@ -337,6 +342,8 @@ def _encode_file(f: DataFile) -> dict[str, Any]:
     if f.size is not None:
         out["bytes"] = f.size
     out["bucket"] = f.bucket
+    if f.buckets != 1:
+        out["buckets"] = f.buckets
     if f.min_key is not None:
         out["min_key"] = f.min_key
     if f.max_key is not None:

@@ -36,6 +36,8 @@ class DataFile:
     rows: int | None = None
     size: int | None = None
     bucket: int = 0
+    buckets: int = 1
+    """The file holds only keys whose hash mod ``buckets`` is ``bucket`` (1: any key)."""
     min_key: Any = None
     max_key: Any = None
     tombstones: int = 0

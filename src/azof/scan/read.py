@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -11,6 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from azof.errors import CorruptTableError, InvalidArgumentError
+from azof.format.buckets import split_by_bucket
 from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE, TableSchema
 from azof.format.snapshot import Snapshot
 from azof.format.types import types_compatible, unit_nanos
@@ -24,8 +28,10 @@ __all__ = [
     "ScanRequest",
     "execute_scan",
     "instant_scalar",
+    "iter_scan",
     "read_rows",
     "references_only",
+    "split_plan",
 ]
 
 
@@ -57,6 +63,15 @@ class ScanMetrics:
     rows_out: int = 0
     bytes_read: int = 0
     files: list[str] = field(default_factory=list)
+
+    def add(self, other: ScanMetrics) -> None:
+        """Add the counts of a part of the scan (a bucket)."""
+        self.files_read += other.files_read
+        self.row_groups_read += other.row_groups_read
+        self.row_groups_total += other.row_groups_total
+        self.rows_read += other.rows_read
+        self.bytes_read += other.bytes_read
+        self.files.extend(other.files)
 
 
 def instant_scalar(instant: Instant, dtype: pa.DataType) -> pa.Scalar[Any]:
@@ -178,11 +193,152 @@ def read_rows(
         raise CorruptTableError(f"table {table!r}: a data file is missing ({exc})") from None
     except (pa.ArrowInvalid, OSError) as exc:
         raise CorruptTableError(f"table {table!r}: cannot read data files ({exc})") from None
-    metrics.files = [p.file.file for p in planned]
+    metrics.files.extend(p.file.file for p in planned)
     metrics.rows_read += raw.num_rows
     if counter is not None:
         metrics.bytes_read += counter.bytes_read
     return raw
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    request: ScanRequest
+    columns: list[str]
+    condition: pc.Expression | None
+    out_names: list[str]
+
+
+def _prepare(table: str, snapshot: Snapshot, request: ScanRequest) -> _Prepared:
+    schema = snapshot.schema
+    columns = _value_columns(table, schema, request)
+    if request.as_of is not None:  # plan with the time the row filter uses: floored to the unit
+        per_unit = unit_nanos(schema.event_time_type)
+        request = replace(request, as_of=request.as_of // per_unit * per_unit)
+    condition: pc.Expression | None = None
+    if request.as_of is not None:
+        condition = pc.field(EVENT_TIME) <= instant_scalar(request.as_of, schema.event_time_type)
+    if request.key_filter is not None:
+        condition = request.key_filter if condition is None else condition & request.key_filter
+    out_names = list(request.columns) if request.columns is not None else schema.names
+    return _Prepared(request, columns, condition, out_names)
+
+
+def split_plan(
+    snapshot: Snapshot, planned: Sequence[PlannedFile]
+) -> tuple[list[list[PlannedFile]], list[PlannedFile]]:
+    """The planned files per bucket of the snapshot, and the files split otherwise (seed
+    files, or files written before the bucket count changed), whose rows every bucket
+    takes its share of."""
+    buckets = snapshot.buckets
+    per_bucket: list[list[PlannedFile]] = [[] for _ in range(buckets)]
+    shared: list[PlannedFile] = []
+    for item in planned:
+        if buckets == 1:
+            per_bucket[0].append(item)
+        elif item.file.buckets == buckets:
+            per_bucket[item.file.bucket].append(item)
+        else:
+            shared.append(item)
+    return per_bucket, shared
+
+
+def _finish(merged: pa.Table, snapshot: Snapshot, prepared: _Prepared) -> pa.Table:
+    request = prepared.request
+    merged = drop_tombstones(merged)
+    if request.min_event_time is not None:
+        merged = merged.filter(
+            pc.field(EVENT_TIME)
+            >= instant_scalar(request.min_event_time, snapshot.schema.event_time_type)
+        )
+    if request.filter is not None:
+        try:
+            merged = merged.filter(request.filter)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+            raise InvalidArgumentError(
+                f"filter {request.filter} cannot be applied: {exc}"
+            ) from None
+    return merged.select(prepared.out_names)
+
+
+class _BucketReader:
+    """Reads and merges one bucket at a time; shared rows are read once, on first need."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        table: str,
+        snapshot: Snapshot,
+        prepared: _Prepared,
+        shared: list[PlannedFile],
+        metrics: ScanMetrics,
+    ) -> None:
+        self.storage, self.table, self.snapshot = storage, table, snapshot
+        self.prepared, self.shared, self.metrics = prepared, shared, metrics
+        self._shared_rows: list[pa.Table] | None = None
+        self._lock = threading.Lock()
+
+    def _shared_part(self, bucket: int) -> pa.Table | None:
+        if not self.shared:
+            return None
+        with self._lock:
+            if self._shared_rows is None:
+                rows = read_rows(
+                    self.storage,
+                    self.table,
+                    self.snapshot,
+                    self.shared,
+                    self.prepared.columns,
+                    self.prepared.condition,
+                    self.metrics,
+                )
+                self._shared_rows = split_by_bucket(rows, self.snapshot.buckets)
+            return self._shared_rows[bucket]
+
+    def merged(self, bucket: int, planned: list[PlannedFile]) -> pa.Table:
+        metrics = ScanMetrics()
+        parts = []
+        if planned:
+            parts.append(
+                read_rows(
+                    self.storage,
+                    self.table,
+                    self.snapshot,
+                    planned,
+                    self.prepared.columns,
+                    self.prepared.condition,
+                    metrics,
+                )
+            )
+        shared = self._shared_part(bucket)
+        if shared is not None:
+            parts.append(shared)
+        with self._lock:
+            self.metrics.add(metrics)
+        if not parts:
+            return self.snapshot.schema.to_arrow().empty_table().select(self.prepared.out_names)
+        raw = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+        return _finish(merge_latest(raw), self.snapshot, self.prepared)
+
+
+def iter_scan(
+    storage: Storage,
+    table: str,
+    snapshot: Snapshot,
+    request: ScanRequest,
+    metrics: ScanMetrics | None = None,
+) -> Iterator[pa.Table]:
+    """The as-of answer, one bucket at a time: memory is bounded by a bucket, not the table."""
+    metrics = metrics if metrics is not None else ScanMetrics()
+    prepared = _prepare(table, snapshot, request)
+    planned = plan_files(snapshot, prepared.request.as_of)
+    metrics.files_planned = len(planned)
+    per_bucket, shared = split_plan(snapshot, planned)
+    reader = _BucketReader(storage, table, snapshot, prepared, shared, metrics)
+    for bucket, files in enumerate(per_bucket):
+        if files or shared:
+            part = reader.merged(bucket, files)
+            metrics.rows_out += part.num_rows
+            yield part
 
 
 def execute_scan(
@@ -192,35 +348,23 @@ def execute_scan(
     request: ScanRequest,
     metrics: ScanMetrics | None = None,
 ) -> pa.Table:
-    """The as-of answer of ``request`` over ``snapshot`` as one Arrow table."""
-    schema = snapshot.schema
+    """The as-of answer of ``request`` over ``snapshot`` as one Arrow table (buckets are
+    merged in parallel; within a bucket rows are sorted by key)."""
     metrics = metrics if metrics is not None else ScanMetrics()
-    columns = _value_columns(table, schema, request)
-    if request.as_of is not None:  # plan with the time the row filter uses: floored to the unit
-        per_unit = unit_nanos(schema.event_time_type)
-        request = replace(request, as_of=request.as_of // per_unit * per_unit)
-    planned = plan_files(snapshot, request.as_of)
+    prepared = _prepare(table, snapshot, request)
+    planned = plan_files(snapshot, prepared.request.as_of)
     metrics.files_planned = len(planned)
-    out_names = list(request.columns) if request.columns is not None else schema.names
-    if not planned:
-        return schema.to_arrow().empty_table().select(out_names)
-    condition: pc.Expression | None = None
-    if request.as_of is not None:
-        condition = pc.field(EVENT_TIME) <= instant_scalar(request.as_of, schema.event_time_type)
-    if request.key_filter is not None:
-        condition = request.key_filter if condition is None else condition & request.key_filter
-    raw = read_rows(storage, table, snapshot, planned, columns, condition, metrics)
-    merged = drop_tombstones(merge_latest(raw))
-    if request.min_event_time is not None:
-        merged = merged.filter(
-            pc.field(EVENT_TIME) >= instant_scalar(request.min_event_time, schema.event_time_type)
-        )
-    if request.filter is not None:
-        try:
-            merged = merged.filter(request.filter)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
-            raise InvalidArgumentError(
-                f"filter {request.filter} cannot be applied: {exc}"
-            ) from None
-    metrics.rows_out = merged.num_rows
-    return merged.select(out_names)
+    empty = snapshot.schema.to_arrow().empty_table().select(prepared.out_names)
+    per_bucket, shared = split_plan(snapshot, planned)
+    work = [(b, files) for b, files in enumerate(per_bucket) if files or shared]
+    if not work:
+        return empty
+    reader = _BucketReader(storage, table, snapshot, prepared, shared, metrics)
+    if len(work) == 1:
+        parts = [reader.merged(*work[0])]
+    else:
+        with ThreadPoolExecutor(max_workers=min(len(work), os.cpu_count() or 1)) as pool:
+            parts = list(pool.map(lambda item: reader.merged(*item), work))
+    result = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+    metrics.rows_out = result.num_rows
+    return result

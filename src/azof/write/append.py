@@ -14,7 +14,7 @@ from azof.storage import Storage
 from azof.timestamps import Instant, parse_instant
 from azof.write.commit import append_files, commit_snapshot
 from azof.write.conform import conform, dedup_last, iter_input_batches
-from azof.write.files import write_data_file
+from azof.write.files import write_bucketed
 
 __all__ = ["FILE_ROWS", "append_data", "event_time_scalar", "tombstones"]
 
@@ -89,7 +89,7 @@ def append_data(
     written: list[DataFile] = []
     try:
         for chunk in _chunks(data, parent.schema, table, deleting):
-            written.append(write_data_file(storage, chunk, parent.schema))
+            written.extend(write_bucketed(storage, chunk, parent.schema, parent.buckets))
     except (AzofError, ValueError, TypeError) as exc:
         for data_file in written:
             storage.delete(data_file.file)

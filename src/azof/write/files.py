@@ -9,12 +9,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from azof.format.buckets import split_by_bucket
 from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE, TableSchema
 from azof.format.snapshot import DataFile
 from azof.format.types import unit_nanos
 from azof.storage import Storage
 
-__all__ = ["DATA_DIR", "ROW_GROUP_ROWS", "file_schema", "write_data_file"]
+__all__ = [
+    "DATA_DIR",
+    "ROW_GROUP_ROWS",
+    "file_schema",
+    "split_buckets",
+    "write_bucketed",
+    "write_data_file",
+]
 
 DATA_DIR = "data"
 ROW_GROUP_ROWS = 128 * 1024
@@ -44,6 +52,31 @@ def _json_key(value: Any) -> Any:
     return value if isinstance(value, (str, int)) else None
 
 
+def split_buckets(rows: pa.Table, buckets: int) -> list[tuple[int, pa.Table]]:
+    """``(bucket, rows)`` for every non-empty bucket, each keeping the rows' order."""
+    return [(b, part) for b, part in enumerate(split_by_bucket(rows, buckets)) if part.num_rows]
+
+
+def write_bucketed(
+    storage: Storage,
+    rows: pa.Table,
+    schema: TableSchema,
+    buckets: int,
+    max_rows: int | None = None,
+) -> list[DataFile]:
+    """Write rows as one file per non-empty bucket (split again at ``max_rows``)."""
+    written = []
+    for bucket, part in split_buckets(rows, buckets):
+        step = max_rows or part.num_rows
+        for offset in range(0, part.num_rows, step):
+            written.append(
+                write_data_file(
+                    storage, part.slice(offset, step), schema, bucket=bucket, buckets=buckets
+                )
+            )
+    return written
+
+
 def write_data_file(
     storage: Storage,
     rows: pa.Table,
@@ -51,6 +84,7 @@ def write_data_file(
     *,
     prefix: str = DATA_DIR,
     bucket: int = 0,
+    buckets: int = 1,
 ) -> DataFile:
     """Write ``rows`` (conformed: key, event_time, tombstone flag, value columns) as one file.
 
@@ -85,6 +119,7 @@ def write_data_file(
         rows=rows.num_rows,
         size=len(data),
         bucket=bucket,
+        buckets=buckets,
         min_key=_json_key(keys["min"].as_py()),
         max_key=_json_key(keys["max"].as_py()),
         tombstones=int(pc.sum(rows.column(TOMBSTONE).cast(pa.int64())).as_py() or 0),
