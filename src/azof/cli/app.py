@@ -31,10 +31,17 @@ __all__ = ["COMMANDS", "DEBUG_ENV", "CliState", "cli", "main"]
 DEBUG_ENV = "AZOF_DEBUG"
 
 COMMANDS: dict[str, str] = {
+    "compact": "azof.cli.maintenance:compact",
+    "create": "azof.cli.create:create",
+    "delete": "azof.cli.write:delete",
     "demo": "azof.cli.demo:demo",
+    "gen": "azof.cli.gen:gen",
     "info": "azof.cli.info:info",
+    "log": "azof.cli.log:log",
     "scan": "azof.cli.scan:scan",
     "tables": "azof.cli.info:tables",
+    "vacuum": "azof.cli.maintenance:vacuum",
+    "write": "azof.cli.write:write",
 }
 """Command name -> ``module:attribute`` of its click command, imported on first use."""
 

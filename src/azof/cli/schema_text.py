@@ -19,6 +19,7 @@ trailing ``not null`` makes a column non-nullable (``key`` and ``event_time`` al
 from __future__ import annotations
 
 import re
+from typing import Any, cast
 
 import pyarrow as pa
 
@@ -107,7 +108,10 @@ def parse_type(text: str) -> pa.DataType:
         if tz is not None and tz.lower() in ("utc", "z"):
             tz = "UTC"
         try:
-            return pa.timestamp(unit, tz=tz)
+            dtype: pa.DataType = pa.timestamp(cast(Any, unit), tz=cast(Any, tz))
+            if tz is not None:  # Arrow checks a zone name only when it is used
+                pa.array([0], pa.int64()).cast(dtype).cast(pa.string())
+            return dtype
         except (pa.ArrowInvalid, ValueError) as exc:
             raise InvalidArgumentError(f"{text.strip()!r}: {exc}") from None
     match = _DECIMAL.match(name)

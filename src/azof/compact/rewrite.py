@@ -191,8 +191,9 @@ def _write(
 
 def _rebuild_bucket(
     storage: Storage, snapshot: Snapshot, policy: CompactionPolicy, work: _Work, bucket: int
-) -> list[tuple[list[DataFile], list[DataFile]]]:
-    """(base files, delta files) of every rebuilt leaf, for one bucket."""
+) -> tuple[list[tuple[list[DataFile], list[DataFile]]], list[DataFile], Instant | None]:
+    """(base files, delta files) of every rebuilt leaf for one bucket, the tip files (every
+    key's latest event) and the latest event time seen."""
     state, raw = work.inputs(bucket)
     events = _dedup(raw)
     per_unit = unit_nanos(snapshot.schema.event_time_type)
@@ -208,7 +209,9 @@ def _rebuild_bucket(
         out.append((base, deltas))
         if chunk.num_rows:
             state = merge_latest(chunk if state is None else pa.concat_tables([state, chunk]))
-    return out
+    tip = _write(storage, state, snapshot, policy, work.seq, True, bucket, work.buckets)
+    latest = int(times[-1]) if len(times) else None
+    return out, tip, latest
 
 
 def _rebuild(
@@ -220,19 +223,34 @@ def _rebuild(
 ) -> list[Segment]:
     level = policy.levels[-1]
     per_leaf: list[tuple[list[DataFile], list[DataFile]]] = [([], []) for _ in work.starts]
+    tips: list[DataFile] = []
+    tip_from: Instant | None = None
     for bucket in range(work.buckets):
-        for index, (base, deltas) in enumerate(
-            _rebuild_bucket(storage, snapshot, policy, work, bucket)
-        ):
+        leaves_of_bucket, tip, latest = _rebuild_bucket(storage, snapshot, policy, work, bucket)
+        for index, (base, deltas) in enumerate(leaves_of_bucket):
             per_leaf[index][0].extend(base)
             per_leaf[index][1].extend(deltas)
+        tips.extend(tip)
+        if latest is not None:
+            tip_from = latest if tip_from is None else max(tip_from, latest)
         if progress is not None:
             progress(bucket + 1, work.buckets)
     built = []
     for index, start in enumerate(work.starts):
         end = work.starts[index + 1] - 1 if index + 1 < len(work.starts) else None
         base, deltas = per_leaf[index]
-        built.append(Segment(period_label(start, level), start, end, tuple(base), tuple(deltas)))
+        last = index + 1 == len(work.starts) and tip_from is not None
+        built.append(
+            Segment(
+                period_label(start, level),
+                start,
+                end,
+                tuple(base),
+                tuple(deltas),
+                tip=tuple(tips) if last else (),
+                tip_from=max(tip_from, start) if last and tip_from is not None else None,
+            )
+        )
     return built
 
 
@@ -250,7 +268,7 @@ def compact_snapshot(
     built = _rebuild(storage, snapshot, policy, work, progress)
     keep = list(work.keep)
     if keep and built:
-        keep[-1] = replace(keep[-1], end=built[0].start - 1)
+        keep[-1] = replace(keep[-1], end=built[0].start - 1, tip=(), tip_from=None)
     elif keep and not built:
         keep[-1] = replace(keep[-1], end=None)
     tree = build_tree(keep + built, policy.levels)

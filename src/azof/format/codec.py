@@ -184,6 +184,7 @@ def _decode_file(raw: Any, ctx: _Context, where: str, default_start: Instant | N
         max_key=raw.get("max_key"),
         tombstones=ints["tombstones"] or 0,
         derived=raw.get("derived") is True,
+        sorted=raw.get("sorted") is True,
     )
 
 
@@ -233,7 +234,17 @@ def _decode_segment(raw: Any, ctx: _Context, where: str, parent: Segment | None)
     children = tuple(
         _decode_segment(c, ctx, f"{where} child {i}", node) for i, c in enumerate(children_raw)
     )
-    return Segment(seg_id, start, end, base, deltas, children)
+    tip: tuple[DataFile, ...] = ()
+    tip_from = None
+    if raw.get("tip") is not None:
+        if not isinstance(raw["tip"], list) or children:
+            raise ctx.error(f"{where}: 'tip' must be a list of files, on a leaf segment")
+        tip = tuple(_decode_file(t, ctx, f"{where} tip", start) for t in raw["tip"])
+        tip_from = _instant(raw, "tip_from", ctx, where)
+        assert tip_from is not None
+        if tip_from < start or (end is not None and tip_from > end):
+            raise ctx.error(f"{where}: tip_from {raw['tip_from']} lies outside the segment")
+    return Segment(seg_id, start, end, base, deltas, children, tip, tip_from)
 
 
 def _decode_commit(raw: Any, ctx: _Context) -> CommitInfo | None:
@@ -352,6 +363,8 @@ def _encode_file(f: DataFile) -> dict[str, Any]:
         out["tombstones"] = f.tombstones
     if f.derived:
         out["derived"] = True
+    if f.sorted:
+        out["sorted"] = True
     return out
 
 
@@ -361,6 +374,9 @@ def _encode_segment(s: Segment) -> dict[str, Any]:
         out["end"] = format_instant(s.end)
     out["base"] = [_encode_file(f) for f in s.base]
     out["delta"] = [_encode_file(f) for f in s.deltas]
+    if s.tip:
+        out["tip"] = [_encode_file(f) for f in s.tip]
+        out["tip_from"] = format_instant(s.tip_from if s.tip_from is not None else s.start)
     if s.children:
         out["segments"] = [_encode_segment(c) for c in s.children]
     return out

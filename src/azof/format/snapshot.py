@@ -43,6 +43,8 @@ class DataFile:
     tombstones: int = 0
     derived: bool = False
     """A base written by compaction: derived from the deltas, not a source of events."""
+    sorted: bool = False
+    """Rows are sorted by key, then event time (every file azof writes)."""
 
     def may_hold_before(self, instant: Instant) -> bool:
         """Whether the file may hold an event at or before ``instant``."""
@@ -59,6 +61,10 @@ class Segment:
     base: tuple[DataFile, ...] = ()
     deltas: tuple[DataFile, ...] = ()
     children: tuple[Segment, ...] = ()
+    tip: tuple[DataFile, ...] = ()
+    """Files of every key's latest event in the segment and before (written by compaction
+    for the last leaf): as of any T at or after ``tip_from`` they replace base and deltas."""
+    tip_from: Instant | None = None
 
     def contains(self, instant: Instant) -> bool:
         return self.start <= instant and (self.end is None or instant <= self.end)
@@ -72,6 +78,7 @@ class Segment:
         for segment in self.walk():
             yield from segment.base
             yield from segment.deltas
+            yield from segment.tip
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,10 @@ def plan_files(
     _path(snapshot.segments, instant, 0, path)
     ranked: list[tuple[tuple[int, int, int, int], DataFile]] = []
     for depth, segment in path:
+        if segment.tip and segment.tip_from is not None and instant >= segment.tip_from:
+            # the tip holds every key's latest event of this segment and before
+            ranked.extend(((f.seq, depth, 0, 0), f) for f in segment.tip)
+            continue
         ranked.extend(((f.seq, depth, 0, 0), f) for f in segment.base)
         for delta in segment.deltas:
             if delta.may_hold_before(instant):

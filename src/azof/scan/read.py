@@ -18,7 +18,7 @@ from azof.format.buckets import split_by_bucket
 from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE, TableSchema
 from azof.format.snapshot import Snapshot
 from azof.format.types import types_compatible, unit_nanos
-from azof.scan.merge import PRIORITY, drop_tombstones, merge_latest
+from azof.scan.merge import PRIORITY, drop_tombstones, merge_latest, merge_sorted_runs
 from azof.scan.plan import PlannedFile, plan_files
 from azof.storage import ReadCounter, Storage
 from azof.timestamps import Instant
@@ -317,7 +317,9 @@ class _BucketReader:
         if not parts:
             return self.snapshot.schema.to_arrow().empty_table().select(self.prepared.out_names)
         raw = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
-        return _finish(merge_latest(raw), self.snapshot, self.prepared)
+        runs = all(p.file.sorted for p in (*planned, *self.shared))
+        merged = merge_sorted_runs(raw) if runs else merge_latest(raw)
+        return _finish(merged, self.snapshot, self.prepared)
 
 
 def iter_scan(

@@ -26,7 +26,7 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import TokenError
 
 from azof.errors import InvalidArgumentError, TableNotFoundError
-from azof.timestamps import Instant, parse_instant
+from azof.timestamps import parse_instant
 
 __all__ = [
     "RewrittenQuery",
@@ -46,7 +46,7 @@ _IDENTIFIERS = frozenset({"VAR", "IDENTIFIER"})
 _QUERY_STARTS = frozenset({"SELECT", "WITH", "VALUES", "FROM", "L_PAREN"})
 # Token types after which, inside a FROM list, the FROM list has ended.
 _FROM_ENDS = frozenset(
-    {
+    [
         "WHERE",
         "GROUP_BY",
         "HAVING",
@@ -61,11 +61,11 @@ _FROM_ENDS = frozenset(
         "SELECT",
         "SEMICOLON",
         "FETCH",
-    }
+    ]
 )
 # Words that may follow a table reference without being its alias.
 _NOT_ALIASES = frozenset(
-    {
+    [
         "ANTI",
         "ASOF",
         "AT",
@@ -99,7 +99,7 @@ _NOT_ALIASES = frozenset(
         "USING",
         "WHERE",
         "WINDOW",
-    }
+    ]
 )
 _WHITESPACE = re.compile(r"\s+")
 
@@ -112,18 +112,6 @@ class TimeTravel:
     as_of: str | None = None
     version: int | None = None
     known_at: str | None = None
-
-    @property
-    def as_of_instant(self) -> Instant | None:
-        return None if self.as_of is None else parse_instant(self.as_of)
-
-    def describe(self) -> str:
-        parts = [f"as of {self.as_of}" if self.as_of is not None else "current"]
-        if self.version is not None:
-            parts.append(f"version {self.version}")
-        if self.known_at is not None:
-            parts.append(f"known at {self.known_at}")
-        return ", ".join(parts)
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import itertools
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from azof.errors import InvalidArgumentError
-from azof.sql.clauses import RewrittenQuery, rewrite_query
+from azof.sql.clauses import RewrittenQuery, TableReference, rewrite_query
 from azof.sql.pushdown import needs_from_datafusion
 from azof.sql.scans import LakehouseTables, ScanRecord, read_columns, scan_reference, snapshot_for
 from azof.table import Lakehouse, Table
@@ -136,17 +137,33 @@ class ExecutionContext:
             for name, schema in schemas.items():
                 self.session.register_record_batches(name, [[_empty_batch(schema)]])
             stand_in = self._plan(rewritten)
-            needs = needs_from_datafusion(stand_in.optimized_logical_plan(), schemas)
+            try:
+                plan = stand_in.optimized_logical_plan()
+            except Exception as exc:  # DataFusion raises plain Exceptions
+                raise InvalidArgumentError(
+                    f"DataFusion cannot plan the query: {rewritten.readable(str(exc))}"
+                ) from None
+            needs = needs_from_datafusion(plan, schemas)
             self._deregister(schemas)
-            records = []
-            for ref in rewritten.references:
-                name = ref.internal
-                columns = read_columns(schemas[name], needs[name])
-                data, record = scan_reference(
-                    opened[name], snapshots[name], ref, columns, needs[name]
+
+            def scan(ref: TableReference) -> tuple[pa.Table, ScanRecord]:
+                need = needs[ref.internal]
+                columns = read_columns(schemas[ref.internal], need)
+                return scan_reference(
+                    opened[ref.internal], snapshots[ref.internal], ref, columns, need
                 )
-                records.append(record)
-                self.session.register_record_batches(name, _partitions(data, self._partitions))
+
+            references = rewritten.references
+            if len(references) > 1:  # Arrow reads and sorts without the GIL
+                with ThreadPoolExecutor(max_workers=min(len(references), 4)) as pool:
+                    scanned = list(pool.map(scan, references))
+            else:
+                scanned = [scan(ref) for ref in references]
+            records = [record for _, record in scanned]
+            for ref, (data, _) in zip(references, scanned, strict=True):
+                self.session.register_record_batches(
+                    ref.internal, _partitions(data, self._partitions)
+                )
             frame = self._plan(rewritten)
             if rewritten.explain:
                 frame = self._explain(frame, records)

@@ -109,6 +109,7 @@ def pushable_predicate(
             column.set("table", None)
             column.set("db", None)
             column.set("catalog", None)
+            column.set("this", exp.to_identifier(column.name))
         names = {column.name for column in columns}
         if names == {KEY}:
             target = keys
@@ -152,8 +153,14 @@ def _combine(needs: list[ScanNeeds]) -> ScanNeeds:
 # -- DataFusion -------------------------------------------------------------------------------
 
 
-def _variant(plan: Any) -> str:
-    return type(plan.to_variant()).__name__
+def _mentions_pushable(plan: Any) -> bool:
+    """Whether ``plan`` is a Filter whose predicate names ``key`` or ``event_time`` (cheap
+    test before unparsing it)."""
+    variant = plan.to_variant()
+    if type(variant).__name__ != "Filter":
+        return False
+    text = str(variant.predicate())
+    return f".{KEY}" in text or f".{EVENT_TIME}" in text
 
 
 def _filter_predicate(plan: Any, schema: pa.Schema) -> tuple[pc.Expression, str] | None:
@@ -183,7 +190,7 @@ def needs_from_datafusion(plan: Any, schemas: Mapping[str, pa.Schema]) -> dict[s
             if name in schemas:
                 columns = tuple(str(column) for _, column in variant.projection())
                 pushed = None
-                if parent is not None and _variant(parent) == "Filter":
+                if parent is not None and _mentions_pushable(parent):
                     pushed = _filter_predicate(parent, schemas[name])
                 found.setdefault(name, []).append(
                     ScanNeeds(

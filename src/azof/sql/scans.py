@@ -80,6 +80,8 @@ class LakehouseTables:
     def resolve(self, name: str, quoted: bool) -> str | None:
         """The table a name in the query denotes: the exact name, or for an unquoted name
         the one table whose name matches ignoring case (engines fold unquoted names)."""
+        if self._names is None and name in self._cache:  # opened before: no listing needed
+            return name
         if name in self.names:
             return name
         if quoted:

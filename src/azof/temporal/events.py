@@ -16,6 +16,7 @@ instead of the whole history before it.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,11 +27,11 @@ import pyarrow.compute as pc
 
 from azof.errors import InvalidArgumentError
 from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE, TableSchema
-from azof.format.snapshot import Snapshot
+from azof.format.snapshot import DataFile, Snapshot
 from azof.format.types import unit_nanos
 from azof.scan.merge import PRIORITY, merge_latest
 from azof.scan.plan import PlannedFile, plan_files, rank_files
-from azof.scan.read import read_rows
+from azof.scan.read import ScanMetrics, read_rows
 from azof.storage import Storage
 from azof.timestamps import Instant, parse_instant
 
@@ -41,12 +42,17 @@ __all__ = [
     "Source",
     "ceil_units",
     "distinct_rows",
+    "empty_events",
     "events_between",
+    "events_schema",
     "floor_units",
     "key_filter",
     "next_event_times",
     "open_source",
+    "read_planned",
+    "state_at",
     "state_before",
+    "window_units",
 ]
 
 
@@ -57,6 +63,8 @@ class Source:
     storage: Storage
     name: str
     snapshot: Snapshot
+    metrics: ScanMetrics | None = None
+    """Counts what the reads touch (files, row groups, rows, bytes), summed over reads."""
 
     @property
     def schema(self) -> TableSchema:
@@ -71,9 +79,9 @@ class Source:
         """``units`` (of the event-time unit) as an event-time scalar."""
         return pa.scalar(units, type=self.schema.event_time_type)
 
-    def value_columns(self, columns: Sequence[str] | str | None, extra: Iterable[str] = ()) -> (
-        list[str]
-    ):
+    def value_columns(
+        self, columns: Sequence[str] | str | None, extra: Iterable[str] = ()
+    ) -> list[str]:
         """The value columns asked for (``None``: all), in the order given; ``extra`` names
         (such as ``event_time``) are accepted too."""
         names = [c.name for c in self.schema.columns]
@@ -91,10 +99,12 @@ class Source:
         return list(dict.fromkeys(columns))
 
 
-def open_source(table: Table, version: int | None, known_at: Any) -> Source:
+def open_source(
+    table: Table, version: int | None, known_at: Any, metrics: ScanMetrics | None = None
+) -> Source:
     """The snapshot a query reads: ``version`` or ``known_at`` (commit time), else the
     version the table has loaded."""
-    return Source(table.storage, table.name, table.snapshot_at(version, known_at))
+    return Source(table.storage, table.name, table.snapshot_at(version, known_at), metrics)
 
 
 def ceil_units(instant: Instant, per_unit: int) -> int:
@@ -108,11 +118,23 @@ def floor_units(instant: Instant, per_unit: int) -> int:
     return instant // per_unit
 
 
-def parse_bound(value: Any, what: str, per_unit: int) -> int | None:
-    """An exclusive-or-inclusive window bound as the first unit at or after it."""
-    if value is None:
+def window_units(start: Any, end: Any, per_unit: int) -> tuple[int | None, int | None] | None:
+    """The event-time window ``[start, end)`` as the first and last whole units it holds
+    (``None``: unbounded); ``None`` when it holds no instant. ``start > end`` is an error."""
+    low_instant = None if start is None else parse_instant(start, "start")
+    high_instant = None if end is None else parse_instant(end, "end")
+    if low_instant is not None and high_instant is not None:
+        if low_instant > high_instant:
+            raise InvalidArgumentError(
+                f"start {start!s} is after end {end!s}; the window is [start, end)"
+            )
+        if low_instant == high_instant:
+            return None
+    low = None if low_instant is None else ceil_units(low_instant, per_unit)
+    high = None if high_instant is None else ceil_units(high_instant, per_unit) - 1
+    if low is not None and high is not None and low > high:
         return None
-    return ceil_units(parse_instant(value, what), per_unit)
+    return low, high
 
 
 def key_filter(source: Source, keys: Any) -> pa.Array | None:
@@ -159,26 +181,32 @@ def _condition(
     return condition
 
 
-def _empty(source: Source, columns: list[str]) -> pa.Table:
+def events_schema(source: Source, columns: list[str]) -> pa.Schema:
+    """``key``, ``event_time``, ``columns``, ``_azof_deleted``: what the readers return."""
     fields = [source.schema.field(KEY), source.schema.field(EVENT_TIME)]
     fields += [source.schema.field(c) for c in columns]
-    fields.append(pa.field(TOMBSTONE, pa.bool_(), nullable=False))
-    return pa.schema(fields).empty_table()
+    fields.append(pa.field(TOMBSTONE, pa.bool_()))
+    return pa.schema([f.with_nullable(True) for f in fields])
 
 
-def _finish(rows: pa.Table, columns: list[str]) -> pa.Table:
+def empty_events(source: Source, columns: list[str]) -> pa.Table:
+    """No events, with the columns :func:`events_between` returns."""
+    return events_schema(source, columns).empty_table()
+
+
+def _finish(rows: pa.Table, source: Source, columns: list[str]) -> pa.Table:
     """Drop the priority, make the tombstone flag a plain bool and null a tombstone's
     values (they mean nothing, spec 7)."""
     deleted = pc.fill_null(rows.column(TOMBSTONE), False)
     any_deleted = bool(pc.any(deleted).as_py())
-    out = {KEY: rows.column(KEY), EVENT_TIME: rows.column(EVENT_TIME)}
+    arrays = [rows.column(KEY), rows.column(EVENT_TIME)]
     for name in columns:
         column = rows.column(name)
         if any_deleted:
             column = pc.if_else(deleted, pa.scalar(None, column.type), column)
-        out[name] = column
-    out[TOMBSTONE] = deleted
-    return pa.table(out)
+        arrays.append(column)
+    arrays.append(deleted)
+    return pa.Table.from_arrays(arrays, schema=events_schema(source, columns))
 
 
 def _winning_events(rows: pa.Table) -> pa.Table:
@@ -212,6 +240,48 @@ def _last_per_key(rows: pa.Table) -> pa.Table:
     return rows.filter(pa.concat_arrays([*change.chunks, pa.array([True])]))
 
 
+def _key_bounds(keys: pa.Array | None) -> list[Any] | None:
+    """The wanted keys as sorted Python values, to compare with files' key ranges."""
+    if keys is None or not (pa.types.is_string(keys.type) or pa.types.is_integer(keys.type)):
+        return None
+    return sorted(keys.to_pylist())
+
+
+def _may_hold_key(data: DataFile, wanted: list[Any] | None) -> bool:
+    """Whether the file's ``[min_key, max_key]`` holds one of ``wanted`` (sorted; strings
+    compare by code point, which is Arrow's byte order for UTF-8)."""
+    if wanted is None or data.min_key is None or data.max_key is None:
+        return True
+    try:
+        index = bisect.bisect_left(wanted, data.min_key)
+        return index < len(wanted) and wanted[index] <= data.max_key
+    except TypeError:
+        return True
+
+
+def read_planned(
+    source: Source,
+    planned: Sequence[PlannedFile],
+    columns: list[str],
+    keys: pa.Array | None,
+    low: int | None,
+    high: int | None,
+) -> pa.Table | None:
+    """The rows of ``planned`` (skipping files whose key range holds none of ``keys``)
+    with ``low <= event_time <= high`` (units; ``None``: unbounded) and a key in ``keys``,
+    as :func:`~azof.scan.read.read_rows` returns them; ``None`` if no file is left."""
+    if keys is not None and len(keys) == 0:
+        return None
+    wanted = _key_bounds(keys)
+    files = [p for p in planned if _may_hold_key(p.file, wanted)]
+    if not files:
+        return None
+    condition = _condition(source, keys, low, high)
+    return read_rows(
+        source.storage, source.name, source.snapshot, files, columns, condition, source.metrics
+    )
+
+
 def _window_files(source: Source, low: int | None, high: int | None) -> list[PlannedFile]:
     """Files that may hold events in ``[low, high]`` (units): every file but compaction's
     bases, with its priority among all the snapshot's files."""
@@ -229,36 +299,35 @@ def _window_files(source: Source, low: int | None, high: int | None) -> list[Pla
     return out
 
 
-def state_before(
-    source: Source, columns: list[str], keys: pa.Array | None, bound: int
+def state_at(
+    source: Source, columns: list[str], keys: pa.Array | None, as_of: int | None
 ) -> pa.Table:
-    """Per key, its winning event with ``event_time < bound`` (units), tombstones included:
-    what ``scan(as_of=bound - 1 unit)`` resolves, read the way a scan reads (one base and the
-    events after it on a compacted table). Sorted by key."""
-    if keys is not None and len(keys) == 0:
-        return _empty(source, columns)
-    as_of = bound - 1
-    planned = plan_files(source.snapshot, as_of * source.per_unit)
-    if not planned:
-        return _empty(source, columns)
-    condition = _condition(source, keys, None, as_of)
-    rows = read_rows(source.storage, source.name, source.snapshot, planned, columns, condition)
-    return _finish(merge_latest(rows), columns)
+    """Per key, its winning event with ``event_time <= as_of`` (units; ``None``: the current
+    state), tombstones included: what ``scan(as_of=...)`` resolves before it drops deleted
+    keys, read the way a scan reads (one base and the events after it on a compacted table).
+    Sorted by key."""
+    planned = plan_files(source.snapshot, None if as_of is None else as_of * source.per_unit)
+    rows = read_planned(source, planned, columns, keys, None, as_of)
+    if rows is None:
+        return empty_events(source, columns)
+    return _finish(merge_latest(rows), source, columns)
+
+
+def state_before(source: Source, columns: list[str], keys: pa.Array | None, bound: int) -> pa.Table:
+    """Per key, its winning event with ``event_time < bound`` (units): :func:`state_at`
+    one unit before ``bound``."""
+    return state_at(source, columns, keys, bound - 1)
 
 
 def _window(
     source: Source, columns: list[str], keys: pa.Array | None, low: int | None, high: int | None
 ) -> pa.Table:
-    if keys is not None and len(keys) == 0:
-        return _empty(source, columns)
     if low is not None and high is not None and low > high:
-        return _empty(source, columns)
-    planned = _window_files(source, low, high)
-    if not planned:
-        return _empty(source, columns)
-    condition = _condition(source, keys, low, high)
-    rows = read_rows(source.storage, source.name, source.snapshot, planned, columns, condition)
-    return _finish(_winning_events(rows), columns)
+        return empty_events(source, columns)
+    rows = read_planned(source, _window_files(source, low, high), columns, keys, low, high)
+    if rows is None:
+        return empty_events(source, columns)
+    return _finish(_winning_events(rows), source, columns)
 
 
 def events_between(
@@ -302,8 +371,10 @@ def next_event_times(source: Source, keys: pa.Array | None, low: int) -> pa.Tabl
     events = _window(source, [], keys, low, None)
     if events.num_rows == 0:
         return events.select([KEY, EVENT_TIME])
-    return events.group_by(KEY, use_threads=False).aggregate([(EVENT_TIME, "min")]).rename_columns(
-        [KEY, EVENT_TIME]
+    return (
+        events.group_by(KEY, use_threads=False)
+        .aggregate([(EVENT_TIME, "min")])
+        .rename_columns([KEY, EVENT_TIME])
     )
 
 

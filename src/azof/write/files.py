@@ -86,7 +86,8 @@ def write_data_file(
     bucket: int = 0,
     buckets: int = 1,
 ) -> DataFile:
-    """Write ``rows`` (conformed: key, event_time, tombstone flag, value columns) as one file.
+    """Write ``rows`` (conformed: key, event_time, tombstone flag, value columns; sorted by
+    key, then event time, which the record then promises readers) as one file.
 
     The record's ``seq`` is 0 here; the commit sets it to the version that lands it.
     """
@@ -122,5 +123,6 @@ def write_data_file(
         buckets=buckets,
         min_key=_json_key(keys["min"].as_py()),
         max_key=_json_key(keys["max"].as_py()),
+        sorted=True,
         tombstones=int(pc.sum(rows.column(TOMBSTONE).cast(pa.int64())).as_py() or 0),
     )

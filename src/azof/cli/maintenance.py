@@ -1,0 +1,224 @@
+"""``azof compact`` (fold pending deltas into the segment tree) and ``azof vacuum``."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import click
+
+from azof.cli.options import table_options
+from azof.cli.progress import progress_bar
+from azof.compact.policy import GRANULARITIES, CompactionPolicy
+from azof.errors import InvalidArgumentError
+from azof.table import Table
+from azof.timestamps import parse_duration
+
+__all__ = ["compact", "describe_policy", "vacuum"]
+
+
+def describe_policy(policy: CompactionPolicy) -> str:
+    """``segment=quarter levels=year,quarter max_deltas=8 ...`` (one line)."""
+    return (
+        f"segment={policy.segment} levels={','.join(policy.levels)} "
+        f"max_deltas={policy.max_deltas} max_delta_rows={policy.max_delta_rows} "
+        f"target_file_mb={policy.target_file_mb} auto={'true' if policy.auto else 'false'}"
+    )
+
+
+def _policy(table: Table, changes: dict[str, Any]) -> CompactionPolicy:
+    """The table's policy with the options given on the command line."""
+    given = {name: value for name, value in changes.items() if value is not None}
+    if "levels" in given:
+        levels = tuple(level.strip() for level in given["levels"].split(",") if level.strip())
+        if not levels:
+            raise click.BadParameter(
+                "name at least one level, e.g. year,quarter", param_hint="'--levels'"
+            )
+        given["levels"] = levels
+        given.setdefault("segment", levels[-1])
+    elif "segment" in given:
+        given["levels"] = ()  # the default levels of the new segment
+    return dataclasses.replace(table.policy, **given)
+
+
+def _check_duration(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Click callback: ``value`` must read as a duration such as ``7d``."""
+    if value is None:
+        return None
+    what = param.opts[0] if param.opts else "duration"
+    try:
+        parse_duration(value, what)
+    except InvalidArgumentError as exc:
+        raise click.BadParameter(str(exc).removeprefix(f"{what}: "), ctx, param) from None
+    return value
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  azof compact --path ./lake --table prices
+  azof compact --path ./lake --table prices --segment month
+  azof compact --path ./lake --table prices --levels year,quarter,month --max-deltas 16 \\
+      --set-policy --auto
+
+\b
+Without options the table's stored policy is used (default: quarter segments under
+years). --set-policy stores the resulting policy with the table (a commit) before
+compacting; --auto (stored with it) makes every commit that leaves --max-deltas pending
+deltas or --max-delta-rows pending rows compact the table.
+"""
+)
+@table_options
+@click.option(
+    "--segment",
+    type=click.Choice(GRANULARITIES),
+    default=None,
+    help="The leaf segments' granularity (calendar periods in UTC).",
+)
+@click.option(
+    "--levels",
+    metavar="A,B,...",
+    default=None,
+    help="The levels of the tree, coarse to fine, ending with the segment (e.g. "
+    "year,quarter,month). Default: year, then the segment.",
+)
+@click.option(
+    "--max-deltas",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Pending delta files that make a compaction due (for --auto).",
+)
+@click.option(
+    "--max-delta-rows",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Pending delta rows that make a compaction due (for --auto).",
+)
+@click.option(
+    "--target-file-mb",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="The size data files are split at.",
+)
+@click.option("--set-policy", is_flag=True, help="Store the policy with the table, then compact.")
+@click.option(
+    "--auto/--no-auto",
+    default=None,
+    help="With --set-policy: compact automatically after commits that make it due.",
+)
+def compact(
+    table: Table,
+    segment: str | None,
+    levels: str | None,
+    max_deltas: int | None,
+    max_delta_rows: int | None,
+    target_file_mb: int | None,
+    set_policy: bool,
+    auto: bool | None,
+) -> None:
+    """Fold a table's pending deltas into its segment tree.
+
+    Every as-of answer is the same before and after; reads afterwards touch one base file
+    plus the events after it. Prints the policy used and what was rewritten.
+    """
+    if auto is not None and not set_policy:
+        raise click.UsageError("--auto/--no-auto is stored with the policy; add --set-policy")
+    policy = _policy(
+        table,
+        {
+            "segment": segment,
+            "levels": levels,
+            "max_deltas": max_deltas,
+            "max_delta_rows": max_delta_rows,
+            "target_file_mb": target_file_mb,
+            "auto": auto,
+        },
+    )
+    if set_policy:
+        version = table.set_policy(policy)
+        click.echo(
+            f"stored the policy of {table.name} (version {version}): {describe_policy(policy)}"
+        )
+    else:
+        click.echo(f"policy: {describe_policy(policy)}")
+    with progress_bar(f"Compacting {table.name}") as update:
+        stats = table.compact(policy, progress=update)
+    if stats.version is None:
+        click.echo(f"nothing to compact: {table.name} has no pending deltas")
+        return
+    click.echo(
+        f"compacted {table.name}: version {stats.version}; rewrote {stats.leaves_rewritten} "
+        f"segment{'s' if stats.leaves_rewritten != 1 else ''}, {stats.rows_written} rows in "
+        f"{stats.files_added} new file{'s' if stats.files_added != 1 else ''}, "
+        f"{stats.files_removed} file{'s' if stats.files_removed != 1 else ''} dropped"
+    )
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  azof vacuum --path ./lake --table prices                       # unreferenced files only
+  azof vacuum --path ./lake --table prices --retain-versions 10 --dry-run
+  azof vacuum --path ./lake --table prices --older-than 7d --grace 2h
+
+\b
+A version is kept if it is among the last --retain-versions or younger than --older-than;
+with neither, every version is kept and only files no version references go (those of
+failed commits, or of versions expired earlier). Files younger than --grace are never
+deleted, so commits in flight are safe. Durations: 30s, 15m, 12h, 7d, 2w.
+"""
+)
+@table_options
+@click.option(
+    "--retain-versions",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Keep the last N versions.",
+)
+@click.option(
+    "--older-than",
+    callback=_check_duration,
+    default=None,
+    metavar="DURATION",
+    help="Expire versions committed longer ago than this (e.g. 7d).",
+)
+@click.option(
+    "--grace",
+    callback=_check_duration,
+    default="1h",
+    show_default=True,
+    metavar="DURATION",
+    help="Never delete files younger than this.",
+)
+@click.option("--dry-run", is_flag=True, help="List what would go; delete nothing.")
+def vacuum(
+    table: Table,
+    retain_versions: int | None,
+    older_than: str | None,
+    grace: str,
+    dry_run: bool,
+) -> None:
+    """Expire old versions and delete the data files no retained version references.
+
+    Prints one line per expired version and per deleted file, then a summary.
+    """
+    with progress_bar(f"Vacuuming {table.name}") as update:
+        result = table.vacuum(
+            retain_versions, older_than, grace=grace, dry_run=dry_run, progress=update
+        )
+    expire, delete = ("would expire", "would delete") if dry_run else ("expired", "deleted")
+    for version in result.expired_versions:
+        click.echo(f"{expire} version {version}")
+    for name in result.deleted_files:
+        click.echo(f"{delete} {name}")
+    versions, files = len(result.expired_versions), len(result.deleted_files)
+    click.echo(
+        f"{'dry run: ' if dry_run else ''}{table.name}: {expire} {versions} "
+        f"version{'s' if versions != 1 else ''}, {delete} {files} "
+        f"file{'s' if files != 1 else ''} ({result.bytes_freed} bytes)"
+    )

@@ -1,0 +1,15 @@
+"""Temporal analytics over a table's events (``docs/temporal.md``).
+
+- :func:`history`: every key's versions as validity intervals (SCD type 2);
+- :func:`asof_join`: rows of a frame, each with its key's state as of the row's own time;
+- :func:`changes`: the keys whose state changed in an event-time window;
+- :func:`restatements`: the as-of answers that commits after a version changed.
+
+Each takes a :class:`~azof.Table` and returns a ``pyarrow.Table``.
+"""
+
+from azof.temporal.asof_join import asof_join
+from azof.temporal.changes import changes, restatements
+from azof.temporal.history import history
+
+__all__ = ["asof_join", "changes", "history", "restatements"]

@@ -1,0 +1,210 @@
+"""``asof_join``: each row of a frame with the table's state of its key as of the row's own
+time (point-in-time correct features, as feature stores join them).
+
+One read for the whole frame, not one per distinct time: the events of the frame's keys
+(pushed down as ``key IN (...)``) between its earliest and latest times, plus the state
+before the earliest; then a vectorized match. Events are sorted by ``(key, event_time)``;
+each is given the number ``code * W + rank`` (``code``: its key's run, ``rank``: its time's
+rank among the events' times, ``W`` above every rank), which sorts them the same way; a
+frame row ``(key, t)`` gets ``code * W + (number of event times <= t)``, and a binary
+search (``numpy.searchsorted``) finds the last event of its key at or before ``t``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from azof.errors import InvalidArgumentError
+from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE
+from azof.format.types import unit_nanos
+from azof.scan.read import ScanMetrics
+from azof.temporal.events import Source, events_between, open_source
+
+if TYPE_CHECKING:
+    from azof.table import Table
+
+__all__ = ["asof_join"]
+
+_DAY_NANOS = 86_400_000_000_000
+_MAX = 2**63 - 1
+
+
+def _to_arrow(left: Any) -> pa.Table:
+    """A pyarrow Table, RecordBatch or RecordBatchReader, a pandas or polars DataFrame, or
+    any object with ``__arrow_c_stream__``, as a pyarrow Table."""
+    if isinstance(left, pa.Table):
+        return left
+    if isinstance(left, pa.RecordBatch):
+        return pa.Table.from_batches([left])
+    if isinstance(left, pa.RecordBatchReader):
+        return left.read_all()
+    module = type(left).__module__
+    if module.startswith("pandas") and hasattr(left, "columns"):
+        return pa.Table.from_pandas(left, preserve_index=False).replace_schema_metadata(None)
+    if module.startswith("polars") and hasattr(left, "to_arrow"):
+        converted = left.to_arrow()
+        if isinstance(converted, pa.Table):
+            return converted
+    if hasattr(left, "__arrow_c_stream__"):
+        return pa.table(left)
+    raise InvalidArgumentError(
+        f"asof_join: cannot read a {type(left).__name__} as rows; pass a pyarrow Table, "
+        "RecordBatch or RecordBatchReader, or a pandas or polars DataFrame"
+    )
+
+
+def _column(frame: pa.Table, name: str, role: str) -> pa.Array:
+    if name not in frame.column_names:
+        raise InvalidArgumentError(
+            f"asof_join: the left rows have no {role} column {name!r}; they have "
+            f"{', '.join(frame.column_names) or '(none)'} (pass {role}=...)"
+        )
+    column = frame.column(name).combine_chunks()
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    return column
+
+
+def _left_keys(column: pa.Array, source: Source, on: str) -> pa.Array:
+    """The left keys as the table's key type (strings with strings, integers with
+    integers; an integer that does not fit is an error)."""
+    key_type = source.schema.key_type
+    strings = (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view)
+    same_kind = (pa.types.is_integer(column.type) and pa.types.is_integer(key_type)) or (
+        any(f(column.type) for f in strings) and any(f(key_type) for f in strings)
+    )
+    if column.type != key_type and not same_kind and not pa.types.is_null(column.type):
+        raise InvalidArgumentError(
+            f"asof_join: column {on!r} is {column.type}, but table {source.name!r} has "
+            f"{key_type} keys"
+        )
+    try:
+        return column.cast(key_type)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise InvalidArgumentError(
+            f"asof_join: column {on!r} does not fit the table's {key_type} keys ({exc})"
+        ) from None
+
+
+def _left_times(column: pa.Array, per_unit: int, at: str) -> tuple[np.ndarray, np.ndarray]:
+    """The left times in the table's event-time unit, rounded down (a time between two
+    units sees only events at or before it), and which are valid (not null)."""
+    kind = column.type
+    if pa.types.is_timestamp(kind):
+        nanos = unit_nanos(kind)  # any zone: the stored integers count from the UTC epoch
+    elif pa.types.is_date32(kind):
+        nanos = _DAY_NANOS
+    elif pa.types.is_date64(kind):
+        nanos = 1_000_000
+    else:
+        raise InvalidArgumentError(
+            f"asof_join: column {at!r} is {kind}; it must hold timestamps (any unit; no "
+            "zone means UTC) or dates"
+        )
+    valid = np.asarray(column.is_valid(), dtype=bool)
+    integers = column.view(pa.int32() if pa.types.is_date32(kind) else pa.int64())
+    raw = np.asarray(pc.fill_null(integers, 0), dtype=np.int64)
+    if nanos >= per_unit:
+        factor = nanos // per_unit
+        if factor > 1 and raw.size and int(np.abs(raw).max()) > _MAX // factor:
+            raise InvalidArgumentError(
+                f"asof_join: column {at!r} holds a time outside the table's event-time range"
+            )
+        return raw * factor, valid
+    return raw // (per_unit // nanos), valid  # floor division rounds down, also before 1970
+
+
+def _output_names(frame: pa.Table, names: list[str], prefix: str, suffix: str) -> list[str]:
+    taken = set(frame.column_names)
+    out = []
+    for name in names:
+        label = prefix + name
+        if label in taken:
+            label += suffix
+        if label in taken:
+            raise InvalidArgumentError(
+                f"asof_join: column {label!r} exists in the left rows; pass another "
+                "prefix= or suffix="
+            )
+        taken.add(label)
+        out.append(label)
+    return out
+
+
+def _match(events: pa.Table, keys: pa.Array, times: np.ndarray, valid: np.ndarray) -> pa.Array:
+    """Per left row, the position in ``events`` (sorted by key and event time) of the last
+    event of its key at or before its time, null when there is none or it is a tombstone."""
+    n = events.num_rows
+    if n == 0:
+        return pa.nulls(len(keys), pa.int64())
+    event_keys = events.column(KEY).combine_chunks()
+    change = np.ones(n, dtype=bool)
+    if n > 1:
+        change[1:] = np.asarray(pc.not_equal(event_keys.slice(1), event_keys.slice(0, n - 1)))
+    code = np.cumsum(change) - 1
+    run_keys = event_keys.filter(pa.array(change))
+    event_times = np.asarray(events.column(EVENT_TIME).combine_chunks().cast(pa.int64()))
+    distinct = np.unique(event_times)
+    width = len(distinct) + 1  # codes and ranks stay below 2**31: no int64 overflow
+    composite = code * width + np.searchsorted(distinct, event_times, side="left") + 1
+    left_code = np.asarray(pc.fill_null(pc.index_in(keys, run_keys), -1), dtype=np.int64)
+    left_rank = np.searchsorted(distinct, times, side="right")
+    position = np.searchsorted(composite, left_code * width + left_rank, side="right") - 1
+    found = valid & (left_code >= 0) & (position >= 0)
+    position = np.clip(position, 0, n - 1)
+    deleted = np.asarray(events.column(TOMBSTONE).combine_chunks(), dtype=bool)
+    found &= (code[position] == left_code) & ~deleted[position]
+    return pa.array(position, mask=~found)
+
+
+def asof_join(
+    table: Table,
+    left: Any,
+    on: str = "key",
+    at: str = "ts",
+    *,
+    columns: Sequence[str] | str | None = None,
+    version: int | None = None,
+    known_at: Any = None,
+    metrics: ScanMetrics | None = None,
+    prefix: str = "",
+    suffix: str = "_right",
+) -> pa.Table:
+    """``left``'s rows, in their order, each with the table's state of key ``row[on]`` as
+    of event time ``row[at]``: the answer of ``scan(as_of=row[at])`` for that key.
+
+    ``left``: a pyarrow Table / RecordBatch / RecordBatchReader, a pandas or polars
+    DataFrame. ``row[at]``: a timestamp of any unit and zone (no zone: UTC) or a date
+    (midnight UTC), compared with event times rounded down to the table's unit, so no row
+    sees an event after its own time. A row whose key has no event at or before its time,
+    whose latest such event is a delete, or whose key or time is null gets nulls.
+
+    Adds the table's value columns (``columns``: a subset, which may include
+    ``event_time``, the matched event's time), each named ``prefix + name``, plus
+    ``suffix`` when that clashes with a left column. ``version`` / ``known_at`` choose the
+    snapshot (commit time): "the features as we knew them then".
+    """
+    source = open_source(table, version, known_at, metrics)
+    frame = _to_arrow(left)
+    names = source.value_columns(columns, extra=(EVENT_TIME,))
+    labels = _output_names(frame, names, prefix, suffix)
+    keys = _left_keys(_column(frame, on, "on"), source, on)
+    times, valid = _left_times(_column(frame, at, "at"), source.per_unit, at)
+    valid &= np.asarray(keys.is_valid(), dtype=bool)
+    value_names = [name for name in names if name != EVENT_TIME]
+    if valid.any():
+        wanted = pc.unique(keys.filter(pa.array(valid)))
+        low, high = int(times[valid].min()), int(times[valid].max())
+        events = events_between(source, value_names, wanted, low, high, prior=True)
+    else:
+        events = events_between(source, value_names, pa.array([], keys.type), None, None)
+    matched = events.select(names).take(_match(events, keys, times, valid))
+    out = frame
+    for name, label in zip(names, labels, strict=True):
+        out = out.append_column(pa.field(label, matched.schema.field(name).type), matched[name])
+    return out

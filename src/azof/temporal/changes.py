@@ -1,0 +1,198 @@
+"""``changes`` (what changed over an event-time window) and ``restatements`` (which as-of
+answers later commits changed). Both compare two states of each key and report the keys
+whose state differs, with the state on each side."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from azof.errors import InvalidArgumentError
+from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE
+from azof.scan.plan import rank_files
+from azof.scan.read import ScanMetrics
+from azof.temporal.events import (
+    Source,
+    distinct_rows,
+    empty_events,
+    events_between,
+    floor_units,
+    key_filter,
+    open_source,
+    read_planned,
+    state_at,
+    state_before,
+    window_units,
+)
+from azof.timestamps import parse_instant
+
+if TYPE_CHECKING:
+    from azof.table import Table
+
+__all__ = ["changes", "restatements"]
+
+CHANGE = "change"
+
+
+def _last_per_key(events: pa.Table) -> pa.Table:
+    n = events.num_rows
+    if n <= 1:
+        return events
+    keys = events.column(KEY)
+    change = pc.not_equal(keys.slice(1), keys.slice(0, n - 1))
+    return events.filter(pa.concat_arrays([*change.chunks, pa.array([True])]))
+
+
+def _aligned(keys: pa.Array, state: pa.Table) -> pa.Table:
+    """``state``'s row of each of ``keys`` (all nulls where it has none)."""
+    return state.take(pc.index_in(keys, state.column(KEY)))
+
+
+def _compare(
+    source: Source,
+    keys: pa.Array,
+    before: pa.Table,
+    after: pa.Table,
+    names: list[str],
+    kinds: tuple[str, str, str],
+    sides: tuple[str, str],
+) -> pa.Table:
+    """The keys whose state differs between ``before`` and ``after`` (both aligned with
+    ``keys``; a missing row or a tombstone is an absent key). ``kinds``: the names of
+    (absent -> present, present -> absent, present -> present with other values)."""
+    had = np.asarray(pc.fill_null(pc.invert(before.column(TOMBSTONE)), False), dtype=bool)
+    has = np.asarray(pc.fill_null(pc.invert(after.column(TOMBSTONE)), False), dtype=bool)
+    differs = distinct_rows(before, after, names)
+    appeared, vanished, updated = ~had & has, had & ~has, had & has & differs
+    keep = appeared | vanished | updated
+    labels = np.where(appeared, kinds[0], np.where(vanished, kinds[1], kinds[2]))
+    mask = pa.array(keep)
+    time_type = source.schema.event_time_type
+    fields: list[pa.Field[Any]] = [
+        pa.field(KEY, source.schema.key_type, nullable=False),
+        pa.field(CHANGE, pa.string(), nullable=False),
+    ]
+    columns: list[pa.Array | pa.ChunkedArray] = [keys.filter(mask), pa.array(labels).filter(mask)]
+    for side, state in zip(sides, (before, after), strict=True):
+        fields.append(pa.field(f"{side}_{EVENT_TIME}", time_type))
+        columns.append(state.column(EVENT_TIME).filter(mask))
+        for name in names:
+            fields.append(pa.field(f"{side}_{name}", source.schema.field(name).type))
+            columns.append(state.column(name).filter(mask))
+    return pa.table(columns, schema=pa.schema(fields))
+
+
+def changes(
+    table: Table,
+    start: Any,
+    end: Any,
+    keys: Any = None,
+    *,
+    columns: Sequence[str] | str | None = None,
+    version: int | None = None,
+    known_at: Any = None,
+    metrics: ScanMetrics | None = None,
+) -> pa.Table:
+    """The keys whose state changed in the event-time window ``[start, end)``.
+
+    A key's state *before* is what ``scan(as_of=start - 1 unit)`` answers for it (absent
+    when ``start`` is ``None``), its state *after* is what ``scan(as_of=end - 1 unit)``
+    answers (``end`` ``None``: the current state); only events in the window can make them
+    differ. ``change`` is ``insert`` (absent before, present after), ``delete`` (present,
+    then absent) or ``update`` (present on both sides, a value column of ``columns``
+    differs; nulls equal nulls). Columns: ``key``, ``change``, ``before_event_time``, the
+    ``before_<column>`` values, ``after_event_time``, the ``after_<column>`` values. An
+    ``*_event_time`` is that side's winning event, a tombstone's included (so a delete's
+    ``after_event_time`` is when it was deleted); values of an absent side are null.
+    Sorted by key. ``version`` / ``known_at`` choose the snapshot (commit time).
+    """
+    source = open_source(table, version, known_at, metrics)
+    names = source.value_columns(columns)
+    wanted = key_filter(source, keys)
+    window = window_units(start, end, source.per_unit)
+    if window is None:
+        after = empty_events(source, names)
+        low = None
+    else:
+        low, high = window
+        after = _last_per_key(events_between(source, names, wanted, low, high))
+    touched = after.column(KEY).combine_chunks()
+    if low is None:
+        before = empty_events(source, names)
+    else:
+        before = state_before(source, names, touched, low)
+    return _compare(
+        source,
+        touched,
+        _aligned(touched, before),
+        after,
+        names,
+        ("insert", "delete", "update"),
+        ("before", "after"),
+    )
+
+
+def _candidates(
+    older: Source, newer: Source, wanted: pa.Array | None, as_of: int | None
+) -> pa.Array:
+    """Keys whose answer may differ between the two snapshots: those with events at or
+    before ``as_of`` in files committed after the older version (compaction gives its
+    files the greatest ``seq`` of their inputs, so new events stay in files of a newer
+    ``seq``)."""
+    low_version = min(older.snapshot.version, newer.snapshot.version)
+    latest = older if older.snapshot.version > newer.snapshot.version else newer
+    per_unit = latest.per_unit
+    planned = [
+        p
+        for p in rank_files(latest.snapshot)
+        if not p.file.derived
+        and p.file.seq > low_version
+        and (as_of is None or p.file.start is None or p.file.start <= as_of * per_unit)
+    ]
+    rows = read_planned(latest, planned, [], wanted, None, as_of)
+    if rows is None:
+        return pa.array([], latest.schema.key_type)
+    keys = pc.unique(rows.column(KEY).combine_chunks())
+    return keys.take(pc.sort_indices(keys))
+
+
+def restatements(
+    table: Table,
+    as_of: Any,
+    since_version: int,
+    *,
+    version: int | None = None,
+    known_at: Any = None,
+    metrics: ScanMetrics | None = None,
+    keys: Any = None,
+    columns: Sequence[str] | str | None = None,
+) -> pa.Table:
+    """The keys whose answer as of event time ``as_of`` (``None``: the current state)
+    differs between version ``since_version`` and a later one (``version`` / ``known_at``;
+    default: the version the table has loaded): late data, corrections and deletes
+    committed after ``since_version``.
+
+    ``change`` is ``added`` (absent in the old answer, present in the new), ``removed``
+    (present, then absent) or ``changed`` (present in both, a value column of ``columns``
+    differs). Columns: ``key``, ``change``, ``old_event_time``, the ``old_<column>``
+    values, ``new_event_time``, the ``new_<column>`` values; an ``*_event_time`` is that
+    answer's winning event, a tombstone's included. Sorted by key. Only keys with events
+    committed after ``since_version`` are read.
+    """
+    if isinstance(since_version, bool) or not isinstance(since_version, int):
+        raise InvalidArgumentError(f"since_version {since_version!r} is not a whole number")
+    newer = open_source(table, version, known_at, metrics)
+    older = Source(table.storage, table.name, table.snapshot_at(since_version), metrics)
+    names = newer.value_columns(columns)
+    wanted = key_filter(newer, keys)
+    instant = None if as_of is None else floor_units(parse_instant(as_of, "as_of"), newer.per_unit)
+    candidates = _candidates(older, newer, wanted, instant)
+    old = _aligned(candidates, state_at(older, names, candidates, instant))
+    new = _aligned(candidates, state_at(newer, names, candidates, instant))
+    return _compare(
+        newer, candidates, old, new, names, ("added", "removed", "changed"), ("old", "new")
+    )
