@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -15,8 +16,12 @@ PRIORITY = "_azof_priority"
 
 def merge_sorted_runs(table: pa.Table) -> pa.Table:
     """:func:`merge_latest` for rows that come in runs, one per file (equal priority,
-    contiguous), each sorted by key then event time: the last row of every key in a run is
-    that file's candidate, so only candidates are sorted, and one run needs no sort."""
+    contiguous, ascending priority), each sorted by key then event time.
+
+    The last row of every key in a run is that file's candidate. Runs are then folded in
+    priority order by hash lookups instead of a sort: a later run's candidate replaces the
+    current row of its key when its event time is not earlier (ties go to the later run).
+    """
     n = table.num_rows
     if n <= 1:
         return table
@@ -26,10 +31,32 @@ def merge_sorted_runs(table: pa.Table) -> pa.Table:
         pc.not_equal(priorities.slice(1), priorities.slice(0, n - 1)),
     )
     candidates = table.filter(pa.concat_arrays([*last_of_key.chunks, pa.array([True])]))
-    lowest, highest = pc.min_max(candidates.column(PRIORITY)).values()
-    if lowest.as_py() == highest.as_py():
+    prio = candidates.column(PRIORITY).to_numpy()
+    bounds = np.flatnonzero(np.diff(prio)) + 1
+    if len(bounds) == 0:
         return candidates  # one file: its candidates are unique and sorted by key
-    return merge_latest(candidates)
+    if np.any(np.diff(prio[np.concatenate(([0], bounds))]) < 0):
+        return merge_latest(candidates)  # runs out of priority order: the general way
+    starts = np.concatenate(([0], bounds))
+    ends = np.concatenate((bounds, [len(prio)]))
+    cand_keys = candidates.column(KEY).combine_chunks()
+    times = candidates.column(EVENT_TIME).cast(pa.int64()).to_numpy()
+    chosen = np.arange(starts[0], ends[0])  # row of the current winner, per held key
+    held_keys = cand_keys.slice(int(starts[0]), int(ends[0] - starts[0]))
+    for low, high in zip(starts[1:], ends[1:], strict=True):
+        run_keys = cand_keys.slice(int(low), int(high - low))
+        where = pc.index_in(run_keys, value_set=held_keys).to_numpy(zero_copy_only=False)
+        matched = ~np.isnan(where) if where.dtype.kind == "f" else where >= 0
+        run_rows = np.arange(low, high)
+        slots = where[matched].astype(np.int64)
+        better = times[run_rows[matched]] >= times[chosen[slots]]
+        chosen[slots[better]] = run_rows[matched][better]
+        new_rows = run_rows[~matched]
+        if len(new_rows):
+            chosen = np.concatenate((chosen, new_rows))
+            held_keys = pa.concat_arrays([held_keys, cand_keys.take(pa.array(new_rows))])
+    merged = candidates.take(pa.array(chosen))
+    return merged.take(pc.sort_indices(merged.column(KEY)))
 
 
 def merge_latest(table: pa.Table) -> pa.Table:
