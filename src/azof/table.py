@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -251,6 +252,7 @@ class Table:
         version: int | None = None,
         known_at: Any = None,
         metrics: ScanMetrics | None = None,
+        bucket: int | None = None,
     ) -> pa.Table:
         """Every key's latest row with ``event_time <= as_of`` (``None``: current state).
 
@@ -258,10 +260,25 @@ class Table:
         time): with both kinds this is a bitemporal read, "as of T, as we knew it then".
         Naive datetimes and strings without an offset are UTC. ``filter`` is applied to the
         answer; a filter on ``key`` alone is pushed down to prune files and row groups.
+        ``bucket`` reads one hash bucket only (see :meth:`bucket_count`): distributed
+        readers run one task per bucket and the union of all buckets is the answer.
         """
         request = self._request(as_of, columns, filter)
         snapshot = self.snapshot_at(version, known_at)
+        if bucket is not None:
+            if isinstance(bucket, bool) or not isinstance(bucket, int) or not (
+                0 <= bucket < snapshot.buckets
+            ):
+                raise InvalidArgumentError(
+                    f"bucket {bucket!r} is not in 0..{snapshot.buckets - 1} for version "
+                    f"{snapshot.version} of table {self.name!r}"
+                )
+            request = replace(request, bucket=bucket)
         return execute_scan(self.storage, self.name, snapshot, request, metrics)
+
+    def bucket_count(self, version: int | None = None, known_at: Any = None) -> int:
+        """How many hash buckets the snapshot's data is split into (1 for small tables)."""
+        return self.snapshot_at(version, known_at).buckets
 
     def to_batches(
         self,

@@ -31,13 +31,12 @@ def latest_rows(folder: Path, as_of: str) -> list[dict[str, Any]]:
     )
     bound = pa.scalar(parse_instant(as_of) // 1_000_000, pa.timestamp("ms", tz="UTC"))
     rows = rows.filter(pc.field("event_time") <= bound)
-    ordered = rows.take(
-        pc.sort_indices(rows, [("key", "ascending"), ("event_time", "descending")])
-    ).to_pylist()
-    latest: dict[str, dict[str, Any]] = {}
-    for row in ordered:
-        latest.setdefault(row["key"], row)
-    return list(latest.values())
+    rows = rows.take(pc.sort_indices(rows, [("key", "ascending"), ("event_time", "descending")]))
+    keys = rows.column("key").combine_chunks()
+    first = pc.not_equal(keys.slice(1), keys.slice(0, len(keys) - 1))
+    latest = rows.filter(pa.concat_arrays([pa.array([True]), first]))
+    assert len(set(latest.column("key").to_pylist())) == latest.num_rows
+    return latest.to_pylist()
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +45,12 @@ def expected(seed_tables: Path) -> list[dict[str, Any]]:
     software = [r for r in latest if r["industry"] == "Software"]
     # ORDER BY revenue DESC: NULLs first (DataFusion's default, as in PostgreSQL)
     software.sort(key=lambda r: (r["revenue"] is None, r["revenue"] or 0), reverse=True)
-    assert len(software) > 5 and software[4]["revenue"] != software[5]["revenue"]  # no tie
+    assert len(software) > 5
+    assert software[4]["revenue"] != software[5]["revenue"]  # no tie at the cut
     top = software[:5]
-    return [{"symbol": r["key"], "revenue": r["revenue"], "net_income": r["net_income"]} for r in top]
+    return [
+        {"symbol": r["key"], "revenue": r["revenue"], "net_income": r["net_income"]} for r in top
+    ]
 
 
 def test_headline_query_matches_the_raw_files(

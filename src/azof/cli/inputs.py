@@ -182,7 +182,7 @@ def arrow_error_text(exc: pa.ArrowException, csv_names: Sequence[str] = ()) -> s
 
 
 def _text_type(dtype: pa.DataType) -> pa.DataType:
-    """The type to parse a table column as from text: timestamps and dates as text."""
+    """The type to read a table column as from CSV or JSON (timestamps as text, then parsed)."""
     return pa.string() if pa.types.is_timestamp(dtype) else dtype
 
 

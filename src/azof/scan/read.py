@@ -49,6 +49,8 @@ class ScanRequest:
     filter: pc.Expression | None = None
     key_filter: pc.Expression | None = None
     min_event_time: Instant | None = None
+    bucket: int | None = None
+    """Read only this hash bucket (distributed readers: one task per bucket)."""
 
 
 @dataclass
@@ -337,7 +339,7 @@ def iter_scan(
     per_bucket, shared = split_plan(snapshot, planned)
     reader = _BucketReader(storage, table, snapshot, prepared, shared, metrics)
     for bucket, files in enumerate(per_bucket):
-        if files or shared:
+        if (files or shared) and request.bucket in (None, bucket):
             part = reader.merged(bucket, files)
             metrics.rows_out += part.num_rows
             yield part
@@ -358,7 +360,11 @@ def execute_scan(
     metrics.files_planned = len(planned)
     empty = snapshot.schema.to_arrow().empty_table().select(prepared.out_names)
     per_bucket, shared = split_plan(snapshot, planned)
-    work = [(b, files) for b, files in enumerate(per_bucket) if files or shared]
+    work = [
+        (b, files)
+        for b, files in enumerate(per_bucket)
+        if (files or shared) and request.bucket in (None, b)
+    ]
     if not work:
         return empty
     reader = _BucketReader(storage, table, snapshot, prepared, shared, metrics)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from azof.errors import InvalidArgumentError
+from azof.format import EVENT_TIME, KEY
 from azof.sql.clauses import RewrittenQuery, TableReference, rewrite_query
 from azof.sql.pushdown import needs_from_datafusion
 from azof.sql.scans import LakehouseTables, ScanRecord, read_columns, scan_reference, snapshot_for
@@ -39,6 +40,27 @@ _DIALECT = "postgres"  # sqlglot's tokenizer closest to DataFusion's (E'..', $$.
 
 def _empty_batch(schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays([pa.array([], type=f.type) for f in schema], schema=schema)
+
+
+def _stand_in_schema(schema: pa.Schema) -> pa.Schema:
+    """The schema a reference is registered with: the table's, with every value column
+    nullable (columns a query does not use are registered as nulls)."""
+    fixed = (KEY, EVENT_TIME)
+    return pa.schema([f if f.name in fixed else f.with_nullable(True) for f in schema])
+
+
+def _full_width(data: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``data`` (some columns of ``schema``) with the others as nulls, so that the query
+    plans over exactly the schema it was analysed with (``SELECT * EXCLUDE (...)``, natural
+    joins... see the same columns). The plan never reads those columns."""
+    columns = []
+    for field in schema:
+        if field.name not in data.column_names:
+            columns.append(pa.chunked_array([pa.nulls(data.num_rows, field.type)]))
+            continue
+        column = data.column(field.name)
+        columns.append(column if column.type == field.type else column.cast(field.type))
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def _partitions(table: pa.Table, count: int) -> list[list[pa.RecordBatch]]:
@@ -132,7 +154,10 @@ class ExecutionContext:
         snapshots = {
             ref.internal: snapshot_for(opened[ref.internal], ref) for ref in rewritten.references
         }
-        schemas = {name: snapshot.schema.to_arrow() for name, snapshot in snapshots.items()}
+        schemas = {
+            name: _stand_in_schema(snapshot.schema.to_arrow())
+            for name, snapshot in snapshots.items()
+        }
         try:
             for name, schema in schemas.items():
                 self.session.register_record_batches(name, [[_empty_batch(schema)]])
@@ -148,7 +173,7 @@ class ExecutionContext:
 
             def scan(ref: TableReference) -> tuple[pa.Table, ScanRecord]:
                 need = needs[ref.internal]
-                columns = read_columns(schemas[ref.internal], need)
+                columns = read_columns(schemas[ref.internal], need, (KEY, EVENT_TIME))
                 return scan_reference(
                     opened[ref.internal], snapshots[ref.internal], ref, columns, need
                 )
@@ -161,6 +186,7 @@ class ExecutionContext:
                 scanned = [scan(ref) for ref in references]
             records = [record for _, record in scanned]
             for ref, (data, _) in zip(references, scanned, strict=True):
+                data = _full_width(data, schemas[ref.internal])
                 self.session.register_record_batches(
                     ref.internal, _partitions(data, self._partitions)
                 )

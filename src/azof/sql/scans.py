@@ -115,13 +115,15 @@ def snapshot_for(table: Table, reference: TableReference) -> Snapshot:
         raise InvalidArgumentError(f"{reference.where()}: {exc}") from None
 
 
-def read_columns(schema: pa.Schema, needs: ScanNeeds) -> list[str]:
-    """The columns to read, in schema order (a scan that needs none still reads ``key``,
-    so that its rows can be counted)."""
+def read_columns(
+    schema: pa.Schema, needs: ScanNeeds, always: tuple[str, ...] = (KEY,)
+) -> list[str]:
+    """The columns to read, in schema order: those the query needs and ``always`` (at
+    least ``key``, so that a scan that needs no column still counts its rows; ``key`` and
+    ``event_time`` are read for the merge anyway)."""
     if needs.columns is None:
         return list(schema.names)
-    wanted = [name for name in schema.names if name in needs.columns]
-    return wanted or [KEY]
+    return [name for name in schema.names if name in needs.columns or name in always]
 
 
 def scan_reference(

@@ -136,25 +136,43 @@ def _output_names(frame: pa.Table, names: list[str], prefix: str, suffix: str) -
     return out
 
 
-def _match(events: pa.Table, keys: pa.Array, times: np.ndarray, valid: np.ndarray) -> pa.Array:
-    """Per left row, the position in ``events`` (sorted by key and event time) of the last
-    event of its key at or before its time, null when there is none or it is a tombstone."""
+def _sortable(
+    code: np.ndarray, event_times: np.ndarray, left_code: np.ndarray, times: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Single integers that sort events as ``(code, time)`` and place each left row after
+    the events of its key at or before its time."""
+    low, high = int(event_times.min()), int(event_times.max())
+    span = high - low + 2
+    if (int(code[-1]) + 1) * span < 2**62:  # offsets from the earliest event
+        clipped = np.clip(times, low - 1, high)
+        return code * span + (event_times - low + 1), left_code * span + (clipped - low + 1)
+    distinct = np.unique(event_times)  # a wide time range: ranks among the event times
+    width = len(distinct) + 1  # codes and ranks stay below 2**31: no int64 overflow
+    ranks = np.searchsorted(distinct, event_times, side="left") + 1
+    return code * width + ranks, left_code * width + np.searchsorted(distinct, times, "right")
+
+
+def _match(
+    events: pa.Table, codes: pa.Array, dictionary: pa.Array, times: np.ndarray, valid: np.ndarray
+) -> pa.Array:
+    """Per left row (its key's index in ``dictionary`` and its time), the position in
+    ``events`` (sorted by key and event time) of the last event of its key at or before its
+    time; null when there is none or it is a tombstone."""
     n = events.num_rows
     if n == 0:
-        return pa.nulls(len(keys), pa.int64())
+        return pa.nulls(len(codes), pa.int64())
     event_keys = events.column(KEY).combine_chunks()
     change = np.ones(n, dtype=bool)
     if n > 1:
         change[1:] = np.asarray(pc.not_equal(event_keys.slice(1), event_keys.slice(0, n - 1)))
     code = np.cumsum(change) - 1
-    run_keys = event_keys.filter(pa.array(change))
+    run_of_entry = pc.fill_null(pc.index_in(dictionary, event_keys.filter(pa.array(change))), -1)
+    left_code = np.asarray(run_of_entry, dtype=np.int64)[
+        np.asarray(pc.fill_null(codes, 0), dtype=np.int64)
+    ]
     event_times = np.asarray(events.column(EVENT_TIME).combine_chunks().cast(pa.int64()))
-    distinct = np.unique(event_times)
-    width = len(distinct) + 1  # codes and ranks stay below 2**31: no int64 overflow
-    composite = code * width + np.searchsorted(distinct, event_times, side="left") + 1
-    left_code = np.asarray(pc.fill_null(pc.index_in(keys, run_keys), -1), dtype=np.int64)
-    left_rank = np.searchsorted(distinct, times, side="right")
-    position = np.searchsorted(composite, left_code * width + left_rank, side="right") - 1
+    ordered, wanted = _sortable(code, event_times, left_code, times)
+    position = np.searchsorted(ordered, wanted, side="right") - 1
     found = valid & (left_code >= 0) & (position >= 0)
     position = np.clip(position, 0, n - 1)
     deleted = np.asarray(events.column(TOMBSTONE).combine_chunks(), dtype=bool)
@@ -193,17 +211,17 @@ def asof_join(
     frame = _to_arrow(left)
     names = source.value_columns(columns, extra=(EVENT_TIME,))
     labels = _output_names(frame, names, prefix, suffix)
-    keys = _left_keys(_column(frame, on, "on"), source, on)
+    keys = pc.dictionary_encode(_left_keys(_column(frame, on, "on"), source, on))
     times, valid = _left_times(_column(frame, at, "at"), source.per_unit, at)
     valid &= np.asarray(keys.is_valid(), dtype=bool)
     value_names = [name for name in names if name != EVENT_TIME]
     if valid.any():
-        wanted = pc.unique(keys.filter(pa.array(valid)))
         low, high = int(times[valid].min()), int(times[valid].max())
-        events = events_between(source, value_names, wanted, low, high, prior=True)
+        events = events_between(source, value_names, keys.dictionary, low, high, prior=True)
     else:
-        events = events_between(source, value_names, pa.array([], keys.type), None, None)
-    matched = events.select(names).take(_match(events, keys, times, valid))
+        events = events_between(source, value_names, keys.dictionary[:0], None, None)
+    position = _match(events, keys.indices, keys.dictionary, times, valid)
+    matched = events.select(names).take(position)
     out = frame
     for name, label in zip(names, labels, strict=True):
         out = out.append_column(pa.field(label, matched.schema.field(name).type), matched[name])

@@ -16,7 +16,6 @@ instead of the whole history before it.
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -54,6 +53,12 @@ __all__ = [
     "state_before",
     "window_units",
 ]
+
+
+PUSHDOWN_KEYS = 1024
+"""Up to this many keys, ``key IN (...)`` is pushed into the Parquet read; beyond it, the
+read is bounded by the least and greatest key and the rows are filtered after it (Arrow's
+dataset filter costs about as much per batch as the key set is large)."""
 
 
 @dataclass(frozen=True)
@@ -167,8 +172,12 @@ def _condition(
     source: Source, keys: pa.Array | None, low: int | None, high: int | None
 ) -> pc.Expression | None:
     parts: list[pc.Expression] = []
-    if keys is not None:
+    if keys is not None and len(keys) <= PUSHDOWN_KEYS:
         parts.append(pc.field(KEY).isin(keys))
+    elif keys is not None:  # a range prunes row groups; the rows are filtered after the read
+        bounds = pc.min_max(keys)
+        parts.append(pc.field(KEY) >= bounds["min"])
+        parts.append(pc.field(KEY) <= bounds["max"])
     if low is not None:
         parts.append(pc.field(EVENT_TIME) >= source.time_scalar(low))
     if high is not None:
@@ -240,23 +249,17 @@ def _last_per_key(rows: pa.Table) -> pa.Table:
     return rows.filter(pa.concat_arrays([*change.chunks, pa.array([True])]))
 
 
-def _key_bounds(keys: pa.Array | None) -> list[Any] | None:
-    """The wanted keys as sorted Python values, to compare with files' key ranges."""
-    if keys is None or not (pa.types.is_string(keys.type) or pa.types.is_integer(keys.type)):
-        return None
-    return sorted(keys.to_pylist())
-
-
-def _may_hold_key(data: DataFile, wanted: list[Any] | None) -> bool:
-    """Whether the file's ``[min_key, max_key]`` holds one of ``wanted`` (sorted; strings
-    compare by code point, which is Arrow's byte order for UTF-8)."""
-    if wanted is None or data.min_key is None or data.max_key is None:
+def _may_hold_key(data: DataFile, keys: pa.Array | None) -> bool:
+    """Whether the file's ``[min_key, max_key]`` holds one of ``keys``."""
+    if keys is None or data.min_key is None or data.max_key is None:
         return True
     try:
-        index = bisect.bisect_left(wanted, data.min_key)
-        return index < len(wanted) and wanted[index] <= data.max_key
-    except TypeError:
+        low = pa.scalar(data.min_key, keys.type)
+        high = pa.scalar(data.max_key, keys.type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
         return True
+    inside = pc.and_(pc.greater_equal(keys, low), pc.less_equal(keys, high))
+    return bool(pc.any(inside).as_py())
 
 
 def read_planned(
@@ -272,14 +275,16 @@ def read_planned(
     as :func:`~azof.scan.read.read_rows` returns them; ``None`` if no file is left."""
     if keys is not None and len(keys) == 0:
         return None
-    wanted = _key_bounds(keys)
-    files = [p for p in planned if _may_hold_key(p.file, wanted)]
+    files = [p for p in planned if _may_hold_key(p.file, keys)]
     if not files:
         return None
     condition = _condition(source, keys, low, high)
-    return read_rows(
+    rows = read_rows(
         source.storage, source.name, source.snapshot, files, columns, condition, source.metrics
     )
+    if keys is not None and len(keys) > PUSHDOWN_KEYS:
+        rows = rows.filter(pc.is_in(rows.column(KEY), value_set=keys))
+    return rows
 
 
 def _window_files(source: Source, low: int | None, high: int | None) -> list[PlannedFile]:

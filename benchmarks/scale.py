@@ -1,0 +1,678 @@
+"""Scale: "as of T, the latest row per key" on a 20M-event log, azof against the baselines.
+
+One run, side by side, on the log of ``eventlog.py`` (monthly arrival batches, 2% late):
+
+1. the log is written into azof in its monthly batches (one append each, timed) and
+   compacted with the default policy (timed); the same batches are written as Delta Lake
+   commits if ``deltalake`` is installed (``--skip-delta`` skips it);
+2. an oracle (pyarrow: sort the log by key and event time, keep each key's last row at or
+   before T) gives the answer at three as-of times, early (~1.4% of the keys exist),
+   middle (~33%) and latest (after every event), and writes each answer as one Parquet
+   file: the *floor*, the cost of reading exactly the answer;
+3. at each T: the floor (``pq.read_table``), azof ``scan(as_of=T)``, DuckDB ``arg_max``
+   over the raw Parquet log, and Delta -> DuckDB ``arg_max``; each is the median of
+   ``--runs`` runs after a warm-up, in a fresh process per method and T, which reports its
+   own peak RSS (VmHWM; not ``ru_maxrss``, which on Linux inherits the parent's peak
+   through vfork+exec);
+4. a streaming ``to_batches()`` scan of the current state (and of the middle T) with its
+   peak RSS;
+5. every answer is checked against the oracle: key sets and a SHA-256 of each column of
+   the key-sorted answer; the streams by order-free aggregates.
+
+The markdown report is printed and, with ``--write-doc``, becomes the "Scale" section of
+docs/benchmarks.md. Exit status 1 if any answer disagrees with the oracle.
+
+    .venv/bin/python benchmarks/scale.py --preset small            # about a minute
+    .venv/bin/python benchmarks/scale.py --preset full --write-doc # about half an hour
+
+The log is cached in ``benchmarks/data/<name>/``; the tables and floor files are rebuilt
+in ``benchmarks/data/scale-<name>/`` each run and deleted afterwards unless ``--keep``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from eventlog import (
+    DATA,
+    SCHEMA,
+    add_aggregates,
+    add_log_arguments,
+    aggregates,
+    answer_digest,
+    config_from_args,
+    ensure_log,
+    latest_rows,
+    probe_times,
+)
+
+HERE = Path(__file__).resolve().parent
+TABLE = "events"
+COLUMNS = tuple(SCHEMA.names)
+VALUES = COLUMNS[2:]
+PROBES = ("early", "middle", "latest")
+READS = ("floor", "azof", "duckdb", "delta")
+LABELS = {
+    "floor": "floor: `pq.read_table` of a file holding exactly the answer",
+    "azof": "azof `scan(as_of=T)`",
+    "duckdb": "DuckDB `arg_max` over the raw log",
+    "delta": "Delta Lake -> DuckDB `arg_max`",
+}
+TARGET_FLOOR_RATIO = 3.0
+TARGET_DUCKDB_SPEEDUP = 15.0
+TARGET_RSS_RATIO = 1.5
+TARGET_COMPACT_SECONDS = 60.0
+TARGET_STREAM_GROWTH = 1.5
+MIB = 2**20
+
+
+# -- the measured work, run in a child process (or in-process for the smoke test) ----------
+
+
+def peak_rss_kib() -> int:
+    """This process's peak resident set (KiB): VmHWM of /proc/self/status on Linux."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    import resource
+
+    scale = 1 if sys.platform != "darwin" else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // scale
+
+
+def reset_peak_rss() -> bool:
+    """Reset VmHWM to the current RSS (Linux ``clear_refs``); False where unsupported."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def argmax_sql(source: str, as_of: str) -> str:
+    """The latest row per key at or before ``as_of``: ``arg_max`` of every value column.
+
+    ``arg_max`` skips rows whose value is NULL; the log has no nulls and ``(key,
+    event_time)`` is unique, so each column comes from the key's latest row (checked
+    against the oracle). A log with nulls would need ``arg_max_null``.
+    """
+    values = ", ".join(f"arg_max({c}, event_time) AS {c}" for c in VALUES)
+    return (
+        f"SELECT key, max(event_time) AS event_time, {values} FROM {source} "
+        f"WHERE event_time <= TIMESTAMPTZ '{as_of}' GROUP BY key"
+    )
+
+
+def reader(spec: dict[str, Any]) -> Callable[[], pa.Table]:
+    """The action timed for ``spec["method"]``: open the source and answer, each call."""
+    method, as_of = spec["method"], spec.get("as_of")
+    if method == "floor":
+        path = spec["floor"]
+        return lambda: pq.read_table(path)
+    if method == "azof":
+        import azof
+
+        when = datetime.fromisoformat(as_of)
+        return lambda: azof.Lakehouse(spec["lake"]).table(TABLE).scan(as_of=when)
+    if method == "duckdb":
+        import duckdb
+
+        source = f"read_parquet('{Path(spec['log']) / '*.parquet'}')"
+
+        def run_duckdb() -> pa.Table:
+            with duckdb.connect() as con:
+                return con.sql(argmax_sql(source, as_of)).to_arrow_table()
+
+        return run_duckdb
+    if method == "delta":
+        import duckdb
+        from deltalake import DeltaTable
+
+        def run_delta() -> pa.Table:
+            dataset = DeltaTable(spec["delta"]).to_pyarrow_dataset()
+            with duckdb.connect() as con:
+                con.register("delta_log", dataset)
+                return con.sql(argmax_sql("delta_log", as_of)).to_arrow_table()
+
+        return run_delta
+    raise ValueError(f"unknown read method {method!r}")
+
+
+def measure_read(spec: dict[str, Any]) -> dict[str, Any]:
+    """Time ``spec``'s read (median of ``runs`` after a warm-up) and describe its answer."""
+    action = reader(spec)
+    samples: list[float] = []
+    answer: pa.Table | None = None
+    for run in range(spec["runs"] + 1):
+        answer = None  # the previous answer must not count in this run's peak
+        begin = time.perf_counter()
+        answer = action()
+        if run:
+            samples.append(time.perf_counter() - begin)
+    peak = peak_rss_kib()
+    assert answer is not None
+    return {
+        "seconds": statistics.median(samples),
+        "samples": samples,
+        "peak_kib": peak,
+        "arrow_bytes": answer.nbytes,
+        "digest": answer_digest(answer),
+        "aggregates": aggregates(answer),
+    }
+
+
+def measure_stream(spec: dict[str, Any]) -> dict[str, Any]:
+    """A streaming ``to_batches`` scan, consumed batch by batch (aggregates only)."""
+    import azof
+
+    when = datetime.fromisoformat(spec["as_of"]) if spec.get("as_of") else None
+    totals: dict[str, int] = {}
+    batches = 0
+    begin = time.perf_counter()
+    for batch in azof.Lakehouse(spec["lake"]).table(TABLE).to_batches(as_of=when):
+        add_aggregates(totals, batch)
+        batches += 1
+    seconds = time.perf_counter() - begin
+    return {"seconds": seconds, "peak_kib": peak_rss_kib(), "batches": batches,
+            "aggregates": totals}  # fmt: skip
+
+
+def measure_idle(spec: dict[str, Any]) -> dict[str, Any]:
+    """The footprint of a process that has imported azof (and so pyarrow) and done nothing."""
+    import azof  # noqa: F401
+
+    return {"peak_kib": peak_rss_kib()}
+
+
+def log_batches(spec: dict[str, Any]) -> Iterable[pa.Table]:
+    for name in spec["files"]:
+        yield pq.read_table(Path(spec["log"]) / name)
+
+
+def write_azof(spec: dict[str, Any]) -> dict[str, Any]:
+    """Append the batches to a new azof table (one commit each), then compact it."""
+    import azof
+
+    Path(spec["lake"]).mkdir(parents=True, exist_ok=True)
+    table = azof.Lakehouse(spec["lake"]).create_table(TABLE, SCHEMA)
+    append_seconds, rows = 0.0, 0
+    for batch in log_batches(spec):
+        begin = time.perf_counter()
+        table.append(batch)
+        append_seconds += time.perf_counter() - begin
+        rows += batch.num_rows
+    append_peak = peak_rss_kib()
+    separate = reset_peak_rss()
+    begin = time.perf_counter()
+    stats = table.compact()
+    compact_seconds = time.perf_counter() - begin
+    return {
+        "rows": rows,
+        "commits": len(spec["files"]),
+        "append_seconds": append_seconds,
+        "append_peak_kib": append_peak,
+        "compact_seconds": compact_seconds,
+        "compact_peak_kib": peak_rss_kib() if separate else None,
+        "compaction": {k: getattr(stats, k) for k in ("leaves_rewritten", "files_added",
+                                                       "files_removed", "rows_written")},
+        "live_bytes": sum(f.size or 0 for f in table.snapshot.files()),
+        "live_files": sum(1 for _ in table.snapshot.files()),
+        "policy": table.policy.to_json(),
+    }  # fmt: skip
+
+
+def write_delta(spec: dict[str, Any]) -> dict[str, Any]:
+    """Append the batches to a new Delta table, one commit each."""
+    from deltalake import DeltaTable, write_deltalake
+
+    seconds, rows = 0.0, 0
+    for batch in log_batches(spec):
+        begin = time.perf_counter()
+        write_deltalake(spec["delta"], batch, mode="append")
+        seconds += time.perf_counter() - begin
+        rows += batch.num_rows
+    return {
+        "rows": rows,
+        "commits": DeltaTable(spec["delta"]).version() + 1,
+        "append_seconds": seconds,
+        "append_peak_kib": peak_rss_kib(),
+        "live_bytes": folder_bytes(Path(spec["delta"])),
+    }
+
+
+def oracle(spec: dict[str, Any]) -> dict[str, Any]:
+    """The naive answers of every probe time; writes each as the floor file of its T."""
+    return latest_rows(log_batches(spec), spec["probes"], spec["floors"])
+
+
+CHILD_TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "read": measure_read,
+    "stream": measure_stream,
+    "idle": measure_idle,
+    "write-azof": write_azof,
+    "write-delta": write_delta,
+    "oracle": oracle,
+}
+
+
+def run_task(task: str, spec: dict[str, Any], *, isolate: bool) -> dict[str, Any]:
+    """Run ``task`` in a fresh Python process (its peak RSS is its own), or in this one."""
+    if not isolate:
+        return CHILD_TASKS[task](spec)
+    completed = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--child", task, json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        cwd=HERE,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(
+            f"child {task} {spec.get('method', '')} failed ({completed.returncode}):\n"
+            + completed.stderr[-4000:]
+        )
+    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def delta_available() -> bool:
+    try:
+        import deltalake  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@dataclass
+class Results:
+    """Everything one run measured (JSON-able parts), plus the disagreements found."""
+
+    config: dict[str, Any]
+    log: dict[str, Any]
+    runs: int
+    probes: dict[str, str]
+    oracle: dict[str, Any] = field(default_factory=dict)
+    writes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reads: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    streams: dict[str, dict[str, Any]] = field(default_factory=dict)
+    idle: dict[str, Any] = field(default_factory=dict)
+    mismatches: list[str] = field(default_factory=list)
+    isolated: bool = True
+    load: list[float] = field(default_factory=list)  # 1-minute load average, start and end
+
+
+def say(message: str) -> None:
+    print(f"[scale {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def run_benchmark(
+    config: Any,
+    *,
+    runs: int = 5,
+    delta: bool = True,
+    isolate: bool = True,
+    work: Path | None = None,
+    log_folder: Path | None = None,
+    keep: bool = False,
+) -> Results:
+    """Write, compact, read and check, as the module docstring says; returns the results."""
+    log, manifest = ensure_log(config, log_folder)
+    say(f"log: {manifest['rows']:,} events in {log} ({manifest['bytes'] / MIB:.0f} MiB)")
+    work = work or DATA / f"scale-{config.name}"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    probes = {name: when.isoformat() for name, when in probe_times(config).items()}
+    base = {"log": str(log), "files": manifest["files"], "lake": str(work / "lake"),
+            "delta": str(work / "delta")}  # fmt: skip
+    floors = {name: str(work / f"floor-{name}.parquet") for name in probes}
+    results = Results(manifest["config"], manifest, runs, probes, isolated=isolate)
+    results.load.append(os.getloadavg()[0])
+    try:
+        say("oracle: sorting the log, writing the floor files")
+        results.oracle = run_task(
+            "oracle", {**base, "probes": probes, "floors": floors}, isolate=isolate
+        )
+        say(f"azof: {len(manifest['files'])} appends, then compaction")
+        results.writes["azof"] = run_task("write-azof", base, isolate=isolate)
+        say(f"azof: {results.writes['azof']}")
+        reads = [m for m in READS if m != "delta" or delta]
+        if delta:
+            say("Delta Lake: the same appends")
+            results.writes["delta"] = run_task("write-delta", base, isolate=isolate)
+            say(f"delta: {results.writes['delta']}")
+        if isolate:
+            results.idle = run_task("idle", {}, isolate=True)
+        for name, as_of in probes.items():
+            results.reads[name] = {}
+            for method in reads:
+                spec = {**base, "method": method, "as_of": as_of, "runs": runs,
+                        "floor": floors[name]}  # fmt: skip
+                result = run_task("read", spec, isolate=isolate)
+                results.reads[name][method] = result
+                say(f"{name} {method}: {result['seconds']:.4f} s, "
+                    f"{result['peak_kib'] / 1024:.0f} MiB")  # fmt: skip
+        for name, as_of in (("current", None), ("middle", probes["middle"])):
+            results.streams[name] = run_task("stream", {**base, "as_of": as_of}, isolate=isolate)
+            say(f"stream {name}: {results.streams[name]['peak_kib'] / 1024:.0f} MiB")
+        results.mismatches = check(results)
+        results.load.append(os.getloadavg()[0])
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+    return results
+
+
+def check(results: Results) -> list[str]:
+    """Every disagreement with the oracle, as messages (empty: all answers agree)."""
+    problems = []
+    if results.oracle["duplicates"]:
+        problems.append(
+            f"the log has {results.oracle['duplicates']} repeated (key, event_time) pairs: "
+            "the latest row per key is ambiguous"
+        )
+    for name, methods in results.reads.items():
+        expected = results.oracle["answers"][name]["digest"]
+        for method, result in methods.items():
+            got = result["digest"]
+            wrong = [c for c in ("rows", *COLUMNS) if got[c] != expected[c]]
+            if wrong:
+                problems.append(
+                    f"{method} at {name} T differs from the oracle in {', '.join(wrong)} "
+                    f"({got['rows']:,} rows, expected {expected['rows']:,})"
+                )
+    latest = results.oracle["answers"]["latest"]["aggregates"]
+    middle = results.oracle["answers"]["middle"]["aggregates"]
+    for name, expected in (("current", latest), ("middle", middle)):
+        stream = results.streams.get(name)
+        if stream is not None and stream["aggregates"] != expected:
+            wrong = [k for k in expected if stream["aggregates"].get(k) != expected[k]]
+            problems.append(f"to_batches at {name} differs from the oracle in {wrong}")
+    return problems
+
+
+# -- the report -------------------------------------------------------------------------------
+
+
+def seconds_text(value: float) -> str:
+    return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def mib(kib: int | None) -> str:
+    return "n/a" if kib is None else f"{kib / 1024:,.0f} MiB"
+
+
+def verdict(met: bool, gap: str) -> str:
+    return "**met**" if met else f"**not met**: {gap}"
+
+
+def render(results: Results, command: str, machine_line: str) -> str:
+    config, probes = results.config, results.probes
+    reads, oracle_answers = results.reads, results.oracle["answers"]
+    methods = [m for m in READS if m in reads["latest"]]
+    keys = {name: oracle_answers[name]["digest"]["rows"] for name in PROBES}
+    lines = [
+        f"Command: `{command}`",
+        "",
+        f"Machine: {machine_line}",
+        "",
+        f"Log (`benchmarks/eventlog.py`, seed {config['seed']}): {results.log['rows']:,} "
+        f"events over {config['keys']:,} keys, {config['years']} years in "
+        f"{results.log['batches']} monthly arrival batches with "
+        f"{config['late_fraction']:.0%} late rows; flat Parquet, one file per batch, "
+        f"{results.log['bytes'] / MIB:,.0f} MiB (the issue's log: 776 MiB). Probe times: "
+        + ", ".join(f"{n} {probes[n][:19].replace('T', ' ')} ({keys[n]:,} keys)" for n in PROBES)
+        + f". Timings: median of {results.runs} runs after a warm-up, each run opening its "
+        "source and answering; each method and T in a fresh process, whose peak RSS "
+        "(VmHWM) includes the interpreter and its imports.",
+    ]
+    if len(results.load) == 2:
+        lines[-1] += (
+            f" Load average (1 min) at the start and end of the run: {results.load[0]:.1f} / "
+            f"{results.load[1]:.1f} on {os.cpu_count()} cores (a shared machine: other work "
+            "may have run alongside)."
+        )
+    if not results.isolated:
+        lines.append("\n(In-process run: peak RSS figures are not per method.)")
+    lines += ["", "### Writes", "", "| step | time | rate | peak RSS |", "|---|---|---|---|"]
+    az = results.writes["azof"]
+    lines.append(
+        f"| azof: {az['commits']} appends | {az['append_seconds']:.1f} s | "
+        f"{az['rows'] / az['append_seconds'] / 1e3:,.0f}k rows/s | {mib(az['append_peak_kib'])} |"
+    )
+    policy = az["policy"]
+    lines.append(
+        f"| azof: compaction, default policy ({' -> '.join(policy['levels'])}) | "
+        f"{az['compact_seconds']:.1f} s | {az['compaction']['rows_written']:,} rows written, "
+        f"{az['live_files']} live files, {az['live_bytes'] / MIB:,.0f} MiB | "
+        f"{mib(az['compact_peak_kib'])} |"
+    )
+    delta_write = results.writes.get("delta")
+    if delta_write:
+        lines.append(
+            f"| Delta Lake: {delta_write['commits']} appends | "
+            f"{delta_write['append_seconds']:.1f} s | "
+            f"{delta_write['rows'] / delta_write['append_seconds'] / 1e3:,.0f}k rows/s | "
+            f"{mib(delta_write['append_peak_kib'])} |"
+        )
+    header = "| method | " + " | ".join(f"{n} T ({keys[n]:,} keys)" for n in PROBES) + " |"
+    lines += ["", "### As of T, latest row per key: time", "", header, "|---|---|---|---|"]
+    for method in methods:
+        cells = []
+        for name in PROBES:
+            r = reads[name][method]["seconds"]
+            floor = reads[name]["floor"]["seconds"]
+            duck = reads[name]["duckdb"]["seconds"]
+            text = seconds_text(r)
+            if method != "floor":
+                text += f" ({r / floor:,.1f}x floor"
+                text += f", {duck / r:,.1f}x faster than DuckDB)" if method == "azof" else ")"
+            cells.append(text)
+        lines.append(f"| {LABELS[method]} | " + " | ".join(cells) + " |")
+    lines += ["", "### Peak RSS", "", header, "|---|---|---|---|"]
+    if results.idle:
+        idle = mib(results.idle["peak_kib"])
+        lines.append(f"| idle process (Python + azof imported) | {idle} | {idle} | {idle} |")
+    for method in methods:
+        cells = []
+        for name in PROBES:
+            peak = reads[name][method]["peak_kib"]
+            text = mib(peak)
+            if method != "floor":
+                text += f" ({peak / reads[name]['floor']['peak_kib']:.1f}x floor)"
+            cells.append(text)
+        lines.append(f"| {LABELS[method]} | " + " | ".join(cells) + " |")
+    stream_cur, stream_mid = results.streams["current"], results.streams["middle"]
+    idle_kib = results.idle.get("peak_kib", 0)
+    answer_mib = oracle_answers["latest"]["arrow_bytes"] / MIB
+    lines += [
+        "",
+        "### Streaming scan",
+        "",
+        "| read | time | batches | peak RSS | above idle |",
+        "|---|---|---|---|---|",
+    ]
+    for label, result in (
+        (f"azof `to_batches()`, current state ({keys['latest']:,} keys)", stream_cur),
+        (f"azof `to_batches(as_of=middle)` ({keys['middle']:,} keys)", stream_mid),
+    ):
+        lines.append(
+            f"| {label} | {seconds_text(result['seconds'])} | {result['batches']} | "
+            f"{mib(result['peak_kib'])} | {mib(result['peak_kib'] - idle_kib)} |"
+        )
+    materialised = reads["latest"]["azof"]["peak_kib"]
+    lines.append(
+        f"| azof `scan(as_of=latest)`, materialised (for comparison) | "
+        f"{seconds_text(reads['latest']['azof']['seconds'])} | - | {mib(materialised)} | "
+        f"{mib(materialised - idle_kib)} |"
+    )
+    lines.append(f"\nThe current state is {answer_mib:,.0f} MiB in Arrow.")
+    lines += ["", "### Targets", "", "| target | measured | verdict |", "|---|---|---|"]
+    lines += target_rows(results)
+    lines += ["", "### Answers", ""]
+    if results.mismatches:
+        lines += [f"- **MISMATCH**: {m}" for m in results.mismatches]
+    else:
+        lines.append(
+            "Every answer agrees with the oracle (pyarrow: the log sorted by key and event "
+            "time, each key's last row at or before T): same keys and the same SHA-256 of "
+            "every column of the key-sorted answer, for "
+            + ", ".join(methods)
+            + " at each T; the streams' row counts, sums and string bytes match too. "
+            "(key, event_time) is unique in the log."
+        )
+    lines += [
+        "",
+        "The issue's figures for reference (same machine class, its own 776 MiB log): "
+        "DuckDB arg_max 0.11 / 1.52 / 4.80 s, peak 885 MiB; "
+        "floor 0.002 / 0.03 / 0.07 s, 385 MiB; Delta -> DuckDB 0.25 / 2.51 / 7.24 s; Delta "
+        "writes 14.4 s for 122 commits.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def target_rows(results: Results) -> list[str]:
+    reads = results.reads
+    rows = []
+
+    def ratios(method: str, value: Callable[[dict[str, Any]], float]) -> list[float]:
+        return [value(reads[n][method]) / value(reads[n]["floor"]) for n in ("middle", "latest")]
+
+    floor_ratio = ratios("azof", lambda r: r["seconds"])
+    worst = max(floor_ratio)
+    rows.append(
+        f"| azof within {TARGET_FLOOR_RATIO:g}x of the floor (middle, latest T) | "
+        + " / ".join(f"{r:.1f}x" for r in floor_ratio)
+        + " | "
+        + verdict(worst <= TARGET_FLOOR_RATIO, f"{worst / TARGET_FLOOR_RATIO:.1f}x too slow")
+        + " |"
+    )
+    speedup = [reads[n]["duckdb"]["seconds"] / reads[n]["azof"]["seconds"]
+               for n in ("middle", "latest")]  # fmt: skip
+    least = min(speedup)
+    rows.append(
+        f"| azof at least {TARGET_DUCKDB_SPEEDUP:g}x faster than DuckDB arg_max "
+        "(middle, latest T) | "
+        + " / ".join(f"{s:.1f}x" for s in speedup)
+        + " | "
+        + verdict(least >= TARGET_DUCKDB_SPEEDUP, f"needs {TARGET_DUCKDB_SPEEDUP / least:.1f}x")
+        + " |"
+    )
+    if results.isolated:
+        rss = ratios("azof", lambda r: r["peak_kib"])
+        worst = max(rss)
+        rows.append(
+            f"| azof peak RSS at most {TARGET_RSS_RATIO:g}x the floor's (middle, latest T) | "
+            + " / ".join(f"{r:.1f}x" for r in rss)
+            + " | "
+            + verdict(worst <= TARGET_RSS_RATIO, f"{worst / TARGET_RSS_RATIO:.1f}x over")
+            + " |"
+        )
+        idle = results.idle["peak_kib"]
+        current = results.streams["current"]["peak_kib"] - idle
+        middle = results.streams["middle"]["peak_kib"] - idle
+        answers = results.oracle["answers"]
+        answer_growth = answers["latest"]["digest"]["rows"] / answers["middle"]["digest"]["rows"]
+        growth = current / max(middle, 1)
+        rows.append(
+            "| streaming `to_batches()` peak RSS bounded: above idle, grows at most "
+            f"{TARGET_STREAM_GROWTH:g}x from the middle-T answer to the current state "
+            f"({answer_growth:.1f}x the keys) | {mib(middle)} -> {mib(current)} "
+            f"({growth:.1f}x) | "
+            + verdict(growth <= TARGET_STREAM_GROWTH, "memory grows with the answer")
+            + " |"
+        )
+    az = results.writes["azof"]
+    az_rate = az["rows"] / az["append_seconds"]
+    delta_write = results.writes.get("delta")
+    if delta_write:
+        delta_rate = delta_write["rows"] / delta_write["append_seconds"]
+        rows.append(
+            f"| azof appends at least Delta's write rate | {az_rate / 1e3:,.0f}k vs "
+            f"{delta_rate / 1e3:,.0f}k rows/s | "
+            + verdict(az_rate >= delta_rate, f"{delta_rate / az_rate:.1f}x slower")
+            + " |"
+        )
+    else:
+        rows.append(
+            f"| azof appends at least Delta's write rate | {az_rate / 1e3:,.0f}k rows/s; "
+            "Delta not measured (the issue: 14.4 s for its full log, ~1,390k rows/s) | "
+            "not measured |"
+        )
+    rows.append(
+        f"| compaction of the whole log in under {TARGET_COMPACT_SECONDS:g} s | "
+        f"{az['compact_seconds']:.1f} s | "
+        + verdict(
+            az["compact_seconds"] < TARGET_COMPACT_SECONDS,
+            f"{az['compact_seconds'] / TARGET_COMPACT_SECONDS:.1f}x over",
+        )
+        + " |"
+    )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_log_arguments(parser)
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per read (median)")
+    parser.add_argument("--skip-delta", action="store_true", help="leave Delta Lake out")
+    parser.add_argument("--write-doc", action="store_true", help="update docs/benchmarks.md")
+    parser.add_argument("--keep", action="store_true", help="keep the tables and floor files")
+    args = parser.parse_args()
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    config = config_from_args(args)
+    delta = not args.skip_delta and delta_available()
+    if not args.skip_delta and not delta:
+        say("deltalake is not installed: Delta Lake is skipped")
+    results = run_benchmark(config, runs=args.runs, delta=delta, keep=args.keep)
+    command = ".venv/bin/python benchmarks/scale.py " + " ".join(sys.argv[1:])
+    from report import machine, update_section
+
+    body = render(results, command.strip(), machine(("pyarrow", "duckdb", "deltalake", "numpy")))
+    saved = DATA / f"scale-results-{config.name}.json"
+    saved.write_text(json.dumps(results.__dict__, indent=1, default=str) + "\n")
+    if args.write_doc:
+        update_section("Scale", body)
+    print(body)
+    if results.mismatches:
+        sys.exit(1)
+
+
+def child_main(task: str, raw: str) -> None:
+    sys.path.insert(0, str(HERE))
+    result = CHILD_TASKS[task](json.loads(raw))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        child_main(sys.argv[2], sys.argv[3])
+    else:
+        main()

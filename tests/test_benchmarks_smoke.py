@@ -1,0 +1,81 @@
+"""A smoke run of the Scale benchmark (benchmarks/scale.py) on a tiny log: the harness
+works end to end and every method's answer agrees with the oracle. Timings are not
+checked."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import eventlog  # noqa: E402
+import scale  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("scale")
+
+
+@pytest.fixture(scope="module")
+def results(root: Path) -> scale.Results:
+    return scale.run_benchmark(
+        eventlog.PRESETS["tiny"],
+        runs=1,
+        delta=scale.delta_available(),
+        isolate=False,
+        work=root / "work",
+        log_folder=root / "log",
+        keep=True,
+    )
+
+
+def test_log_is_deterministic() -> None:
+    config = eventlog.LogConfig(events=3_000, keys=500, years=2)
+    first = [batch.to_pydict() for batch in eventlog.batches(config)]
+    assert first == [batch.to_pydict() for batch in eventlog.batches(config)]
+    assert len(first) == 24
+    assert sum(len(batch["key"]) for batch in first) == 3_000
+
+
+def test_probe_times_cover_the_key_growth(results: scale.Results) -> None:
+    keys = {name: a["digest"]["rows"] for name, a in results.oracle["answers"].items()}
+    assert 0 < keys["early"] < keys["middle"] < keys["latest"] == 3_000
+    assert results.oracle["log_rows"] == 20_000
+    assert results.oracle["duplicates"] == 0
+
+
+def test_every_answer_agrees_with_the_oracle(results: scale.Results) -> None:
+    assert results.mismatches == []
+    methods = {"floor", "azof", "duckdb"} | ({"delta"} if "delta" in results.writes else set())
+    for name in ("early", "middle", "latest"):
+        assert set(results.reads[name]) == methods
+    assert results.streams["current"]["aggregates"]["rows"] == 3_000
+
+
+def test_a_wrong_answer_is_reported(results: scale.Results) -> None:
+    broken = scale.Results(**{**results.__dict__, "mismatches": []})
+    broken.reads = {n: {m: dict(r) for m, r in ms.items()} for n, ms in results.reads.items()}
+    azof_middle = broken.reads["middle"]["azof"]
+    azof_middle["digest"] = {**azof_middle["digest"], "revenue": "0" * 16}
+    assert scale.check(broken) == [
+        "azof at middle T differs from the oracle in revenue "
+        f"({azof_middle['digest']['rows']:,} rows, expected {azof_middle['digest']['rows']:,})"
+    ]
+
+
+def test_the_report_renders(results: scale.Results) -> None:
+    body = scale.render(results, "scale.py --preset tiny", "test machine")
+    assert "### Targets" in body
+    assert "MISMATCH" not in body
+
+
+def test_a_read_in_a_fresh_process_reports_its_peak_rss(root: Path, results: scale.Results) -> None:
+    spec = {"method": "floor", "floor": str(root / "work" / "floor-latest.parquet"), "runs": 1}
+    measured = scale.run_task("read", spec, isolate=True)
+    assert measured["digest"] == results.oracle["answers"]["latest"]["digest"]
+    assert measured["peak_kib"] > 10_000
