@@ -184,24 +184,25 @@ def conform(
 
 
 def dedup_last(table: pa.Table) -> pa.Table:
-    """Sorted by (key, event_time); of rows with equal (key, event_time) the last one wins."""
-    if table.num_rows <= 1:
+    """Sorted by (key, event_time); of rows with equal (key, event_time) the last one wins.
+
+    The sort is stable, so equal rows keep their input order and the last of each run is
+    the one that came last.
+    """
+    n = table.num_rows
+    if n <= 1:
         return table
-    position = "_azof_position"
-    indexed = table.append_column(position, pa.array(range(table.num_rows), pa.int64()))
     order = pc.sort_indices(
-        indexed,
-        sort_keys=[(KEY, "ascending"), (EVENT_TIME, "ascending"), (position, "descending")],
+        table.select([KEY, EVENT_TIME]),
+        sort_keys=[(KEY, "ascending"), (EVENT_TIME, "ascending")],
     )
-    ordered = indexed.take(order)
-    n = ordered.num_rows
-    keys, times = ordered.column(KEY), ordered.column(EVENT_TIME)
-    new_group = pc.or_(
+    keys, times = table.column(KEY).take(order), table.column(EVENT_TIME).take(order)
+    last_of_run = pc.or_(
         pc.not_equal(keys.slice(1), keys.slice(0, n - 1)),
         pc.not_equal(times.slice(1), times.slice(0, n - 1)),
     )
-    mask = pa.concat_arrays([pa.array([True]), *new_group.chunks])
-    return ordered.filter(mask).drop_columns([position])
+    keep = order.filter(pa.concat_arrays([*last_of_run.chunks, pa.array([True])]))
+    return table.take(keep)
 
 
 def validate_new_schema(schema: pa.Schema, table: str) -> pa.Schema:

@@ -104,7 +104,14 @@ def write_data_file(
         sink,
         row_group_size=ROW_GROUP_ROWS,
         compression="zstd",
-        write_statistics=True,
+        # statistics prune by key and event time only; dictionaries pay off for value
+        # strings (often few distinct values), not for keys or numbers
+        write_statistics=[KEY, EVENT_TIME],
+        use_dictionary=[
+            f.name
+            for f in target
+            if f.name != KEY and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+        ],
         store_schema=True,
     )
     data = sink.getvalue().to_pybytes()
