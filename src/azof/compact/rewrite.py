@@ -10,9 +10,12 @@ the compaction stay pending deltas.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -35,7 +38,7 @@ from azof.write.files import write_data_file
 __all__ = ["CompactionStats", "Progress", "compact_snapshot"]
 
 Progress = Callable[[int, int], None]
-"""Called with (leaves done, leaves to do)."""
+"""Called with (buckets done, buckets to do)."""
 
 
 @dataclass(frozen=True)
@@ -140,25 +143,30 @@ def _plan_work(
     return _Work(keep, starts, folded, seq, buckets, inputs)
 
 
-def _dedup(events: pa.Table) -> pa.Table:
-    """One row per (key, event_time): the greatest priority; sorted by event time."""
-    if events.num_rows == 0:
-        return events
+def _by_leaf(events: pa.Table, starts: list[Instant],
+             per_unit: int) -> tuple[pa.Table, np.ndarray[Any, Any]]:
+    """One row per (key, event_time), the greatest priority, grouped by leaf and sorted by
+    key and event time within each leaf; and where each leaf's rows begin (len+1 bounds)."""
+    n = events.num_rows
+    if n == 0:
+        return events, np.zeros(len(starts) + 1, dtype=np.int64)
     order = pc.sort_indices(
-        events,
+        events.select([KEY, EVENT_TIME, PRIORITY]),
         sort_keys=[(KEY, "ascending"), (EVENT_TIME, "ascending"), (PRIORITY, "descending")],
     )
-    ordered = events.take(order)
-    n = ordered.num_rows
-    keys, times = ordered.column(KEY), ordered.column(EVENT_TIME)
     if n > 1:
-        change = pc.or_(
+        keys, times = events.column(KEY).take(order), events.column(EVENT_TIME).take(order)
+        first = pc.or_(
             pc.not_equal(keys.slice(1), keys.slice(0, n - 1)),
             pc.not_equal(times.slice(1), times.slice(0, n - 1)),
         )
-        ordered = ordered.filter(pa.concat_arrays([pa.array([True]), *change.chunks]))
-    by_time = pc.sort_indices(ordered, sort_keys=[(EVENT_TIME, "ascending")])
-    return ordered.take(by_time)
+        order = order.filter(pa.concat_arrays([pa.array([True]), *first.chunks]))
+    kept = order.to_numpy()
+    instants = events.column(EVENT_TIME).cast(pa.int64()).to_numpy()[kept] * per_unit
+    leaf = np.searchsorted(np.asarray(starts, dtype=np.int64), instants, side="right") - 1
+    grouped = kept[np.argsort(leaf, kind="stable")]  # stays sorted by key within a leaf
+    bounds = np.searchsorted(np.sort(leaf, kind="stable"), np.arange(len(starts) + 1))
+    return events.take(pa.array(grouped)), bounds
 
 
 def _write(
@@ -171,13 +179,10 @@ def _write(
     bucket: int,
     buckets: int,
 ) -> list[DataFile]:
-    """Write rows of one bucket, sorted by key and event time, split at the target size."""
+    """Write rows of one bucket (sorted by key and event time), split at the target size."""
     if rows is None or rows.num_rows == 0:
         return []
     rows = rows.drop_columns([PRIORITY])
-    rows = rows.take(
-        pc.sort_indices(rows, sort_keys=[(KEY, "ascending"), (EVENT_TIME, "ascending")])
-    )
     per_row = max(1, rows.nbytes // rows.num_rows)
     step = max(1, policy.target_file_mb * 1024 * 1024 // per_row)
     out = []
@@ -189,28 +194,43 @@ def _write(
     return out
 
 
+def _advance(state: pa.Table | None, chunk: pa.Table) -> pa.Table:
+    """The state after a leaf: each key's last event in the leaf replaces its older row
+    (the leaf's events all come after the state's); sorted by key."""
+    n = chunk.num_rows
+    keys = chunk.column(KEY)
+    if n > 1:
+        last = pc.not_equal(keys.slice(1), keys.slice(0, n - 1))
+        chunk = chunk.filter(pa.concat_arrays([*last.chunks, pa.array([True])]))
+    if state is None or state.num_rows == 0:
+        return chunk
+    older = state.filter(pc.invert(pc.is_in(state.column(KEY), value_set=chunk.column(KEY))))
+    merged = pa.concat_tables([older, chunk])
+    return merged.take(pc.sort_indices(merged.column(KEY)))
+
+
 def _rebuild_bucket(
     storage: Storage, snapshot: Snapshot, policy: CompactionPolicy, work: _Work, bucket: int
 ) -> tuple[list[tuple[list[DataFile], list[DataFile]]], list[DataFile], Instant | None]:
     """(base files, delta files) of every rebuilt leaf for one bucket, the tip files (every
     key's latest event) and the latest event time seen."""
     state, raw = work.inputs(bucket)
-    events = _dedup(raw)
+    if state is not None and state.num_rows:
+        state = state.take(pc.sort_indices(state.column(KEY)))
     per_unit = unit_nanos(snapshot.schema.event_time_type)
-    times = events.column(EVENT_TIME).cast(pa.int64()).to_numpy() * per_unit
+    events, bounds = _by_leaf(raw, work.starts, per_unit)
     out = []
-    for index, start in enumerate(work.starts):
-        end = work.starts[index + 1] if index + 1 < len(work.starts) else None
-        low = int(np.searchsorted(times, start, side="left"))
-        high = len(times) if end is None else int(np.searchsorted(times, end, side="left"))
-        chunk = events.slice(low, high - low)
+    latest: Instant | None = None
+    for index in range(len(work.starts)):
+        chunk = events.slice(int(bounds[index]), int(bounds[index + 1] - bounds[index]))
         base = _write(storage, state, snapshot, policy, work.seq, True, bucket, work.buckets)
         deltas = _write(storage, chunk, snapshot, policy, work.seq, False, bucket, work.buckets)
         out.append((base, deltas))
         if chunk.num_rows:
-            state = merge_latest(chunk if state is None else pa.concat_tables([state, chunk]))
+            state = _advance(state, chunk)
+            high = pc.max(chunk.column(EVENT_TIME)).cast(pa.int64()).as_py() * per_unit
+            latest = high if latest is None else max(latest, high)
     tip = _write(storage, state, snapshot, policy, work.seq, True, bucket, work.buckets)
-    latest = int(times[-1]) if len(times) else None
     return out, tip, latest
 
 
@@ -225,16 +245,23 @@ def _rebuild(
     per_leaf: list[tuple[list[DataFile], list[DataFile]]] = [([], []) for _ in work.starts]
     tips: list[DataFile] = []
     tip_from: Instant | None = None
-    for bucket in range(work.buckets):
-        leaves_of_bucket, tip, latest = _rebuild_bucket(storage, snapshot, policy, work, bucket)
+    workers = min(work.buckets, os.cpu_count() or 1, 4)
+    with ThreadPoolExecutor(max_workers=workers) as pool:  # buckets are independent
+        futures = [
+            pool.submit(_rebuild_bucket, storage, snapshot, policy, work, bucket)
+            for bucket in range(work.buckets)
+        ]
+        for finished, _ in enumerate(as_completed(futures), start=1):
+            if progress is not None:
+                progress(finished, work.buckets)
+        done = [future.result() for future in futures]
+    for leaves_of_bucket, tip, latest in done:
         for index, (base, deltas) in enumerate(leaves_of_bucket):
             per_leaf[index][0].extend(base)
             per_leaf[index][1].extend(deltas)
         tips.extend(tip)
         if latest is not None:
             tip_from = latest if tip_from is None else max(tip_from, latest)
-        if progress is not None:
-            progress(bucket + 1, work.buckets)
     built = []
     for index, start in enumerate(work.starts):
         end = work.starts[index + 1] - 1 if index + 1 < len(work.starts) else None
