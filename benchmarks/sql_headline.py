@@ -16,6 +16,7 @@ revenue) three ways in one run, checks that they agree, and writes the section
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -67,6 +68,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--no-doc", action="store_true", help="do not update the docs")
     args = parser.parse_args()
+    load = os.getloadavg()[0]
     lake = azof.Lakehouse(args.lake)
     folder = args.lake / "financials"
     files = sorted(folder.glob("*.parquet"))
@@ -106,7 +108,8 @@ def main() -> None:
     ms = 1000.0
     body = f"""Command: `.venv/bin/python benchmarks/sql_headline.py --runs {args.runs}`
 
-Machine: {machine(("pyarrow", "datafusion", "duckdb", "sqlglot"))}
+Machine: {machine(("pyarrow", "datafusion", "duckdb", "sqlglot"))}; load average
+{load:.1f} when the run started (other work on the machine slows every figure alike).
 
 The seed's headline query on `financials` ({len(files)} Parquet files, {raw_count:,} rows):
 

@@ -22,6 +22,7 @@ from azof.errors import (
     VersionNotFoundError,
 )
 from azof.scan.read import ScanMetrics
+from azof.sql import ExecutionContext
 from azof.table import Lakehouse, Table, TableWriter
 from azof.write.writer import Commit
 
@@ -32,6 +33,7 @@ __all__ = [
     "CompactionPolicy",
     "CompactionStats",
     "CorruptTableError",
+    "ExecutionContext",
     "InvalidArgumentError",
     "Lakehouse",
     "ScanMetrics",

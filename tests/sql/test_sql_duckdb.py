@@ -43,7 +43,13 @@ def test_headline_query_in_duckdb(con: duckdb.DuckDBPyConnection, seed_tables: P
     assert got.to_pylist() == expected.to_pylist()
     assert [r["symbol"] for r in got.to_pylist()] == ["MSFT", "ORCL", "SAP", "CRM", "VMW"]
     (scan,) = scans
-    assert scan.columns == ("key", "industry", "revenue", "net_income")  # projection pushdown
+    assert scan.columns == (
+        "key",
+        "event_time",
+        "industry",
+        "revenue",
+        "net_income",
+    )  # projection pushdown
     assert scan.as_of == "2019-01-17T00:00:00.000Z"
 
 
@@ -85,8 +91,8 @@ def test_two_times_and_a_cte_in_duckdb(con: duckdb.DuckDBPyConnection, prices: P
     ).fetchall()
     assert got == [("a", 1, 2), ("b", 10, 20)]
     jan, feb = scans
-    assert jan.columns == ("key", "px")
-    assert feb.columns == ("key", "px")
+    assert jan.columns == ("key", "event_time", "px")
+    assert feb.columns == ("key", "event_time", "px")
     assert feb.filter_sql == "key <> 'c'"  # pushed from the WHERE
 
 
@@ -99,7 +105,7 @@ def test_key_predicates_are_pushed_in_duckdb(
     ).fetchall()
     assert got == [(1042,)]
     (scan,) = scans
-    assert scan.columns == ("key", "value")
+    assert scan.columns == ("key", "event_time", "value")
     assert scan.metrics.row_groups_read == 2
     assert scan.metrics.row_groups_total == 20
 

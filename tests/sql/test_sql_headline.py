@@ -77,7 +77,7 @@ def test_headline_query_reads_only_its_columns(seed_tables: Path) -> None:
     (scan,) = ctx.last_scans
     assert scan.table == "financials"
     assert scan.as_of == HEADLINE_T
-    assert scan.columns == ("key", "industry", "revenue", "net_income")
+    assert scan.columns == ("key", "event_time", "industry", "revenue", "net_income")
     assert scan.filter is None  # industry is a value column: it stays above the merge
 
 

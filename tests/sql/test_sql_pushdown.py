@@ -9,7 +9,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from sql_lakes import FEB1, HOURS_BASE, HOURS_DELTA, Prices, T
+from sql_lakes import FEB1, HOURS_BASE, HOURS_DELTA, MS, Prices, T
 
 from azof.sql import ExecutionContext
 from azof.timestamps import parse_instant
@@ -43,7 +43,7 @@ def test_only_referenced_columns_are_read(hours: ExecutionContext) -> None:
     (narrow,) = hours.last_scans
     assert {r["key"]: r["value"] for r in got} == expected_hours()
     assert everything.columns == ("key", "event_time", "value", "note")
-    assert narrow.columns == ("key", "value")
+    assert narrow.columns == ("key", "event_time", "value")
     assert narrow.metrics.bytes_read < everything.metrics.bytes_read
 
 
@@ -51,7 +51,7 @@ def test_columns_of_every_clause_are_found(hours: ExecutionContext) -> None:
     hours.sql(
         "SELECT h.key FROM hours h WHERE h.note LIKE 'y%' GROUP BY h.key ORDER BY max(h.value)"
     ).to_arrow_table()
-    assert hours.last_scans[0].columns == ("key", "value", "note")
+    assert hours.last_scans[0].columns == ("key", "event_time", "value", "note")
 
 
 def test_columns_through_ctes_and_joins(hours: ExecutionContext) -> None:
@@ -60,8 +60,8 @@ def test_columns_through_ctes_and_joins(hours: ExecutionContext) -> None:
         "SELECT o.key, n.value - o.value AS d FROM old o JOIN hours n ON o.key = n.key"
     ).to_arrow_table()
     old, new = hours.last_scans
-    assert old.columns == ("key", "value")
-    assert new.columns == ("key", "value")
+    assert old.columns == ("key", "event_time", "value")
+    assert new.columns == ("key", "event_time", "value")
 
 
 def test_seed_projection_reads_fewer_bytes(seed_memory_uri: str) -> None:
@@ -70,7 +70,7 @@ def test_seed_projection_reads_fewer_bytes(seed_memory_uri: str) -> None:
     (everything,) = ctx.last_scans
     ctx.sql(f"SELECT key, revenue FROM financials AT ('{HEADLINE_T}')").to_arrow_table()
     (narrow,) = ctx.last_scans
-    assert narrow.columns == ("key", "revenue")
+    assert narrow.columns == ("key", "event_time", "revenue")
     assert 0 < narrow.metrics.bytes_read < everything.metrics.bytes_read * 0.8
 
 
@@ -211,3 +211,24 @@ def test_predicate_under_an_outer_join_is_not_pushed_wrongly(prices: Prices) -> 
         "LEFT JOIN prices b ON a.key = b.key AND b.key = 'a' WHERE b.key IS NULL ORDER BY a.key"
     ).to_pylist()
     assert got == [{"key": "c", "bk": None}, {"key": "d", "bk": None}]
+
+
+def test_a_scan_hidden_in_an_expression_reads_everything() -> None:
+    """DataFusion keeps some correlated subqueries as expressions, out of the plan tree:
+    their scans cannot be analysed, so they read every column with no predicate."""
+    from datafusion import SessionContext
+
+    from azof.sql.pushdown import READ_ALL, needs_from_datafusion
+
+    schema = pa.schema([("key", pa.string()), ("event_time", MS), ("px", pa.int64())])
+    session = SessionContext()
+    for name in ("outer_ref", "inner_ref"):
+        session.register_record_batches(name, [[pa.RecordBatch.from_pylist([], schema=schema)]])
+    plan = session.sql(
+        "SELECT o.key, (SELECT max(i.px) FROM inner_ref i WHERE i.px < o.px AND i.key = 'a') "
+        "FROM outer_ref o WHERE o.key = 'b'"
+    ).optimized_logical_plan()
+    needs = needs_from_datafusion(plan, {"outer_ref": schema, "inner_ref": schema})
+    assert needs["inner_ref"] == READ_ALL
+    assert needs["outer_ref"].columns == ("key", "px")
+    assert needs["outer_ref"].predicate_sql == "key = 'b'"

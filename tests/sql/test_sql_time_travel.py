@@ -164,7 +164,7 @@ def test_window_function_over_a_past_state(ctx: ExecutionContext) -> None:
 def test_aggregate_and_count_star(ctx: ExecutionContext) -> None:
     got = ctx.sql(f"SELECT count(*) AS n FROM prices AT ('{T}')").to_pylist()
     assert got == [{"n": 3}]
-    assert ctx.last_scans[0].columns == ("key",)
+    assert ctx.last_scans[0].columns == ("key", "event_time")
 
 
 def test_select_star_reads_every_column(ctx: ExecutionContext, prices: Prices) -> None:
@@ -208,7 +208,7 @@ def test_explain_shows_the_plan_and_the_scans(ctx: ExecutionContext) -> None:
         p for t, p in zip(plan["plan_type"], plan["plan"], strict=True) if t == "azof_scan"
     ]
     assert "prices AT ('2024-01-31')" in scan_row
-    assert "columns [key, px]" in scan_row
+    assert "columns [key, event_time, px]" in scan_row
     assert "key = 'a'" in scan_row
 
 
@@ -243,3 +243,31 @@ def test_known_at_alone_reads_the_current_state_of_that_snapshot(
     assert rows(got.to_arrow_table()) == rows(prices.table.scan(version=2), ["key", "px"])
     assert ctx.last_scans[0].version == 2
     assert ctx.last_scans[0].as_of is None
+
+
+@pytest.mark.parametrize(
+    ("select", "columns"),
+    [
+        ("* EXCLUDE (sector)", ["key", "event_time", "px"]),
+        ("* EXCEPT (sector, px)", ["key", "event_time"]),
+        ("p.* EXCLUDE (event_time)", ["key", "px", "sector"]),
+    ],
+)
+def test_star_with_exclusions(
+    ctx: ExecutionContext, prices: Prices, select: str, columns: list[str]
+) -> None:
+    got = ctx.sql(f"SELECT {select} FROM prices AT ('{T}') p").to_arrow_table()
+    assert got.column_names == columns
+    assert rows(got) == rows(prices.table.scan(T), columns)
+
+
+def test_natural_join_of_two_times(ctx: ExecutionContext) -> None:
+    # on every column: the keys whose whole row is the same at both times (not d, new by then)
+    got = ctx.sql(
+        "SELECT key, px FROM prices AT ('2024-01-05') NATURAL JOIN prices AT ('2024-01-12') x"
+    ).to_pylist()
+    assert sorted(got, key=str) == [
+        {"key": "a", "px": 1},
+        {"key": "b", "px": 10},
+        {"key": "c", "px": 100},
+    ]

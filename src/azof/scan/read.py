@@ -39,9 +39,11 @@ __all__ = [
 class ScanRequest:
     """What to read: as of when, which columns, and which filters.
 
-    ``key_filter`` may only reference ``key`` and is applied before the merge (it selects
-    whole keys, so it prunes files and row groups safely); ``filter`` is applied to the
-    merged answer.
+    ``key_filter`` is applied before the merge, so it may only hold predicates that keep
+    the answer: on ``key`` alone (they select whole keys) and lower bounds on
+    ``event_time`` (if a key's latest row passes the bound it is still the latest among
+    rows that pass; if it fails, every older row fails too). It prunes files and row
+    groups. ``filter`` is applied to the merged answer.
     """
 
     as_of: Instant | None = None

@@ -173,7 +173,7 @@ class ExecutionContext:
 
             def scan(ref: TableReference) -> tuple[pa.Table, ScanRecord]:
                 need = needs[ref.internal]
-                columns = read_columns(schemas[ref.internal], need, (KEY, EVENT_TIME))
+                columns = read_columns(schemas[ref.internal], need)
                 return scan_reference(
                     opened[ref.internal], snapshots[ref.internal], ref, columns, need
                 )

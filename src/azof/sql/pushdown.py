@@ -170,7 +170,7 @@ def _filter_predicate(plan: Any, schema: pa.Schema) -> tuple[pc.Expression, str]
     try:
         text = Unparser(Dialect.default()).plan_to_sql(plan)
         where = sqlglot.parse_one(text, read="postgres").args.get("where")
-    except (SqlglotError, ValueError, RuntimeError):
+    except Exception:  # sqlglot's and DataFusion's errors alike: then nothing is pushed
         return None
     if where is None:
         return None
@@ -179,8 +179,9 @@ def _filter_predicate(plan: Any, schema: pa.Schema) -> tuple[pc.Expression, str]
 
 def needs_from_datafusion(plan: Any, schemas: Mapping[str, pa.Schema]) -> dict[str, ScanNeeds]:
     """Per internal table name in ``schemas``, what DataFusion's optimized logical ``plan``
-    reads of it. A table whose every scan is not visible in the plan tree (a subquery kept
-    as an expression) reads everything; a table absent from the plan reads nothing."""
+    reads of it. A table with a scan the plan tree does not show (a subquery kept as an
+    expression) reads everything, with no predicate; a table absent from the plan (optimized
+    away) reads no value column."""
     found: dict[str, list[ScanNeeds]] = {}
 
     def visit(node: Any, parent: Any | None) -> None:
@@ -188,7 +189,12 @@ def needs_from_datafusion(plan: Any, schemas: Mapping[str, pa.Schema]) -> dict[s
         if type(variant).__name__ == "TableScan":
             name = str(variant.table_name())
             if name in schemas:
-                columns = tuple(str(column) for _, column in variant.projection())
+                projection = variant.projection()
+                columns = (
+                    tuple(schemas[name].names)
+                    if projection is None
+                    else tuple(str(column) for _, column in projection)
+                )
                 pushed = None
                 if parent is not None and _mentions_pushable(parent):
                     pushed = _filter_predicate(parent, schemas[name])

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from azof.errors import InvalidArgumentError, VersionNotFoundError
-from azof.format import KEY, Snapshot
+from azof.format import EVENT_TIME, KEY, Snapshot
 from azof.scan.read import ScanMetrics, ScanRequest, execute_scan
 from azof.sql.clauses import TableReference
 from azof.sql.pushdown import ScanNeeds
@@ -40,7 +40,8 @@ class ScanRecord:
     """The snapshot read (from ``VERSION =>``, ``KNOWN_AT =>`` or the latest)."""
     known_at: str | None
     columns: tuple[str, ...]
-    """The columns read from Parquet (``key`` and ``event_time`` are always read too)."""
+    """The columns read from Parquet: ``key`` and ``event_time`` (the merge reads them
+    anyway), then the value columns the query uses."""
     filter: pc.Expression | None
     """The predicate pushed below the as-of merge (pruning files and row groups)."""
     filter_sql: str | None
@@ -115,15 +116,12 @@ def snapshot_for(table: Table, reference: TableReference) -> Snapshot:
         raise InvalidArgumentError(f"{reference.where()}: {exc}") from None
 
 
-def read_columns(
-    schema: pa.Schema, needs: ScanNeeds, always: tuple[str, ...] = (KEY,)
-) -> list[str]:
-    """The columns to read, in schema order: those the query needs and ``always`` (at
-    least ``key``, so that a scan that needs no column still counts its rows; ``key`` and
-    ``event_time`` are read for the merge anyway)."""
+def read_columns(schema: pa.Schema, needs: ScanNeeds) -> list[str]:
+    """The columns to read, in schema order: ``key`` and ``event_time`` (read for the merge
+    anyway) and the value columns the query needs."""
     if needs.columns is None:
         return list(schema.names)
-    return [name for name in schema.names if name in needs.columns or name in always]
+    return [n for n in schema.names if n in needs.columns or n in (KEY, EVENT_TIME)]
 
 
 def scan_reference(
