@@ -454,7 +454,7 @@ class Table:
         retain_versions: int | None = None,
         older_than: Any = None,
         *,
-        grace: Any = "1h",
+        grace: Any = "1d",
         dry_run: bool = False,
         progress: Progress | None = None,
     ) -> VacuumResult:

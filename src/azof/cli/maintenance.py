@@ -190,7 +190,7 @@ deleted, so commits in flight are safe. Durations: 30s, 15m, 12h, 7d, 2w.
 @click.option(
     "--grace",
     callback=_check_duration,
-    default="1h",
+    default="1d",
     show_default=True,
     metavar="DURATION",
     help="Never delete files younger than this.",
