@@ -27,7 +27,7 @@ from azof.errors import CommitConflictError
 from azof.format import EVENT_TIME, KEY, CommitInfo, DataFile, Segment, Snapshot
 from azof.format.buckets import split_by_bucket
 from azof.format.types import unit_nanos
-from azof.scan.merge import PRIORITY, merge_latest
+from azof.scan.merge import PRIORITY, merge_latest, run_edges
 from azof.scan.plan import PlannedFile, rank_files
 from azof.scan.read import read_rows
 from azof.storage import Storage
@@ -154,13 +154,8 @@ def _by_leaf(events: pa.Table, starts: list[Instant],
         events.select([KEY, EVENT_TIME, PRIORITY]),
         sort_keys=[(KEY, "ascending"), (EVENT_TIME, "ascending"), (PRIORITY, "descending")],
     )
-    if n > 1:
-        keys, times = events.column(KEY).take(order), events.column(EVENT_TIME).take(order)
-        first = pc.or_(
-            pc.not_equal(keys.slice(1), keys.slice(0, n - 1)),
-            pc.not_equal(times.slice(1), times.slice(0, n - 1)),
-        )
-        order = order.filter(pa.concat_arrays([pa.array([True]), *first.chunks]))
+    keys, times = events.column(KEY).take(order), events.column(EVENT_TIME).take(order)
+    order = order.filter(run_edges(keys, times, first=True))
     kept = order.to_numpy()
     instants = events.column(EVENT_TIME).cast(pa.int64()).to_numpy()[kept] * per_unit
     leaf = np.searchsorted(np.asarray(starts, dtype=np.int64), instants, side="right") - 1
@@ -197,11 +192,7 @@ def _write(
 def _advance(state: pa.Table | None, chunk: pa.Table) -> pa.Table:
     """The state after a leaf: each key's last event in the leaf replaces its older row
     (the leaf's events all come after the state's); sorted by key."""
-    n = chunk.num_rows
-    keys = chunk.column(KEY)
-    if n > 1:
-        last = pc.not_equal(keys.slice(1), keys.slice(0, n - 1))
-        chunk = chunk.filter(pa.concat_arrays([*last.chunks, pa.array([True])]))
+    chunk = chunk.filter(run_edges(chunk.column(KEY), first=False))
     if state is None or state.num_rows == 0:
         return chunk
     older = state.filter(pc.invert(pc.is_in(state.column(KEY), value_set=chunk.column(KEY))))

@@ -8,10 +8,27 @@ import pyarrow.compute as pc
 
 from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE
 
-__all__ = ["PRIORITY", "drop_tombstones", "merge_latest", "merge_sorted_runs"]
+__all__ = ["PRIORITY", "drop_tombstones", "merge_latest", "merge_sorted_runs", "run_edges"]
 
 PRIORITY = "_azof_priority"
 """Internal column: the plan priority of the file a row came from."""
+
+
+Column = pa.Array | pa.ChunkedArray  # type: ignore[type-arg]
+
+
+def run_edges(*columns: Column, first: bool) -> pa.Array:  # type: ignore[type-arg]
+    """For rows sorted so that equal values of ``columns`` are adjacent: a boolean mask that
+    is true at the first row of every run (``first``) or at the last one."""
+    n = len(columns[0])
+    if n == 0:
+        return pa.array([], pa.bool_())
+    differs = np.zeros(n - 1, dtype=bool)
+    for column in columns:
+        step = pc.not_equal(column.slice(1), column.slice(0, n - 1))
+        differs |= np.asarray(pc.fill_null(step, True))
+    edge = np.array([True])
+    return pa.array(np.concatenate((edge, differs) if first else (differs, edge)))
 
 
 def merge_sorted_runs(table: pa.Table) -> pa.Table:
@@ -25,12 +42,9 @@ def merge_sorted_runs(table: pa.Table) -> pa.Table:
     n = table.num_rows
     if n <= 1:
         return table
-    keys, priorities = table.column(KEY), table.column(PRIORITY)
-    last_of_key = pc.or_(
-        pc.not_equal(keys.slice(1), keys.slice(0, n - 1)),
-        pc.not_equal(priorities.slice(1), priorities.slice(0, n - 1)),
+    candidates = table.filter(
+        run_edges(table.column(KEY), table.column(PRIORITY), first=False)
     )
-    candidates = table.filter(pa.concat_arrays([*last_of_key.chunks, pa.array([True])]))
     prio = candidates.column(PRIORITY).to_numpy()
     bounds = np.flatnonzero(np.diff(prio)) + 1
     if len(bounds) == 0:
@@ -71,11 +85,7 @@ def merge_latest(table: pa.Table) -> pa.Table:
         table.select([KEY, EVENT_TIME, PRIORITY]),
         sort_keys=[(KEY, "ascending"), (EVENT_TIME, "descending"), (PRIORITY, "descending")],
     )
-    keys = table.column(KEY).take(order)
-    n = len(keys)
-    if n > 1:
-        first = pc.not_equal(keys.slice(1), keys.slice(0, n - 1))
-        order = order.filter(pa.concat_arrays([pa.array([True]), *first.chunks]))
+    order = order.filter(run_edges(table.column(KEY).take(order), first=True))
     return table.take(order)
 
 

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from azof.errors import InvalidArgumentError, SchemaMismatchError
 from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE, TableSchema
+from azof.scan.merge import run_edges
 from azof.timestamps import parse_instant
 
 __all__ = ["KEY_TYPES", "conform", "dedup_last", "iter_input_batches", "validate_new_schema"]
@@ -197,12 +198,7 @@ def dedup_last(table: pa.Table) -> pa.Table:
         sort_keys=[(KEY, "ascending"), (EVENT_TIME, "ascending")],
     )
     keys, times = table.column(KEY).take(order), table.column(EVENT_TIME).take(order)
-    last_of_run = pc.or_(
-        pc.not_equal(keys.slice(1), keys.slice(0, n - 1)),
-        pc.not_equal(times.slice(1), times.slice(0, n - 1)),
-    )
-    keep = order.filter(pa.concat_arrays([*last_of_run.chunks, pa.array([True])]))
-    return table.take(keep)
+    return table.take(order.filter(run_edges(keys, times, first=False)))
 
 
 def validate_new_schema(schema: pa.Schema, table: str) -> pa.Schema:
