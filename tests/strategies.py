@@ -70,7 +70,7 @@ optional_day = st.one_of(
     st.builds(lambda d, half: d + half, st.integers(-1, 32), st.sampled_from([0.0, 0.5])),
 )
 windows = st.tuples(optional_day, optional_day).map(
-    lambda w: w if None in w or w[0] <= w[1] else (w[1], w[0])  # type: ignore[operator]
+    lambda w: w if None in w or w[0] <= w[1] else (w[1], w[0])
 )
 """``(start, end)`` event days, either open (``None``), ``start <= end``."""
 key_choices = st.one_of(

@@ -41,6 +41,7 @@ from azof.write.append import append_data, event_time_scalar, tombstones
 from azof.write.commit import commit_snapshot, upgrade
 from azof.write.conform import validate_new_schema
 from azof.write.create import initial_snapshot, schema_from_arrow
+from azof.write.evolve import SchemaUpdate
 from azof.write.writer import Commit, TableWriter
 
 if TYPE_CHECKING:
@@ -266,8 +267,10 @@ class Table:
         request = self._request(as_of, columns, filter)
         snapshot = self.snapshot_at(version, known_at)
         if bucket is not None:
-            if isinstance(bucket, bool) or not isinstance(bucket, int) or not (
-                0 <= bucket < snapshot.buckets
+            if (
+                isinstance(bucket, bool)
+                or not isinstance(bucket, int)
+                or not (0 <= bucket < snapshot.buckets)
             ):
                 raise InvalidArgumentError(
                     f"bucket {bucket!r} is not in 0..{snapshot.buckets - 1} for version "
@@ -317,7 +320,7 @@ class Table:
 
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
         """The current state through the Arrow PyCapsule interface (polars, duckdb, ...)."""
-        return self.to_batches().__arrow_c_stream__(requested_schema)
+        return self.to_batches().__arrow_c_stream__(requested_schema)  # type: ignore[no-untyped-call]
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -388,6 +391,18 @@ class Table:
         rows and on a clean exit of the ``with`` block (on an exception, unflushed rows are
         discarded)."""
         return TableWriter(self, batch_rows=batch_rows)
+
+    def evolve(self) -> SchemaUpdate:
+        """Change the schema, as one commit; no data is rewritten::
+
+            table.evolve().add_column("currency", pa.string()).rename_column("px", "price")
+                 .widen("volume", pa.int64()).drop_column("legacy").commit()
+
+        Older versions keep their schema; rows written under an older schema read under the
+        new one (renamed by column id, added columns as their default or null, widened
+        types cast). See :class:`~azof.write.evolve.SchemaUpdate`.
+        """
+        return SchemaUpdate(self, self._latest())
 
     def log(self) -> list[Commit]:
         """The commits of every retained version, oldest first."""
@@ -490,3 +505,113 @@ class Table:
             for version in result.expired_versions:
                 self._snapshots.pop(version, None)
         return result
+
+    # -- temporal analytics ---------------------------------------------------------------------
+
+    def history(
+        self,
+        keys: Any = None,
+        start: Any = None,
+        end: Any = None,
+        *,
+        columns: Sequence[str] | None = None,
+        version: int | None = None,
+        known_at: Any = None,
+        metrics: ScanMetrics | None = None,
+    ) -> pa.Table:
+        """Each key's versions over event time as validity intervals (SCD type 2); see
+        :func:`azof.temporal.history`."""
+        from azof import temporal
+
+        return temporal.history(
+            self,
+            keys,
+            start,
+            end,
+            columns=columns,
+            version=version,
+            known_at=known_at,
+            metrics=metrics,
+        )
+
+    def asof_join(
+        self,
+        left: Any,
+        on: str = "key",
+        at: str = "ts",
+        *,
+        columns: Sequence[str] | None = None,
+        version: int | None = None,
+        known_at: Any = None,
+        metrics: ScanMetrics | None = None,
+        prefix: str = "",
+        suffix: str = "_right",
+    ) -> pa.Table:
+        """Each row of ``left`` (in order) with its key's state as of the row's own time:
+        point-in-time-correct features; see :func:`azof.temporal.asof_join`."""
+        from azof import temporal
+
+        return temporal.asof_join(
+            self,
+            left,
+            on,
+            at,
+            columns=columns,
+            version=version,
+            known_at=known_at,
+            metrics=metrics,
+            prefix=prefix,
+            suffix=suffix,
+        )
+
+    def changes(
+        self,
+        start: Any,
+        end: Any,
+        keys: Any = None,
+        *,
+        columns: Sequence[str] | None = None,
+        version: int | None = None,
+        known_at: Any = None,
+        metrics: ScanMetrics | None = None,
+    ) -> pa.Table:
+        """Keys whose state changed in event time ``[start, end)``: insert, update or
+        delete, with before and after values; see :func:`azof.temporal.changes`."""
+        from azof import temporal
+
+        return temporal.changes(
+            self,
+            start,
+            end,
+            keys,
+            columns=columns,
+            version=version,
+            known_at=known_at,
+            metrics=metrics,
+        )
+
+    def restatements(
+        self,
+        as_of: Any,
+        since_version: int,
+        *,
+        version: int | None = None,
+        known_at: Any = None,
+        keys: Any = None,
+        columns: Sequence[str] | None = None,
+        metrics: ScanMetrics | None = None,
+    ) -> pa.Table:
+        """Answers as of ``as_of`` that commits after ``since_version`` changed (late data,
+        corrections), with old and new values; see :func:`azof.temporal.restatements`."""
+        from azof import temporal
+
+        return temporal.restatements(
+            self,
+            as_of,
+            since_version,
+            version=version,
+            known_at=known_at,
+            keys=keys,
+            columns=columns,
+            metrics=metrics,
+        )

@@ -14,11 +14,14 @@ import pyarrow as pa
 
 import azof
 from naive import Row, latest_per_key
-from strategies import day, rows_of
+from strategies import as_of_time, day, rows_of
 
-SCHEMA = pa.schema(
-    [("key", pa.string()), ("event_time", pa.timestamp("ms", tz="UTC")), ("value", pa.int64())]
-)
+FIELDS: list[pa.Field[Any]] = [
+    pa.field("key", pa.string()),
+    pa.field("event_time", pa.timestamp("ms", tz="UTC")),
+    pa.field("value", pa.int64()),
+]
+SCHEMA = pa.schema(FIELDS)
 MS = timedelta(milliseconds=1)
 
 
@@ -73,6 +76,8 @@ def history(
 ) -> list[tuple[Any, ...]]:
     """``(key, valid_from, valid_to, is_deleted, value)`` of every version overlapping
     ``[start, end)``, sorted by key and valid_from."""
+    if start is not None and end is not None and start >= end:
+        return []  # an empty window overlaps no interval
     out = []
     for key in sorted({r["key"] for r in rows}):
         if keys is not None and key not in keys:
@@ -143,6 +148,13 @@ def restatements(
         keys,
         ("added", "removed", "changed"),
     )
+
+
+def at_day(d: float) -> datetime:
+    """The instant of event day ``d`` (``strategies.day`` spacing, fractions allowed)."""
+    when = as_of_time(d)
+    assert when is not None
+    return when
 
 
 def asof(rows: list[Row], key: str, when: datetime) -> tuple[Any, Any]:

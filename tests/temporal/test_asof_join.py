@@ -18,14 +18,13 @@ from naive import latest_per_key
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 MS = timedelta(milliseconds=1)
-SCHEMA = pa.schema(
-    [
-        ("key", pa.string()),
-        ("event_time", pa.timestamp("ms", tz="UTC")),
-        ("price", pa.float64()),
-        ("venue", pa.string()),
-    ]
-)
+FIELDS: list[pa.Field[Any]] = [
+    pa.field("key", pa.string()),
+    pa.field("event_time", pa.timestamp("ms", tz="UTC")),
+    pa.field("price", pa.float64()),
+    pa.field("venue", pa.string()),
+]
+SCHEMA = pa.schema(FIELDS)
 
 
 def lake() -> azof.Lakehouse:
@@ -97,7 +96,7 @@ def test_many_rows_at_differing_times_match_the_oracle() -> None:
         {
             "key": keys,
             "ts": pa.array(times, pa.timestamp("us", tz="UTC")),
-            "id": np.arange(len(times)),
+            "id": pa.array(np.arange(len(times))),
         }
     )
     got = asof_join(table, left, columns=["price", "event_time"])
@@ -147,9 +146,9 @@ def test_left_times_of_any_unit_round_down(
     left_type: pa.TimestampType, offsets: list[int], expected: list[Any]
 ) -> None:
     table = lake().create_table("t", SCHEMA)
-    event = at(3) + 250 * MS if left_type.unit != "s" else at(3)
-    table.append([{"key": "a", "event_time": event, "price": 1.0, "venue": None}])
     per_unit = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}[left_type.unit]
+    event = at(3) + 250 * MS if per_unit < 1_000_000_000 else at(3)
+    table.append([{"key": "a", "event_time": event, "price": 1.0, "venue": None}])
     nanos = (event - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1) * 1000
     base = nanos // per_unit
     left = pa.table(
@@ -163,7 +162,11 @@ def test_left_times_of_any_unit_round_down(
 
 def test_table_units_finer_than_the_left_and_dates() -> None:
     schema = pa.schema(
-        [("key", pa.int64()), ("event_time", pa.timestamp("ns", tz="UTC")), ("v", pa.int32())]
+        [
+            pa.field("key", pa.int64()),
+            pa.field("event_time", pa.timestamp("ns", tz="UTC")),
+            pa.field("v", pa.int32()),
+        ]
     )
     table = lake().create_table("t", schema)
     table.append(

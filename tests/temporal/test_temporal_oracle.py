@@ -87,7 +87,7 @@ def check_changes(
 def check_asof_join(
     table: azof.Table, written: list[dict[str, Any]], left: list[tuple[str, float]], **read: Any
 ) -> None:
-    times = [as_of_time(d) for _, d in left]
+    times = [oracle.at_day(d) for _, d in left]
     frame = pa.table(
         {
             "row": list(range(len(left))),

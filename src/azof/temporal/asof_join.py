@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -23,12 +24,15 @@ from azof.errors import InvalidArgumentError
 from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE
 from azof.format.types import unit_nanos
 from azof.scan.read import ScanMetrics
-from azof.temporal.events import Source, events_between, open_source
+from azof.temporal.events import Source, events_between, open_source, run_starts
 
 if TYPE_CHECKING:
     from azof.table import Table
 
 __all__ = ["asof_join"]
+
+Ints = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
 
 _DAY_NANOS = 86_400_000_000_000
 _MAX = 2**63 - 1
@@ -58,19 +62,19 @@ def _to_arrow(left: Any) -> pa.Table:
     )
 
 
-def _column(frame: pa.Table, name: str, role: str) -> pa.Array:
+def _column(frame: pa.Table, name: str, role: str) -> Any:
     if name not in frame.column_names:
         raise InvalidArgumentError(
             f"asof_join: the left rows have no {role} column {name!r}; they have "
             f"{', '.join(frame.column_names) or '(none)'} (pass {role}=...)"
         )
-    column = frame.column(name).combine_chunks()
+    column: Any = frame.column(name).combine_chunks()
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
     return column
 
 
-def _left_keys(column: pa.Array, source: Source, on: str) -> pa.Array:
+def _left_keys(column: Any, source: Source, on: str) -> Any:
     """The left keys as the table's key type (strings with strings, integers with
     integers; an integer that does not fit is an error)."""
     key_type = source.schema.key_type
@@ -91,7 +95,7 @@ def _left_keys(column: pa.Array, source: Source, on: str) -> pa.Array:
         ) from None
 
 
-def _left_times(column: pa.Array, per_unit: int, at: str) -> tuple[np.ndarray, np.ndarray]:
+def _left_times(column: Any, per_unit: int, at: str) -> tuple[Ints, Bools]:
     """The left times in the table's event-time unit, rounded down (a time between two
     units sees only events at or before it), and which are valid (not null)."""
     kind = column.type
@@ -106,8 +110,8 @@ def _left_times(column: pa.Array, per_unit: int, at: str) -> tuple[np.ndarray, n
             f"asof_join: column {at!r} is {kind}; it must hold timestamps (any unit; no "
             "zone means UTC) or dates"
         )
-    valid = np.asarray(column.is_valid(), dtype=bool)
-    integers = column.view(pa.int32() if pa.types.is_date32(kind) else pa.int64())
+    valid = np.asarray(column.is_valid(), dtype=np.bool_)
+    integers: Any = column.view(pa.int32() if pa.types.is_date32(kind) else pa.int64())
     raw = np.asarray(pc.fill_null(integers, 0), dtype=np.int64)
     if nanos >= per_unit:
         factor = nanos // per_unit
@@ -136,9 +140,7 @@ def _output_names(frame: pa.Table, names: list[str], prefix: str, suffix: str) -
     return out
 
 
-def _sortable(
-    code: np.ndarray, event_times: np.ndarray, left_code: np.ndarray, times: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def _sortable(code: Ints, event_times: Ints, left_code: Ints, times: Ints) -> tuple[Ints, Ints]:
     """Single integers that sort events as ``(code, time)`` and place each left row after
     the events of its key at or before its time."""
     low, high = int(event_times.min()), int(event_times.max())
@@ -152,30 +154,29 @@ def _sortable(
     return code * width + ranks, left_code * width + np.searchsorted(distinct, times, "right")
 
 
-def _match(
-    events: pa.Table, codes: pa.Array, dictionary: pa.Array, times: np.ndarray, valid: np.ndarray
-) -> pa.Array:
+def _match(events: pa.Table, codes: Any, dictionary: Any, times: Ints, valid: Bools) -> Any:
     """Per left row (its key's index in ``dictionary`` and its time), the position in
     ``events`` (sorted by key and event time) of the last event of its key at or before its
     time; null when there is none or it is a tombstone."""
     n = events.num_rows
     if n == 0:
         return pa.nulls(len(codes), pa.int64())
-    event_keys = events.column(KEY).combine_chunks()
-    change = np.ones(n, dtype=bool)
-    if n > 1:
-        change[1:] = np.asarray(pc.not_equal(event_keys.slice(1), event_keys.slice(0, n - 1)))
-    code = np.cumsum(change) - 1
-    run_of_entry = pc.fill_null(pc.index_in(dictionary, event_keys.filter(pa.array(change))), -1)
-    left_code = np.asarray(run_of_entry, dtype=np.int64)[
+    event_keys: Any = events.column(KEY).combine_chunks()
+    change = run_starts(event_keys)
+    code = np.cumsum(change, dtype=np.int64) - 1
+    run_of_entry: Any = pc.index_in(dictionary, event_keys.filter(pa.array(change)))
+    left_code = np.asarray(pc.fill_null(run_of_entry, -1), dtype=np.int64)[
         np.asarray(pc.fill_null(codes, 0), dtype=np.int64)
     ]
-    event_times = np.asarray(events.column(EVENT_TIME).combine_chunks().cast(pa.int64()))
+    event_column: Any = events.column(EVENT_TIME).combine_chunks()
+    event_times = np.asarray(event_column.cast(pa.int64()), dtype=np.int64)
     ordered, wanted = _sortable(code, event_times, left_code, times)
-    position = np.searchsorted(ordered, wanted, side="right") - 1
+    by_value = np.argsort(wanted)  # sorted queries search cache-friendly: about 2x faster
+    position = np.empty(len(wanted), dtype=np.int64)
+    position[by_value] = np.searchsorted(ordered, wanted[by_value], side="right") - 1
     found = valid & (left_code >= 0) & (position >= 0)
     position = np.clip(position, 0, n - 1)
-    deleted = np.asarray(events.column(TOMBSTONE).combine_chunks(), dtype=bool)
+    deleted = np.asarray(events.column(TOMBSTONE).combine_chunks(), dtype=np.bool_)
     found &= (code[position] == left_code) & ~deleted[position]
     return pa.array(position, mask=~found)
 
@@ -211,9 +212,9 @@ def asof_join(
     frame = _to_arrow(left)
     names = source.value_columns(columns, extra=(EVENT_TIME,))
     labels = _output_names(frame, names, prefix, suffix)
-    keys = pc.dictionary_encode(_left_keys(_column(frame, on, "on"), source, on))
+    keys: Any = pc.dictionary_encode(_left_keys(_column(frame, on, "on"), source, on))
     times, valid = _left_times(_column(frame, at, "at"), source.per_unit, at)
-    valid &= np.asarray(keys.is_valid(), dtype=bool)
+    valid &= np.asarray(keys.is_valid(), dtype=np.bool_)
     value_names = [name for name in names if name != EVENT_TIME]
     if valid.any():
         low, high = int(times[valid].min()), int(times[valid].max())

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -22,6 +23,7 @@ from azof.temporal.events import (
     events_between,
     floor_units,
     key_filter,
+    last_per_key,
     open_source,
     read_planned,
     state_at,
@@ -38,23 +40,20 @@ __all__ = ["changes", "restatements"]
 CHANGE = "change"
 
 
-def _last_per_key(events: pa.Table) -> pa.Table:
-    n = events.num_rows
-    if n <= 1:
-        return events
-    keys = events.column(KEY)
-    change = pc.not_equal(keys.slice(1), keys.slice(0, n - 1))
-    return events.filter(pa.concat_arrays([*change.chunks, pa.array([True])]))
-
-
-def _aligned(keys: pa.Array, state: pa.Table) -> pa.Table:
+def _aligned(keys: pa.Array[Any], state: pa.Table) -> pa.Table:
     """``state``'s row of each of ``keys`` (all nulls where it has none)."""
     return state.take(pc.index_in(keys, state.column(KEY)))
 
 
+def _present(state: pa.Table) -> npt.NDArray[np.bool_]:
+    """Per row, whether it is a live row (not a tombstone, not missing)."""
+    deleted: Any = state.column(TOMBSTONE)
+    return np.asarray(pc.fill_null(pc.invert(deleted), False), dtype=np.bool_)
+
+
 def _compare(
     source: Source,
-    keys: pa.Array,
+    keys: pa.Array[Any],
     before: pa.Table,
     after: pa.Table,
     names: list[str],
@@ -64,8 +63,8 @@ def _compare(
     """The keys whose state differs between ``before`` and ``after`` (both aligned with
     ``keys``; a missing row or a tombstone is an absent key). ``kinds``: the names of
     (absent -> present, present -> absent, present -> present with other values)."""
-    had = np.asarray(pc.fill_null(pc.invert(before.column(TOMBSTONE)), False), dtype=bool)
-    has = np.asarray(pc.fill_null(pc.invert(after.column(TOMBSTONE)), False), dtype=bool)
+    had = _present(before)
+    has = _present(after)
     differs = distinct_rows(before, after, names)
     appeared, vanished, updated = ~had & has, had & ~has, had & has & differs
     keep = appeared | vanished | updated
@@ -76,7 +75,7 @@ def _compare(
         pa.field(KEY, source.schema.key_type, nullable=False),
         pa.field(CHANGE, pa.string(), nullable=False),
     ]
-    columns: list[pa.Array | pa.ChunkedArray] = [keys.filter(mask), pa.array(labels).filter(mask)]
+    columns: list[Any] = [keys.filter(mask), pa.array(labels).filter(mask)]
     for side, state in zip(sides, (before, after), strict=True):
         fields.append(pa.field(f"{side}_{EVENT_TIME}", time_type))
         columns.append(state.column(EVENT_TIME).filter(mask))
@@ -119,7 +118,7 @@ def changes(
         low = None
     else:
         low, high = window
-        after = _last_per_key(events_between(source, names, wanted, low, high))
+        after = last_per_key(events_between(source, names, wanted, low, high))
     touched = after.column(KEY).combine_chunks()
     if low is None:
         before = empty_events(source, names)
@@ -137,26 +136,27 @@ def changes(
 
 
 def _candidates(
-    older: Source, newer: Source, wanted: pa.Array | None, as_of: int | None
-) -> pa.Array:
+    older: Source, newer: Source, wanted: pa.Array[Any] | None, as_of: int | None
+) -> pa.Array[Any]:
     """Keys whose answer may differ between the two snapshots: those with events at or
-    before ``as_of`` in files committed after the older version (compaction gives its
-    files the greatest ``seq`` of their inputs, so new events stay in files of a newer
-    ``seq``)."""
-    low_version = min(older.snapshot.version, newer.snapshot.version)
-    latest = older if older.snapshot.version > newer.snapshot.version else newer
-    per_unit = latest.per_unit
+    before ``as_of`` in the files of the later version that the earlier one does not
+    reference (new data, and what compaction rewrote: a compaction keeps every answer, and
+    its files hold the events of the files it drops)."""
+    if older.snapshot.version > newer.snapshot.version:
+        older, newer = newer, older
+    known = {f.file for f in older.snapshot.files()}
+    per_unit = newer.per_unit
     planned = [
         p
-        for p in rank_files(latest.snapshot)
+        for p in rank_files(newer.snapshot)
         if not p.file.derived
-        and p.file.seq > low_version
+        and p.file.file not in known
         and (as_of is None or p.file.start is None or p.file.start <= as_of * per_unit)
     ]
-    rows = read_planned(latest, planned, [], wanted, None, as_of)
+    rows = read_planned(newer, planned, [], wanted, None, as_of)
     if rows is None:
-        return pa.array([], latest.schema.key_type)
-    keys = pc.unique(rows.column(KEY).combine_chunks())
+        return pa.array([], newer.schema.key_type)
+    keys: pa.Array[Any] = pc.unique(rows.column(KEY).combine_chunks())
     return keys.take(pc.sort_indices(keys))
 
 
@@ -180,8 +180,8 @@ def restatements(
     (present, then absent) or ``changed`` (present in both, a value column of ``columns``
     differs). Columns: ``key``, ``change``, ``old_event_time``, the ``old_<column>``
     values, ``new_event_time``, the ``new_<column>`` values; an ``*_event_time`` is that
-    answer's winning event, a tombstone's included. Sorted by key. Only keys with events
-    committed after ``since_version`` are read.
+    answer's winning event, a tombstone's included. Sorted by key. Only the keys of files
+    that ``since_version`` does not reference are compared.
     """
     if isinstance(since_version, bool) or not isinstance(since_version, int):
         raise InvalidArgumentError(f"since_version {since_version!r} is not a whole number")

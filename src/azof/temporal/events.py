@@ -1,12 +1,13 @@
 """Reading a table's events for the temporal queries (``docs/temporal.md``).
 
 The temporal queries see a table as its **events**: every row of every data file except the
-bases written by compaction (``DataFile.derived``: copies of earlier events). Among rows of
-equal ``(key, event_time)`` the one from the file of greater priority wins
-(:func:`~azof.scan.plan.rank_files`; within a file the first), so each ``(key,
-event_time)`` has one *winning event*, a row or a tombstone. The winning event with the
-greatest ``event_time <= T`` is what ``scan(as_of=T)`` answers for the key (spec, 8.3), so
-the queries here agree with scans at every event time.
+bases and tips written by compaction (``DataFile.derived``: copies of earlier events), the
+view a full compaction reads (spec 13.3). Among rows of equal ``(key, event_time)`` the one
+from the file of greater priority wins (:func:`~azof.scan.plan.rank_files`; within a file
+the first), so each ``(key, event_time)`` has one *winning event*, a row or a tombstone. The
+winning event with the greatest ``event_time <= T`` is what ``scan(as_of=T)`` answers for
+the key (spec 8.3), so the queries agree with scans at every event time (on seed trees,
+except where spec 8.5 says a scan leaves events out).
 
 Reads are bounded by what is asked: a key list is pushed down (``key IN (...)`` prunes
 files and row groups), files are chosen by their event-time range, and the state before a
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -46,9 +48,11 @@ __all__ = [
     "events_schema",
     "floor_units",
     "key_filter",
+    "last_per_key",
     "next_event_times",
     "open_source",
     "read_planned",
+    "run_starts",
     "state_at",
     "state_before",
     "window_units",
@@ -142,13 +146,14 @@ def window_units(start: Any, end: Any, per_unit: int) -> tuple[int | None, int |
     return low, high
 
 
-def key_filter(source: Source, keys: Any) -> pa.Array | None:
+def key_filter(source: Source, keys: Any) -> pa.Array[Any] | None:
     """``keys`` (one key, or an iterable of keys; ``None``: all) as an array of the key type,
     without duplicates."""
     if keys is None:
         return None
     if isinstance(keys, (str, bytes, int)):
         keys = [keys]
+    array: Any
     if isinstance(keys, (pa.Array, pa.ChunkedArray)):
         array = keys
     else:
@@ -165,11 +170,12 @@ def key_filter(source: Source, keys: Any) -> pa.Array | None:
         ) from None
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
-    return pc.unique(array.drop_null())
+    unique: pa.Array[Any] = pc.unique(array.drop_null())
+    return unique
 
 
 def _condition(
-    source: Source, keys: pa.Array | None, low: int | None, high: int | None
+    source: Source, keys: pa.Array[Any] | None, low: int | None, high: int | None
 ) -> pc.Expression | None:
     parts: list[pc.Expression] = []
     if keys is not None and len(keys) <= PUSHDOWN_KEYS:
@@ -206,16 +212,31 @@ def empty_events(source: Source, columns: list[str]) -> pa.Table:
 def _finish(rows: pa.Table, source: Source, columns: list[str]) -> pa.Table:
     """Drop the priority, make the tombstone flag a plain bool and null a tombstone's
     values (they mean nothing, spec 7)."""
-    deleted = pc.fill_null(rows.column(TOMBSTONE), False)
+    flags: Any = rows.column(TOMBSTONE)
+    deleted: Any = pc.fill_null(flags, False)
     any_deleted = bool(pc.any(deleted).as_py())
-    arrays = [rows.column(KEY), rows.column(EVENT_TIME)]
+    arrays: list[Any] = [rows.column(KEY), rows.column(EVENT_TIME)]
     for name in columns:
-        column = rows.column(name)
+        column: Any = rows.column(name)
         if any_deleted:
             column = pc.if_else(deleted, pa.scalar(None, column.type), column)
         arrays.append(column)
     arrays.append(deleted)
     return pa.Table.from_arrays(arrays, schema=events_schema(source, columns))
+
+
+def run_starts(*columns: pa.Array[Any] | pa.ChunkedArray[Any]) -> npt.NDArray[np.bool_]:
+    """Per row of columns sorted together, whether it starts a run: the first row, or one
+    that differs from the row before in any of the columns (which hold no nulls)."""
+    n = len(columns[0])
+    starts = np.zeros(n, dtype=np.bool_)
+    for column in columns:
+        values: Any = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        if n > 1:
+            starts[1:] |= np.asarray(pc.not_equal(values.slice(1), values.slice(0, n - 1)))
+    if n:
+        starts[0] = True
+    return starts
 
 
 def _winning_events(rows: pa.Table) -> pa.Table:
@@ -227,29 +248,18 @@ def _winning_events(rows: pa.Table) -> pa.Table:
         rows, sort_keys=[(KEY, "ascending"), (EVENT_TIME, "ascending"), (PRIORITY, "descending")]
     )
     rows = rows.take(order)
-    n = rows.num_rows
-    if n == 1:
-        return rows
-    keys = rows.column(KEY)
-    times = rows.column(EVENT_TIME)
-    change = pc.or_(
-        pc.not_equal(keys.slice(1), keys.slice(0, n - 1)),
-        pc.not_equal(times.slice(1), times.slice(0, n - 1)),
-    )
-    return rows.filter(pa.concat_arrays([pa.array([True]), *change.chunks]))
+    return rows.filter(pa.array(run_starts(rows.column(KEY), rows.column(EVENT_TIME))))
 
 
-def _last_per_key(rows: pa.Table) -> pa.Table:
+def last_per_key(rows: pa.Table) -> pa.Table:
     """The last row of every run of equal keys (``rows`` sorted by key)."""
-    n = rows.num_rows
-    if n <= 1:
+    if rows.num_rows <= 1:
         return rows
-    keys = rows.column(KEY)
-    change = pc.not_equal(keys.slice(1), keys.slice(0, n - 1))
-    return rows.filter(pa.concat_arrays([*change.chunks, pa.array([True])]))
+    starts = run_starts(rows.column(KEY))
+    return rows.filter(pa.array(np.append(starts[1:], True)))
 
 
-def _may_hold_key(data: DataFile, keys: pa.Array | None) -> bool:
+def _may_hold_key(data: DataFile, keys: pa.Array[Any] | None) -> bool:
     """Whether the file's ``[min_key, max_key]`` holds one of ``keys``."""
     if keys is None or data.min_key is None or data.max_key is None:
         return True
@@ -266,7 +276,7 @@ def read_planned(
     source: Source,
     planned: Sequence[PlannedFile],
     columns: list[str],
-    keys: pa.Array | None,
+    keys: pa.Array[Any] | None,
     low: int | None,
     high: int | None,
 ) -> pa.Table | None:
@@ -305,7 +315,7 @@ def _window_files(source: Source, low: int | None, high: int | None) -> list[Pla
 
 
 def state_at(
-    source: Source, columns: list[str], keys: pa.Array | None, as_of: int | None
+    source: Source, columns: list[str], keys: pa.Array[Any] | None, as_of: int | None
 ) -> pa.Table:
     """Per key, its winning event with ``event_time <= as_of`` (units; ``None``: the current
     state), tombstones included: what ``scan(as_of=...)`` resolves before it drops deleted
@@ -318,14 +328,20 @@ def state_at(
     return _finish(merge_latest(rows), source, columns)
 
 
-def state_before(source: Source, columns: list[str], keys: pa.Array | None, bound: int) -> pa.Table:
+def state_before(
+    source: Source, columns: list[str], keys: pa.Array[Any] | None, bound: int
+) -> pa.Table:
     """Per key, its winning event with ``event_time < bound`` (units): :func:`state_at`
     one unit before ``bound``."""
     return state_at(source, columns, keys, bound - 1)
 
 
 def _window(
-    source: Source, columns: list[str], keys: pa.Array | None, low: int | None, high: int | None
+    source: Source,
+    columns: list[str],
+    keys: pa.Array[Any] | None,
+    low: int | None,
+    high: int | None,
 ) -> pa.Table:
     if low is not None and high is not None and low > high:
         return empty_events(source, columns)
@@ -338,7 +354,7 @@ def _window(
 def events_between(
     source: Source,
     columns: list[str],
-    keys: pa.Array | None,
+    keys: pa.Array[Any] | None,
     low: int | None,
     high: int | None,
     *,
@@ -357,7 +373,7 @@ def events_between(
     if not source.snapshot.segments:  # only pending deltas: one pass over them
         rows = _window(source, columns, keys, None, high)
         early = pc.less(rows.column(EVENT_TIME), source.time_scalar(low))
-        before = _last_per_key(rows.filter(early))
+        before = last_per_key(rows.filter(early))
         window = rows.filter(pc.invert(early))
     else:
         before = state_before(source, columns, keys, low)
@@ -370,35 +386,28 @@ def events_between(
     )
 
 
-def next_event_times(source: Source, keys: pa.Array | None, low: int) -> pa.Table:
+def next_event_times(source: Source, keys: pa.Array[Any] | None, low: int) -> pa.Table:
     """Per key, the least ``event_time >= low`` (units) of any of its events: ``key``,
     ``event_time``. Reads only the key and time columns."""
-    events = _window(source, [], keys, low, None)
-    if events.num_rows == 0:
-        return events.select([KEY, EVENT_TIME])
-    return (
-        events.group_by(KEY, use_threads=False)
-        .aggregate([(EVENT_TIME, "min")])
-        .rename_columns([KEY, EVENT_TIME])
-    )
+    events = _window(source, [], keys, low, None).select([KEY, EVENT_TIME])
+    return events.filter(pa.array(run_starts(events.column(KEY))))
 
 
-def distinct_rows(before: pa.Table, after: pa.Table, columns: list[str]) -> np.ndarray:
+def distinct_rows(before: pa.Table, after: pa.Table, columns: list[str]) -> npt.NDArray[np.bool_]:
     """Per row, whether any of ``columns`` differs between ``before`` and ``after`` (aligned
     tables); nulls equal nulls, NaN equals NaN."""
-    differs = np.zeros(before.num_rows, dtype=bool)
+    differs = np.zeros(before.num_rows, dtype=np.bool_)
     for name in columns:
-        left, right = before.column(name), after.column(name)
+        left: Any = before.column(name)
+        right: Any = after.column(name)
         try:
-            same = pc.fill_null(pc.equal(left, right), False)
+            same: Any = pc.fill_null(pc.equal(left, right), False)
             same = pc.or_(same, pc.and_(left.is_null(), right.is_null()))
             if pa.types.is_floating(left.type):
-                nan = pc.and_(
-                    pc.fill_null(pc.is_nan(left), False), pc.fill_null(pc.is_nan(right), False)
-                )
-                same = pc.or_(same, nan)
-            differs |= ~np.asarray(same, dtype=bool)
+                left_nan = pc.fill_null(pc.is_nan(left), False)
+                same = pc.or_(same, pc.and_(left_nan, pc.fill_null(pc.is_nan(right), False)))
+            differs |= ~np.asarray(same, dtype=np.bool_)
         except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
             pairs = zip(left.to_pylist(), right.to_pylist(), strict=True)
-            differs |= np.array([a != b for a, b in pairs], dtype=bool)
+            differs |= np.array([a != b for a, b in pairs], dtype=np.bool_)
     return differs

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -24,6 +25,7 @@ from azof.temporal.events import (
     key_filter,
     next_event_times,
     open_source,
+    run_starts,
     window_units,
 )
 
@@ -78,15 +80,13 @@ def history(
         return schema.empty_table()
     low, high = window
     events = events_between(source, names, wanted, low, high, prior=True)
-    n = events.num_rows
-    if n == 0:
+    if events.num_rows == 0:
         return schema.empty_table()
-    keys_array = events.column(KEY).combine_chunks()
-    times = events.column(EVENT_TIME).combine_chunks()
-    same_next = pc.equal(keys_array.slice(1), keys_array.slice(0, n - 1))
-    last = pa.concat_arrays([pc.invert(same_next), pa.array([True])])
+    keys_array: Any = events.column(KEY).combine_chunks()
+    times: Any = events.column(EVENT_TIME).combine_chunks()
+    last = pa.array(np.append(run_starts(keys_array)[1:], True))  # a key's latest version
     next_time = pa.concat_arrays([times.slice(1), pa.nulls(1, times.type)])
-    valid_to = pc.if_else(last, pa.scalar(None, times.type), next_time)
+    valid_to: Any = pc.if_else(last, pa.scalar(None, times.type), next_time)
     if high is not None:  # the version in force at the window's end may end after it
         last_keys = keys_array.filter(last)
         later = next_event_times(source, last_keys, high + 1)
