@@ -31,6 +31,7 @@ __all__ = ["COMMANDS", "DEBUG_ENV", "CliState", "cli", "main"]
 DEBUG_ENV = "AZOF_DEBUG"
 
 COMMANDS: dict[str, str] = {
+    "alter": "azof.cli.alter:alter",
     "compact": "azof.cli.maintenance:compact",
     "create": "azof.cli.create:create",
     "delete": "azof.cli.write:delete",
@@ -39,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "info": "azof.cli.info:info",
     "log": "azof.cli.log:log",
     "scan": "azof.cli.scan:scan",
+    "sql": "azof.cli.sql:sql",
     "tables": "azof.cli.info:tables",
     "vacuum": "azof.cli.maintenance:vacuum",
     "write": "azof.cli.write:write",
