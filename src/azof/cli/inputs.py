@@ -258,9 +258,10 @@ class InputFile:
                 quoted_strings_can_be_null=False,
             ),
         )
-        for batch in reader:
-            self.position = stream.tell()
-            yield batch
+        with reader:  # closed (its reading threads joined) however the loop ends
+            for batch in reader:
+                self.position = stream.tell()
+                yield batch
 
     def _json_batches(self, stream: IO[bytes]) -> Iterator[pa.RecordBatch]:
         present = set(_json_fields(self.path))
@@ -274,9 +275,10 @@ class InputFile:
                 unexpected_field_behavior="infer",
             ),
         )
-        for batch in reader:
-            self.position = stream.tell()
-            yield batch
+        with reader:
+            for batch in reader:
+                self.position = stream.tell()
+                yield batch
 
     def _parquet_batches(self) -> Iterator[pa.RecordBatch]:
         parquet = pq.ParquetFile(self.path)
