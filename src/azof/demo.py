@@ -27,15 +27,14 @@ from azof.table import Lakehouse, Table
 
 __all__ = ["DEMO_TIMES", "DemoReport", "build_demo"]
 
-SCHEMA = pa.schema(
-    [
-        ("key", pa.string()),
-        ("event_time", pa.timestamp("ms", tz="UTC")),
-        ("status", pa.string()),
-        ("priority", pa.string()),
-        ("assignee", pa.string()),
-    ]
-)
+_COLUMNS: list[tuple[str, pa.DataType]] = [
+    ("key", pa.string()),
+    ("event_time", pa.timestamp("ms", tz="UTC")),
+    ("status", pa.string()),
+    ("priority", pa.string()),
+    ("assignee", pa.string()),
+]
+SCHEMA = pa.schema(_COLUMNS)
 DEMO_TIMES = ("2024-01-15", "2024-02-01", "2024-02-15", "2024-03-01")
 _START = datetime(2024, 1, 2, 9, tzinfo=UTC)
 _AGENTS = ("ana", "bo", "chen", "dee")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -70,7 +71,8 @@ def demo(path: Path) -> None:
         console.print(rich_table(table, title="Tickets by status, as of each event time"))
     else:
         click.echo(f"azof demo: table {report.table} in {report.path}")
-        write_plain(table, click.get_text_stream("stdout"))
+        stdout = sys.stdout
+        write_plain(table, stdout)
     click.echo(
         "naive: unresolved per the usual 'latest row per ticket, then event_time <= T' "
         "query; v1 escalated: escalations as known at the first load (commit-time travel)."

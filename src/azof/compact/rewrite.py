@@ -94,10 +94,10 @@ def _plan_work(
     if incremental and not snapshot.deltas:
         return None
     if not incremental:
-        inputs = [p for p in ranked if not p.file.derived]
-        if not inputs:
+        originals = [p for p in ranked if not p.file.derived]
+        if not originals:
             return None
-        events = _read(storage, table, snapshot, inputs)
+        events = _read(storage, table, snapshot, originals)
         keys = pc.count_distinct(events.column(KEY)).as_py() if events.num_rows else 0
         buckets = policy.bucket_count(int(keys))
         parts = split_by_bucket(events, buckets)
@@ -143,8 +143,9 @@ def _plan_work(
     return _Work(keep, starts, folded, seq, buckets, inputs)
 
 
-def _by_leaf(events: pa.Table, starts: list[Instant],
-             per_unit: int) -> tuple[pa.Table, np.ndarray[Any, Any]]:
+def _by_leaf(
+    events: pa.Table, starts: list[Instant], per_unit: int
+) -> tuple[pa.Table, np.ndarray[Any, Any]]:
     """One row per (key, event_time), the greatest priority, grouped by leaf and sorted by
     key and event time within each leaf; and where each leaf's rows begin (len+1 bounds)."""
     n = events.num_rows

@@ -9,6 +9,7 @@ leaves by coarser periods and span exactly their children.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -20,6 +21,9 @@ from azof.timestamps import Instant, instant_to_datetime
 __all__ = ["build_tree", "leaves", "period_label", "period_start", "period_starts"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+_Granularity = Literal["year", "quarter", "month", "week", "day", "hour"]
+"""The calendar periods a tree level may use (the units :func:`period_start` knows)."""
 
 
 def _to_instant(moment: datetime) -> Instant:
@@ -49,14 +53,18 @@ def period_start(instant: Instant, granularity: str) -> Instant:
     return _to_instant(moment)
 
 
-def period_starts(event_times: pa.ChunkedArray | pa.Array, granularity: str) -> list[Instant]:
+def period_starts(
+    event_times: pa.ChunkedArray[Any] | pa.Array[Any], granularity: str
+) -> list[Instant]:
     """The distinct period starts of an array of event times, ascending."""
     if len(event_times) == 0:
         return []
     per_unit = unit_nanos(event_times.type)
-    floored = pc.floor_temporal(event_times, unit=granularity, week_starts_monday=True)
+    unit = cast("_Granularity", granularity)  # pyarrow refuses units it does not know
+    floored = pc.floor_temporal(event_times, unit=unit, week_starts_monday=True)
     distinct = pc.unique(floored.cast(pa.int64()))
-    return sorted(int(v) * per_unit for v in distinct.to_pylist())
+    values = cast("list[int]", distinct.to_pylist())  # event times are never null
+    return sorted(int(v) * per_unit for v in values)
 
 
 def period_label(start: Instant, granularity: str) -> str:

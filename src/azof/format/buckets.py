@@ -14,7 +14,7 @@ so other implementations can compute it:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -34,13 +34,16 @@ def _finalise(z: np.ndarray[Any, np.dtype[np.uint64]]) -> np.ndarray[Any, np.dty
     return z ^ (z >> np.uint64(31))
 
 
-def _string_hash(array: pa.Array) -> np.ndarray[Any, np.dtype[np.uint64]]:
+def _string_hash(array: pa.Array[Any]) -> np.ndarray[Any, np.dtype[np.uint64]]:
     array = array.cast(pa.large_string())
     n = len(array)
     _, offsets_buffer, data_buffer = array.buffers()
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int64, count=n + 1, offset=array.offset * 8)
+    assert offsets_buffer is not None  # a (large) string array always has its offsets
+    offsets = np.frombuffer(
+        memoryview(offsets_buffer), dtype=np.int64, count=n + 1, offset=array.offset * 8
+    )
     data = (
-        np.frombuffer(data_buffer, dtype=np.uint8)
+        np.frombuffer(memoryview(data_buffer), dtype=np.uint8)
         if data_buffer is not None
         else np.zeros(0, np.uint8)
     )
@@ -65,17 +68,18 @@ def _string_hash(array: pa.Array) -> np.ndarray[Any, np.dtype[np.uint64]]:
         return _finalise(hashes)
 
 
-def key_hash(keys: pa.Array | pa.ChunkedArray) -> np.ndarray[Any, np.dtype[np.uint64]]:
+def key_hash(
+    keys: pa.Array[Any] | pa.ChunkedArray[Any],
+) -> np.ndarray[Any, np.dtype[np.uint64]]:
     """The specified 64-bit hash of every key (no nulls)."""
-    if isinstance(keys, pa.ChunkedArray):
-        keys = keys.combine_chunks()
-    if pa.types.is_dictionary(keys.type):
-        keys = keys.dictionary_decode()
-    if pa.types.is_integer(keys.type):
-        values = pc.cast(keys, pa.int64()).to_numpy(zero_copy_only=False).astype(np.int64)
+    array = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+    if pa.types.is_dictionary(array.type):
+        array = cast("pa.DictionaryArray[Any, Any]", array).dictionary_decode()
+    if pa.types.is_integer(array.type):
+        values = pc.cast(array, pa.int64()).to_numpy(zero_copy_only=False).astype(np.int64)
         with np.errstate(over="ignore"):
             return _finalise(values.view(np.uint64))
-    return _string_hash(keys)
+    return _string_hash(array)
 
 
 def split_by_bucket(rows: pa.Table, buckets: int) -> list[pa.Table]:
@@ -85,7 +89,7 @@ def split_by_bucket(rows: pa.Table, buckets: int) -> list[pa.Table]:
     ids = bucket_of(rows.column("key"), buckets)
     order = np.argsort(ids, kind="stable")
     counts = np.bincount(ids, minlength=buckets).tolist()
-    ordered = rows.take(pa.array(order))
+    ordered = rows.take(order)
     parts, offset = [], 0
     for count in counts:
         parts.append(ordered.slice(offset, count))
@@ -93,7 +97,7 @@ def split_by_bucket(rows: pa.Table, buckets: int) -> list[pa.Table]:
     return parts
 
 
-def bucket_of(keys: pa.Array | pa.ChunkedArray, buckets: int) -> np.ndarray[Any, Any]:
+def bucket_of(keys: pa.Array[Any] | pa.ChunkedArray[Any], buckets: int) -> np.ndarray[Any, Any]:
     """The bucket (0 .. buckets-1) of every key."""
     if buckets == 1:
         return np.zeros(len(keys), dtype=np.int64)

@@ -26,9 +26,9 @@ def run_edges(*columns: Column, first: bool) -> pa.Array:  # type: ignore[type-a
     differs = np.zeros(n - 1, dtype=bool)
     for column in columns:
         step = pc.not_equal(column.slice(1), column.slice(0, n - 1))
-        differs |= np.asarray(pc.fill_null(step, True))
+        differs |= np.asarray(step.fill_null(True))
     edge = np.array([True])
-    return pa.array(np.concatenate((edge, differs) if first else (differs, edge)))
+    return pa.array(np.concatenate((edge, differs) if first else (differs, edge)), pa.bool_())
 
 
 def merge_sorted_runs(table: pa.Table) -> pa.Table:
@@ -42,9 +42,7 @@ def merge_sorted_runs(table: pa.Table) -> pa.Table:
     n = table.num_rows
     if n <= 1:
         return table
-    candidates = table.filter(
-        run_edges(table.column(KEY), table.column(PRIORITY), first=False)
-    )
+    candidates = table.filter(run_edges(table.column(KEY), table.column(PRIORITY), first=False))
     prio = candidates.column(PRIORITY).to_numpy()
     bounds = np.flatnonzero(np.diff(prio)) + 1
     if len(bounds) == 0:
@@ -68,8 +66,8 @@ def merge_sorted_runs(table: pa.Table) -> pa.Table:
         new_rows = run_rows[~matched]
         if len(new_rows):
             chosen = np.concatenate((chosen, new_rows))
-            held_keys = pa.concat_arrays([held_keys, cand_keys.take(pa.array(new_rows))])
-    merged = candidates.take(pa.array(chosen))
+            held_keys = pa.concat_arrays([held_keys, cand_keys.take(new_rows)])
+    merged = candidates.take(chosen)
     return merged.take(pc.sort_indices(merged.column(KEY)))
 
 

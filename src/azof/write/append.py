@@ -22,7 +22,7 @@ FILE_ROWS = 4 * 1024 * 1024
 """Rows per data file written by one append (a larger input becomes several files)."""
 
 
-def event_time_scalar(value: Any, schema: TableSchema, what: str = "event_time") -> pa.Scalar:
+def event_time_scalar(value: Any, schema: TableSchema, what: str = "event_time") -> pa.Scalar[Any]:
     """A user's event time as a scalar of the table's event-time type (exact or refused)."""
     instant = parse_instant(value, what)
     dtype = schema.event_time_type
