@@ -1,0 +1,202 @@
+"""The options of ``spark.read.format("azof")``, parsed into a frozen value (no PySpark, no I/O).
+
+Spark hands a data source its options as strings in a case-insensitive map (keys arrive
+lower-cased); :func:`parse_options` checks them all at once, so a typo such as ``asof``
+fails when the DataFrame is loaded instead of being ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from azof.errors import InvalidArgumentError
+from azof.timestamps import parse_instant
+
+__all__ = ["OPTIONS", "STORAGE_PREFIX", "ReadOptions", "parse_options", "split_table_path"]
+
+STORAGE_PREFIX = "storage."
+"""``option("storage.<name>", value)`` sets one storage option (e.g. ``storage.region``)."""
+
+OPTIONS: dict[str, str] = {
+    "path": "'<lakehouse>/<table>' (what load() is given), or the lakehouse with option table",
+    "table": "the table name, when the path (or option lakehouse) is the lakehouse",
+    "lakehouse": "the lakehouse URI, instead of a path",
+    "as_of": "event time: every key's latest row at or before it (default: current state)",
+    "version": "the table version to read (commit time)",
+    "known_at": "read the latest version committed at or before this time (commit time)",
+    "columns": "comma-separated columns to read (default: all)",
+    "keys": "a JSON list of keys to read (default: all)",
+    "key_pushdown": "'true' to push Spark's key = / key IN filters into the scan",
+    "storage_options": "a JSON object of storage options (credentials, region, endpoint...)",
+}
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """What to read: a table, at which times, which columns and keys, with which storage.
+
+    ``storage_options`` is a tuple of pairs so that the value stays hashable and frozen.
+    """
+
+    lakehouse: str
+    table: str
+    storage_options: tuple[tuple[str, Any], ...] = ()
+    as_of: str | None = None
+    version: int | None = None
+    known_at: str | None = None
+    columns: tuple[str, ...] | None = None
+    keys: tuple[str | int, ...] | None = None
+    key_pushdown: bool = False
+
+    def storage_dict(self) -> dict[str, Any]:
+        return dict(self.storage_options)
+
+
+def split_table_path(path: str) -> tuple[str, str]:
+    """``"s3://bucket/lake/prices"`` -> ``("s3://bucket/lake", "prices")``."""
+    text = path.strip().rstrip("/")
+    scheme_end = text.find("://")
+    root = scheme_end + 3 if scheme_end >= 0 else 0
+    cut = text.rfind("/")
+    lakehouse, table = text[:cut] or "/", text[cut + 1 :]
+    if cut < root or not table or lakehouse.endswith("://"):
+        raise InvalidArgumentError(
+            f"path {path!r} does not name a table; load('<lakehouse>/<table>'), or "
+            "option('table', name) with load('<lakehouse>')"
+        )
+    return lakehouse, table
+
+
+def _text(options: Mapping[str, str], name: str) -> str | None:
+    value = options.get(name)
+    if value is None:
+        return None
+    value = str(value).strip()
+    return value or None
+
+
+def _bool(name: str, value: str | None) -> bool:
+    if value is None:
+        return False
+    lowered = value.lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise InvalidArgumentError(f"option {name!r} must be 'true' or 'false', not {value!r}")
+
+
+def _version(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        version = int(value)
+    except ValueError:
+        version = -1
+    if version < 0:
+        raise InvalidArgumentError(f"option 'version' must be a whole number >= 0, not {value!r}")
+    return version
+
+
+def _instant(name: str, value: str | None) -> str | None:
+    if value is not None:
+        parse_instant(value, f"option {name!r}")  # fail at load time, not in every task
+    return value
+
+
+def _columns(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    names = tuple(name.strip() for name in value.split(","))
+    if not all(names) or len(set(names)) != len(names):
+        raise InvalidArgumentError(
+            f"option 'columns' must be distinct comma-separated column names, not {value!r}"
+        )
+    return names
+
+
+def _keys(value: str | None) -> tuple[str | int, ...] | None:
+    if value is None:
+        return None
+    try:
+        keys = json.loads(value)
+    except json.JSONDecodeError:
+        keys = None
+    if not isinstance(keys, list) or not all(
+        isinstance(k, (str, int)) and not isinstance(k, bool) for k in keys
+    ):
+        raise InvalidArgumentError(
+            f"option 'keys' must be a JSON list of strings or integers, such as "
+            f'\'["AAPL", "MSFT"]\', not {value!r}'
+        )
+    return tuple(keys)
+
+
+def _storage(options: Mapping[str, str]) -> tuple[tuple[str, Any], ...]:
+    storage: dict[str, Any] = {}
+    text = _text(options, "storage_options")
+    if text is not None:
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise InvalidArgumentError(
+                "option 'storage_options' must be a JSON object such as "
+                '\'{"region": "us-east-1"}\''
+            )
+        storage.update(parsed)
+    for key, value in options.items():
+        if key.lower().startswith(STORAGE_PREFIX) and len(key) > len(STORAGE_PREFIX):
+            storage[key[len(STORAGE_PREFIX) :]] = value
+    return tuple(sorted(storage.items()))
+
+
+def parse_options(options: Mapping[str, str]) -> ReadOptions:
+    """Check and parse the options of one ``spark.read.format("azof")`` call."""
+    unknown = sorted(
+        key
+        for key in options
+        if key.lower() not in OPTIONS and not key.lower().startswith(STORAGE_PREFIX)
+    )
+    if unknown:
+        raise InvalidArgumentError(
+            f"unknown azof option(s) {', '.join(map(repr, unknown))}; the options are "
+            f"{', '.join(OPTIONS)} and storage.<name>"
+        )
+    path, lakehouse = _text(options, "path"), _text(options, "lakehouse")
+    table = _text(options, "table")
+    if path is not None and lakehouse is not None:
+        raise InvalidArgumentError(
+            "pass the lakehouse either to load() or as option 'lakehouse', not both"
+        )
+    location = path if path is not None else lakehouse
+    if location is None:
+        raise InvalidArgumentError(
+            "no table given; use load('<lakehouse>/<table>'), or option('table', name) "
+            "with load('<lakehouse>')"
+        )
+    if table is None:
+        if lakehouse is not None:
+            raise InvalidArgumentError("option 'lakehouse' needs option 'table' too")
+        location, table = split_table_path(location)
+    version = _version(_text(options, "version"))
+    known_at = _instant("known_at", _text(options, "known_at"))
+    if version is not None and known_at is not None:
+        raise InvalidArgumentError(
+            "pass either option 'version' or option 'known_at' (both are commit time), not both"
+        )
+    return ReadOptions(
+        lakehouse=location,
+        table=table,
+        storage_options=_storage(options),
+        as_of=_instant("as_of", _text(options, "as_of")),
+        version=version,
+        known_at=known_at,
+        columns=_columns(_text(options, "columns")),
+        keys=_keys(_text(options, "keys")),
+        key_pushdown=_bool("key_pushdown", _text(options, "key_pushdown")),
+    )

@@ -1,0 +1,79 @@
+"""``spark.read.format("azof")`` on the S3 test server: credentials reach the executors
+through the options (JSON ``storage_options`` or ``storage.<name>``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow.compute as pc
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "spark"))  # the Spark harness
+
+from spark_harness import build_prices, scan_rows, spark_marks, spark_rows, spark_session
+
+import azof
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+pytestmark = spark_marks()
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkSession]:
+    """The local Spark session shared with tests/spark/ (one JVM per run)."""
+    yield from spark_session()
+
+
+def test_spark_reads_s3(
+    spark: SparkSession, s3_lake: str, s3_storage_options: dict[str, Any]
+) -> None:
+    from pyspark.sql import functions as F
+
+    table = build_prices(azof.Lakehouse(s3_lake, storage_options=s3_storage_options))
+    path = f"{s3_lake}/prices"
+    as_json = (
+        spark.read.format("azof")
+        .option("storage_options", json.dumps(s3_storage_options))
+        .option("as_of", "2024-02-01")
+        .load(path)
+    )
+    assert as_json.rdd.getNumPartitions() == 3
+    one_by_one = (
+        spark.read.format("azof")
+        .options(
+            **{
+                f"storage.{k}": str(v).lower() if isinstance(v, bool) else str(v)
+                for k, v in s3_storage_options.items()
+            }
+        )
+        .option("table", "prices")
+        .option("version", "2")
+        .load(s3_lake)
+    )
+    frames = [
+        as_json.withColumn("q", F.lit(0)),
+        one_by_one.withColumn("q", F.lit(1)),
+        as_json.filter("key IN ('k01', 'k07')").withColumn("q", F.lit(2)),
+    ]
+    rows = frames[0].unionByName(frames[1]).unionByName(frames[2]).toArrow().to_pylist()
+
+    def part(q: int) -> list[dict[str, Any]]:
+        return sorted(
+            ({k: v for k, v in row.items() if k != "q"} for row in rows if row["q"] == q),
+            key=lambda row: row["key"],
+        )
+
+    assert part(0) == scan_rows(table, as_of="2024-02-01")
+    assert part(1) == scan_rows(table, version=2)
+    assert part(2) == scan_rows(
+        table, as_of="2024-02-01", filter=pc.field("key").isin(["k01", "k07"])
+    )
+    assert spark_rows(as_json.select("key", "industry").filter("industry = 'Late'")) == [
+        {"key": "k01", "industry": "Late"}
+    ]

@@ -1,0 +1,193 @@
+"""The parts of the Spark data source that need PySpark but no Spark session: options,
+types, filter translation and partition planning."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from spark_harness import has_filter_pushdown, require_pyspark
+
+require_pyspark()
+
+from pyspark.sql.types import (  # noqa: E402
+    ArrayType,
+    DecimalType,
+    LongType,
+    MapType,
+    StringType,
+    StructType,
+    TimestampType,
+)
+
+import azof  # noqa: E402
+from azof.format.buckets import bucket_of  # noqa: E402
+from azof.spark.options import ReadOptions, parse_options, split_table_path  # noqa: E402
+from azof.spark.schema import arrow_schema_for_spark, spark_batches, spark_schema  # noqa: E402
+from azof.spark.source import BucketPartition, PinnedRead, plan_partitions, pushed_keys  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("path", "lakehouse", "table"),
+    [
+        ("s3://bucket/lake/prices", "s3://bucket/lake", "prices"),
+        ("s3://bucket/prices/", "s3://bucket", "prices"),
+        ("/data/lake/prices", "/data/lake", "prices"),
+        ("/prices", "/", "prices"),
+        ("file:///data/lake/t.v2", "file:///data/lake", "t.v2"),
+    ],
+)
+def test_split_table_path(path: str, lakehouse: str, table: str) -> None:
+    assert split_table_path(path) == (lakehouse, table)
+
+
+@pytest.mark.parametrize("path", ["s3://bucket", "s3://bucket/", "prices", "s3:///prices"])
+def test_split_table_path_refuses_paths_without_a_table(path: str) -> None:
+    with pytest.raises(azof.InvalidArgumentError, match="does not name a table"):
+        split_table_path(path)
+
+
+def test_parse_options() -> None:
+    parsed = parse_options(
+        {
+            "path": "s3://bucket/lake",
+            "table": "prices",
+            "as_of": "2024-02-01",
+            "known_at": "2024-03-01T10:00:00Z",
+            "columns": "key, price",
+            "keys": '["a", "b"]',
+            "key_pushdown": "TRUE",
+            "storage_options": '{"region": "eu-west-1", "allow_http": true}',
+            "storage.region": "us-east-1",  # a single option wins over the JSON
+            "storage.endpoint": "http://127.0.0.1:9000",
+        }
+    )
+    assert parsed == ReadOptions(
+        lakehouse="s3://bucket/lake",
+        table="prices",
+        storage_options=(
+            ("allow_http", True),
+            ("endpoint", "http://127.0.0.1:9000"),
+            ("region", "us-east-1"),
+        ),
+        as_of="2024-02-01",
+        known_at="2024-03-01T10:00:00Z",
+        columns=("key", "price"),
+        keys=("a", "b"),
+        key_pushdown=True,
+    )
+    assert parse_options({"path": "/lake/prices", "version": "3"}) == ReadOptions(
+        lakehouse="/lake", table="prices", version=3
+    )
+    assert parse_options({"lakehouse": "/lake", "table": "prices"}).table == "prices"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"path": "/lake/t", "asof": "2024-01-01"}, "unknown azof option"),
+        ({}, "no table given"),
+        ({"lakehouse": "/lake"}, "needs option 'table'"),
+        ({"path": "/lake/t", "lakehouse": "/lake"}, "not both"),
+        ({"path": "/lake/t", "version": "2", "known_at": "2024-01-01"}, "not both"),
+        ({"path": "/lake/t", "version": "-1"}, "whole number"),
+        ({"path": "/lake/t", "as_of": "yesterday-ish"}, "as_of"),
+        ({"path": "/lake/t", "columns": "key,,price"}, "columns"),
+        ({"path": "/lake/t", "keys": "a,b"}, "JSON list"),
+        ({"path": "/lake/t", "key_pushdown": "maybe"}, "'true' or 'false'"),
+        ({"path": "s3://b/t", "storage_options": "[1]"}, "JSON object"),
+    ],
+)
+def test_parse_options_refuses(options: dict[str, str], message: str) -> None:
+    with pytest.raises(azof.InvalidArgumentError, match=message):
+        parse_options(options)
+
+
+def test_types_and_batches_fit_what_spark_expects() -> None:
+    data = pa.table(
+        {
+            "key": pa.array(["a", "b"]),
+            "event_time": pa.array([1, 2], pa.timestamp("ns", tz="UTC")),
+            "naive": pa.array([datetime(2024, 1, 1), None], pa.timestamp("us")),
+            "u64": pa.array([2**64 - 1, 0], pa.uint64()),
+            "half": pa.array([1.5, None], pa.float16()),
+            "big": pa.array(["x", "y"], pa.large_string()),
+            "cat": pa.array(["p", "q"]).dictionary_encode(),
+            "wait": pa.array([timedelta(seconds=1), None], pa.duration("ms")),
+            "tags": pa.array([["x"], []], pa.large_list(pa.string())),
+            "attrs": pa.array([[("k", 1)], []], pa.map_(pa.string(), pa.int64())),
+            "point": pa.array([{"x": 1.0, "y": None}, None]),
+        }
+    )
+    schema = spark_schema(data.schema)
+    assert schema["event_time"].dataType == TimestampType()
+    assert schema["naive"].dataType == TimestampType()
+    assert schema["u64"].dataType == DecimalType(20, 0)
+    assert schema["cat"].dataType == StringType()
+    assert schema["tags"].dataType == ArrayType(StringType())
+    assert schema["attrs"].dataType == MapType(StringType(), LongType())
+    assert isinstance(schema["point"].dataType, StructType)
+    target = arrow_schema_for_spark(schema)
+    batches = list(spark_batches(data, target, batch_rows=1))
+    assert len(batches) == 2
+    assert all(batch.schema.equals(target) for batch in batches)
+    first = batches[0].to_pylist()[0]
+    assert first["naive"] == datetime(2024, 1, 1, tzinfo=UTC)  # naive times are UTC
+    assert first["u64"] == Decimal(2**64 - 1)
+    assert first["attrs"] == [("k", 1)]
+
+
+def test_types_spark_cannot_hold_are_refused_by_column() -> None:
+    with pytest.raises(azof.InvalidArgumentError, match=r"'clock'.*option\('columns'"):
+        spark_schema(pa.schema([("clock", pa.time64("us"))]))
+
+
+@pytest.mark.skipif(not has_filter_pushdown(), reason="PySpark 4.0 has no filter pushdown")
+def test_pushed_keys() -> None:
+    from pyspark.sql.datasource import EqualTo, GreaterThan, In, IsNotNull, Not
+
+    price = GreaterThan(("price",), 10)
+    not_key = Not(EqualTo(("key",), "a"))
+    filters = [
+        IsNotNull(("key",)),
+        In(("key",), ("a", "b", "c")),
+        EqualTo(("key",), "b"),
+        price,
+        not_key,
+    ]
+    keys, remaining = pushed_keys(filters, pa.string())
+    assert keys == ("b",)
+    assert remaining == [price, not_key]
+    # A value of the wrong type is left to Spark; no key filter: any key.
+    wrong = EqualTo(("key",), 7)
+    assert pushed_keys([wrong], pa.string()) == (None, [wrong])
+    assert pushed_keys([In(("key",), (1, 2))], pa.int64()) == ((1, 2), [])
+
+
+def test_plan_partitions() -> None:
+    schema = pa.schema([pa.field("key", pa.string(), nullable=False)])
+    pinned = PinnedRead(ReadOptions("/lake", "t"), version=4, buckets=8, schema=schema)
+    every = plan_partitions(pinned, None)
+    assert [(p.bucket, p.version, p.keys) for p in every if isinstance(p, BucketPartition)] == [
+        (b, 4, None) for b in range(8)
+    ]
+    keys = ("k1", "k2", "k1")
+    pruned = plan_partitions(pinned, keys)
+    expected = sorted({int(b) for b in bucket_of(pa.array(["k1", "k2"]), 8)})
+    assert [p.bucket for p in pruned if isinstance(p, BucketPartition)] == expected
+    assert {p.keys for p in pruned if isinstance(p, BucketPartition)} == {("k1", "k2")}
+    one_bucket = PinnedRead(ReadOptions("/lake", "t", keys=("x",)), 2, 1, schema)
+    [only] = plan_partitions(one_bucket, ("y",))
+    assert isinstance(only, BucketPartition)
+    assert (only.bucket, only.keys) == (None, ())  # option keys and pushed keys: disjoint
+
+
+def test_import_azof_does_not_import_pyspark() -> None:
+    code = "import sys, azof; assert 'pyspark' not in sys.modules, 'pyspark was imported'"
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root, timeout=60)
