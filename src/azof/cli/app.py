@@ -32,13 +32,17 @@ DEBUG_ENV = "AZOF_DEBUG"
 
 COMMANDS: dict[str, str] = {
     "alter": "azof.cli.alter:alter",
+    "asof-join": "azof.cli.temporal:asof_join",
+    "changes": "azof.cli.temporal:changes",
     "compact": "azof.cli.maintenance:compact",
     "create": "azof.cli.create:create",
     "delete": "azof.cli.write:delete",
     "demo": "azof.cli.demo:demo",
     "gen": "azof.cli.gen:gen",
+    "history": "azof.cli.temporal:history",
     "info": "azof.cli.info:info",
     "log": "azof.cli.log:log",
+    "restatements": "azof.cli.temporal:restatements",
     "scan": "azof.cli.scan:scan",
     "sql": "azof.cli.sql:sql",
     "tables": "azof.cli.info:tables",

@@ -25,7 +25,9 @@ import pyarrow as pa
 
 from azof.errors import InvalidArgumentError
 from azof.format import EVENT_TIME, KEY
+from azof.sql.alter import alter_table, is_alter_table
 from azof.sql.clauses import RewrittenQuery, TableReference, rewrite_query
+from azof.sql.functions import table_functions
 from azof.sql.pushdown import needs_from_datafusion
 from azof.sql.scans import LakehouseTables, ScanRecord, read_columns, scan_reference, snapshot_for
 from azof.table import Lakehouse, Table
@@ -133,13 +135,20 @@ class ExecutionContext:
         return self.lakehouse.tables()
 
     def sql(self, query: str) -> datafusion.DataFrame:
-        """Run ``query`` (one statement: a query, or ``EXPLAIN [ANALYZE]`` of one).
+        """Run ``query`` (one statement: a query, or ``EXPLAIN [ANALYZE]`` of one; or an
+        ``ALTER TABLE``, committed at once, whose frame is one row: table, version, changes).
 
         Raises :class:`~azof.errors.InvalidArgumentError` for a malformed time-travel
         clause, timestamp or query, :class:`~azof.errors.TableNotFoundError` for an unknown
         table and :class:`~azof.errors.VersionNotFoundError` for an unknown version or a
         ``KNOWN_AT`` before the first commit; messages quote the text at fault.
         """
+        if isinstance(query, str) and is_alter_table(query, _DIALECT):
+            self.last_scans = []
+            name = f"__azof_alter_{next(self._queries)}"
+            frame = self.session.from_arrow(alter_table(self.lakehouse, query, _DIALECT), name=name)
+            self.session.deregister_table(name)
+            return frame
         prefix = f"__azof_{next(self._queries)}_"
         tables = LakehouseTables(self.lakehouse, self._tables)
         rewritten = rewrite_query(
@@ -158,6 +167,7 @@ class ExecutionContext:
             name: _stand_in_schema(snapshot.schema.to_arrow())
             for name, snapshot in snapshots.items()
         }
+        rewritten, functions = table_functions(self, query, rewritten, tables, _DIALECT, prefix)
         try:
             for name, schema in schemas.items():
                 self.session.register_record_batches(name, [[_empty_batch(schema)]])
@@ -195,6 +205,7 @@ class ExecutionContext:
                 frame = self._explain(frame, records)
         finally:
             self._deregister(schemas)
+            self._deregister(functions)
         self.last_scans = records
         return frame
 
