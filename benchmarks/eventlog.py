@@ -10,9 +10,11 @@ of the time range is ``x ** GROWTH`` (GROWTH = log(0.332) / log(0.5), about 1.59
 the early probe time (:func:`probe_times`) about 1.4% of the keys exist, at the middle of
 the range about 33% and after the last event all of them: the proportions of the issue's
 measurement (13.6k / 332k / 1M keys). Key names are shuffled (``K0000001`` is not the
-oldest), so key order says nothing about time. ``(key, event_time)`` is unique: on-time
-events fall on even milliseconds, late ones on odd milliseconds, a key has at most one
-on-time event per month, and duplicate late rows are dropped.
+oldest), so key order says nothing about time. ``(key, event_time)`` is meant to be
+unique, so that "the latest row" is never a tie: on-time events fall on even milliseconds,
+late ones on odd milliseconds, a key has at most one on-time event per month, and repeated
+late rows within a batch are dropped (two late rows of different batches could still meet,
+with odds of about 1e-6 for the full log; :func:`latest_rows` counts such pairs).
 
 Columns: key (string), event_time (timestamp[ms, UTC]), industry (string, 50 values, fixed
 per key), revenue, shares, net_income (int64), flag (bool); no nulls. The same

@@ -4,6 +4,7 @@ checked."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -68,10 +69,12 @@ def test_a_wrong_answer_is_reported(results: scale.Results) -> None:
     ]
 
 
-def test_the_report_renders(results: scale.Results) -> None:
-    body = scale.render(results, "scale.py --preset tiny", "test machine")
+def test_the_report_renders_also_from_saved_results(results: scale.Results) -> None:
+    body = scale.render(results)
     assert "### Targets" in body
     assert "MISMATCH" not in body
+    saved = json.loads(json.dumps(results.__dict__))
+    assert scale.render(scale.Results(**saved)) == body
 
 
 def test_a_read_in_a_fresh_process_reports_its_peak_rss(root: Path, results: scale.Results) -> None:
