@@ -24,6 +24,7 @@ from azof.errors import (
 from azof.scan.read import ScanMetrics
 from azof.sql import ExecutionContext
 from azof.table import Lakehouse, Table, TableWriter
+from azof.write.evolve import SchemaUpdate
 from azof.write.writer import Commit
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "Lakehouse",
     "ScanMetrics",
     "SchemaMismatchError",
+    "SchemaUpdate",
     "StorageError",
     "Table",
     "TableExistsError",

@@ -395,8 +395,8 @@ class Table:
     def evolve(self) -> SchemaUpdate:
         """Change the schema, as one commit; no data is rewritten::
 
-            table.evolve().add_column("currency", pa.string()).rename_column("px", "price")
-                 .widen("volume", pa.int64()).drop_column("legacy").commit()
+            (table.evolve().add_column("currency", pa.string()).rename_column("px", "price")
+                 .widen("volume", pa.int64()).drop_column("legacy").commit())
 
         Older versions keep their schema; rows written under an older schema read under the
         new one (renamed by column id, added columns as their default or null, widened

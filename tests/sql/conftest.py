@@ -1,23 +1,10 @@
-"""Fixtures of the SQL tests: the seed tables, and the lakehouses of ``sql_lakes``."""
+"""Fixtures of the SQL tests: the lakehouses of ``sql_lakes`` (the seed tables are the root
+conftest's ``seed_dir``)."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
-from sql_lakes import SEED_TABLES, Prices, build_hours, build_prices
-
-
-@pytest.fixture(scope="session")
-def seed_tables() -> Path:
-    """The read-only seed lakehouse; required on CI."""
-    if not SEED_TABLES.is_dir():
-        message = f"the seed tables are missing; expected them at {SEED_TABLES}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return SEED_TABLES
+from sql_lakes import Prices, build_hours, build_prices
 
 
 @pytest.fixture(scope="session")

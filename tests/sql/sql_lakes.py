@@ -8,7 +8,6 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -17,8 +16,6 @@ import pyarrow.parquet as pq
 import azof
 from azof.storage import open_storage
 from azof.timestamps import format_instant
-
-SEED_TABLES = Path(__file__).resolve().parents[3] / "shared" / "seed-tables"
 
 MS = pa.timestamp("ms", tz="UTC")
 

@@ -34,12 +34,12 @@ def con() -> Iterator[Any]:
     connection.close()
 
 
-def test_headline_query_in_duckdb(con: duckdb.DuckDBPyConnection, seed_tables: Path) -> None:
+def test_headline_query_in_duckdb(con: duckdb.DuckDBPyConnection, seed_dir: Path) -> None:
     from azof.sql import ExecutionContext
 
     scans: list[ScanRecord] = []
-    got = azof.duckdb.sql(con, seed_tables, HEADLINE, scans=scans).to_arrow_table()
-    expected = ExecutionContext(seed_tables).sql(HEADLINE).to_arrow_table()
+    got = azof.duckdb.sql(con, seed_dir, HEADLINE, scans=scans).to_arrow_table()
+    expected = ExecutionContext(seed_dir).sql(HEADLINE).to_arrow_table()
     assert got.to_pylist() == expected.to_pylist()
     assert [r["symbol"] for r in got.to_pylist()] == ["MSFT", "ORCL", "SAP", "CRM", "VMW"]
     (scan,) = scans

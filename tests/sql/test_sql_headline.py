@@ -40,8 +40,8 @@ def latest_rows(folder: Path, as_of: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def expected(seed_tables: Path) -> list[dict[str, Any]]:
-    latest = latest_rows(seed_tables / "financials", HEADLINE_T)
+def expected(seed_dir: Path) -> list[dict[str, Any]]:
+    latest = latest_rows(seed_dir / "financials", HEADLINE_T)
     software = [r for r in latest if r["industry"] == "Software"]
     # ORDER BY revenue DESC: NULLs first (DataFusion's default, as in PostgreSQL)
     software.sort(key=lambda r: (r["revenue"] is None, r["revenue"] or 0), reverse=True)
@@ -54,25 +54,25 @@ def expected(seed_tables: Path) -> list[dict[str, Any]]:
 
 
 def test_headline_query_matches_the_raw_files(
-    seed_tables: Path, expected: list[dict[str, Any]]
+    seed_dir: Path, expected: list[dict[str, Any]]
 ) -> None:
-    ctx = ExecutionContext(seed_tables)
+    ctx = ExecutionContext(seed_dir)
     result = ctx.sql(HEADLINE).to_arrow_table()
     assert result.column_names == ["symbol", "revenue", "net_income"]
     assert result.to_pylist() == expected
     assert [r["symbol"] for r in expected] == ["MSFT", "ORCL", "SAP", "CRM", "VMW"]
 
 
-def test_headline_query_answers_well_under_a_second(seed_tables: Path) -> None:
-    ctx = ExecutionContext(seed_tables)
+def test_headline_query_answers_well_under_a_second(seed_dir: Path) -> None:
+    ctx = ExecutionContext(seed_dir)
     ctx.sql(HEADLINE).to_arrow_table()  # warm up: first use of DataFusion and the files
     started = time.perf_counter()
     ctx.sql(HEADLINE).to_arrow_table()
     assert time.perf_counter() - started < 1.0
 
 
-def test_headline_query_reads_only_its_columns(seed_tables: Path) -> None:
-    ctx = ExecutionContext(seed_tables)
+def test_headline_query_reads_only_its_columns(seed_dir: Path) -> None:
+    ctx = ExecutionContext(seed_dir)
     ctx.sql(HEADLINE)
     (scan,) = ctx.last_scans
     assert scan.table == "financials"
@@ -81,7 +81,7 @@ def test_headline_query_reads_only_its_columns(seed_tables: Path) -> None:
     assert scan.filter is None  # industry is a value column: it stays above the merge
 
 
-def test_result_converts_to_pandas(seed_tables: Path, expected: list[dict[str, Any]]) -> None:
+def test_result_converts_to_pandas(seed_dir: Path, expected: list[dict[str, Any]]) -> None:
     pytest.importorskip("pandas")
-    frame = ExecutionContext(str(seed_tables)).sql(HEADLINE).to_pandas()
+    frame = ExecutionContext(str(seed_dir)).sql(HEADLINE).to_pandas()
     assert frame["symbol"].tolist() == [r["symbol"] for r in expected]

@@ -194,8 +194,8 @@ def test_event_time_upper_bound_is_not_pushed(prices: Prices) -> None:
     assert ctx.last_scans[0].filter is None
 
 
-def test_seed_value_predicate_stays_above_the_merge(seed_tables: Any) -> None:
-    ctx = ExecutionContext(seed_tables)
+def test_seed_value_predicate_stays_above_the_merge(seed_dir: Any) -> None:
+    ctx = ExecutionContext(seed_dir)
     ctx.sql(
         f"SELECT key FROM financials AT ('{HEADLINE_T}') WHERE industry = 'Software'"
     ).to_arrow_table()

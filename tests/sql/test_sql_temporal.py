@@ -382,8 +382,8 @@ def test_errors_name_the_call(
 
 
 @pytest.fixture(scope="module")
-def seed_ctx(seed_tables: Path) -> tuple[ExecutionContext, azof.Table]:
-    lake = azof.Lakehouse(seed_tables)
+def seed_ctx(seed_dir: Path) -> tuple[ExecutionContext, azof.Table]:
+    lake = azof.Lakehouse(seed_dir)
     return ExecutionContext(lake), lake.table("financials")
 
 

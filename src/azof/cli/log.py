@@ -10,7 +10,7 @@ from typing import Any
 import click
 import pyarrow as pa
 
-from azof.cli.options import table_options
+from azof.cli.options import count_option, table_options
 from azof.cli.output import output_options, resolve_format, write_arrow
 from azof.table import Commit, Table
 
@@ -60,14 +60,7 @@ Examples:
 """
 )
 @table_options
-@click.option(
-    "--limit",
-    "-n",
-    type=click.IntRange(min=0),
-    default=None,
-    metavar="N",
-    help="Only the last N commits.",
-)
+@count_option("--limit", "-n", help="Only the last N commits.")
 @output_options
 def log(table: Table, limit: int | None, output_format: str | None, output: Path | None) -> None:
     """List a table's retained commits, oldest first.

@@ -7,12 +7,10 @@ from typing import Any
 
 import click
 
-from azof.cli.options import table_options
+from azof.cli.options import check_duration, count_option, table_options
 from azof.cli.progress import progress_bar
 from azof.compact.policy import GRANULARITIES, CompactionPolicy
-from azof.errors import InvalidArgumentError
 from azof.table import Table
-from azof.timestamps import parse_duration
 
 __all__ = ["compact", "describe_policy", "vacuum"]
 
@@ -40,18 +38,6 @@ def _policy(table: Table, changes: dict[str, Any]) -> CompactionPolicy:
     elif "segment" in given:
         given["levels"] = ()  # the default levels of the new segment
     return dataclasses.replace(table.policy, **given)
-
-
-def _check_duration(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """Click callback: ``value`` must read as a duration such as ``7d``."""
-    if value is None:
-        return None
-    what = param.opts[0] if param.opts else "duration"
-    try:
-        parse_duration(value, what)
-    except InvalidArgumentError as exc:
-        raise click.BadParameter(str(exc).removeprefix(f"{what}: "), ctx, param) from None
-    return value
 
 
 @click.command(
@@ -83,27 +69,15 @@ deltas or --max-delta-rows pending rows compact the table.
     help="The levels of the tree, coarse to fine, ending with the segment (e.g. "
     "year,quarter,month). Default: year, then the segment.",
 )
-@click.option(
-    "--max-deltas",
-    type=click.IntRange(min=1),
-    default=None,
-    metavar="N",
-    help="Pending delta files that make a compaction due (for --auto).",
+@count_option(
+    "--max-deltas", minimum=1, help="Pending delta files that make a compaction due (for --auto)."
 )
-@click.option(
+@count_option(
     "--max-delta-rows",
-    type=click.IntRange(min=1),
-    default=None,
-    metavar="N",
+    minimum=1,
     help="Pending delta rows that make a compaction due (for --auto).",
 )
-@click.option(
-    "--target-file-mb",
-    type=click.IntRange(min=1),
-    default=None,
-    metavar="N",
-    help="The size data files are split at.",
-)
+@count_option("--target-file-mb", minimum=1, help="The size data files are split at.")
 @click.option("--set-policy", is_flag=True, help="Store the policy with the table, then compact.")
 @click.option(
     "--auto/--no-auto",
@@ -173,23 +147,17 @@ deleted, so commits in flight are safe. Durations: 30s, 15m, 12h, 7d, 2w.
 """
 )
 @table_options
-@click.option(
-    "--retain-versions",
-    type=click.IntRange(min=1),
-    default=None,
-    metavar="N",
-    help="Keep the last N versions.",
-)
+@count_option("--retain-versions", minimum=1, help="Keep the last N versions.")
 @click.option(
     "--older-than",
-    callback=_check_duration,
+    callback=check_duration,
     default=None,
     metavar="DURATION",
     help="Expire versions committed longer ago than this (e.g. 7d).",
 )
 @click.option(
     "--grace",
-    callback=_check_duration,
+    callback=check_duration,
     default="1d",
     show_default=True,
     metavar="DURATION",

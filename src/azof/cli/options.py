@@ -20,7 +20,7 @@ import click
 
 from azof.errors import InvalidArgumentError
 from azof.table import Lakehouse, Table
-from azof.timestamps import parse_instant
+from azof.timestamps import parse_duration, parse_instant
 
 __all__ = [
     "AS_OF_OPTION",
@@ -29,12 +29,16 @@ __all__ = [
     "STORAGE_OPTIONS_ENV",
     "TABLE_NAME_OPTION",
     "VERSION_OPTION",
+    "check_duration",
+    "check_one_snapshot",
     "check_timestamp",
+    "count_option",
     "lakehouse_options",
     "open_lakehouse",
     "open_table",
     "storage_options",
     "table_options",
+    "timestamp_option",
 ]
 
 PATH_ENV = "AZOF_PATH"
@@ -49,37 +53,62 @@ def check_timestamp(ctx: click.Context, param: click.Parameter, value: str | Non
     The text is passed on unchanged (the API keeps its full precision); a typo is a usage
     error naming the option.
     """
+    return _check_text(parse_instant, "timestamp", ctx, param, value)
+
+
+def check_duration(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Click callback: ``value`` must read as a duration such as ``7d`` (passed on as text)."""
+    return _check_text(parse_duration, "duration", ctx, param, value)
+
+
+def _check_text(
+    parse: Callable[[str, str], object],
+    kind: str,
+    ctx: click.Context,
+    param: click.Parameter,
+    value: str | None,
+) -> str | None:
+    """``value`` unchanged if ``parse`` reads it; else a usage error naming the option."""
     if value is None:
         return None
-    what = param.opts[0] if param.opts else "timestamp"
+    what = param.opts[0] if param.opts else kind
     try:
-        parse_instant(value, what)
+        parse(value, what)
     except InvalidArgumentError as exc:
         raise click.BadParameter(str(exc).removeprefix(f"{what}: "), ctx, param) from None
     return value
 
 
-AS_OF_OPTION = click.option(
+def timestamp_option(*decls: str, help: str) -> Callable[[F], F]:
+    """An optional ``TIMESTAMP`` option checked by :func:`check_timestamp` (default: None)."""
+    return click.option(
+        *decls, callback=check_timestamp, metavar="TIMESTAMP", default=None, help=help
+    )
+
+
+def count_option(
+    *decls: str,
+    minimum: int = 0,
+    help: str,
+    **extra: Any,
+) -> Callable[[F], F]:
+    """An integer option ``N`` of at least ``minimum`` (default: None, unless ``extra`` says)."""
+    settings: dict[str, Any] = {"default": None, "metavar": "N", **extra}
+    return click.option(*decls, type=click.IntRange(min=minimum), help=help, **settings)
+
+
+AS_OF_OPTION = timestamp_option(
     "--as-of",
-    callback=check_timestamp,
-    metavar="TIMESTAMP",
-    default=None,
     help="Event time: each key's latest row at or before this instant "
     "(ISO-8601; no offset means UTC). Default: the current state.",
 )
-VERSION_OPTION = click.option(
+VERSION_OPTION = count_option(
     "--version",
     "version",
-    type=click.IntRange(min=0),
-    default=None,
-    metavar="N",
     help="Read this table version (commit time) instead of the latest.",
 )
-KNOWN_AT_OPTION = click.option(
+KNOWN_AT_OPTION = timestamp_option(
     "--known-at",
-    callback=check_timestamp,
-    metavar="TIMESTAMP",
-    default=None,
     help="Read the latest version committed at or before this instant (commit time).",
 )
 TABLE_NAME_OPTION = click.option(
@@ -107,6 +136,14 @@ _STORAGE_OPTION = click.option(
     help="An object-store option (region, endpoint, allow_http, access_key_id...); "
     f"repeat it. Merged over the JSON object in ${STORAGE_OPTIONS_ENV}.",
 )
+
+
+def check_one_snapshot(version: int | None, known_at: str | None) -> None:
+    """A usage error when both ``--version`` and ``--known-at`` are given."""
+    if version is not None and known_at is not None:
+        raise click.UsageError(
+            "give --version or --known-at, not both (both choose the table version by commit time)"
+        )
 
 
 def storage_options(uri: str, pairs: Sequence[str]) -> dict[str, Any]:

@@ -43,7 +43,9 @@ __all__ = [
     "FORMATS",
     "OUTPUT_ENV",
     "TreeNode",
+    "format_option",
     "make_console",
+    "output_option",
     "output_options",
     "print_tree",
     "resolve_format",
@@ -94,24 +96,35 @@ def make_console(*, stderr: bool = False) -> Console:
 
 
 def output_options(command: F) -> F:
-    """Add ``--format`` and ``--output``; pass them on to :func:`write_arrow`."""
-    command = click.option(
-        "--output",
-        "-o",
-        type=click.Path(dir_okay=False, writable=True, path_type=Path),
-        default=None,
-        help="Write to this file instead of stdout; its suffix (.csv, .json, .jsonl, "
-        ".parquet, .tsv) sets the format unless --format is given.",
-    )(command)
+    """Add ``--format`` (``-f``) and ``--output``; pass them on to :func:`write_arrow`."""
+    return format_option("-f")(output_option()(command))
+
+
+def format_option(*short: str) -> Callable[[F], F]:
+    """The ``--format`` option (also named ``short``), received as ``output_format``."""
     return click.option(
         "--format",
-        "-f",
+        *short,
         "output_format",
         type=click.Choice(FORMATS),
         default=None,
         help="table (rich on a terminal, tab-separated when piped), csv, json (JSON lines) "
         "or parquet (needs --output). Default: from the --output suffix, else table.",
-    )(command)
+    )
+
+
+def output_option(
+    what: str = "Write to this file instead of stdout",
+) -> Callable[[F], F]:
+    """The ``--output`` / ``-o`` option: ``what`` it does, then how its suffix sets the format."""
+    return click.option(
+        "--output",
+        "-o",
+        type=click.Path(dir_okay=False, writable=True, path_type=Path),
+        default=None,
+        help=f"{what}; its suffix (.csv, .json, .jsonl, .parquet, .tsv) sets the format unless "
+        "--format is given.",
+    )
 
 
 def resolve_format(output_format: str | None, output: Path | None) -> str:

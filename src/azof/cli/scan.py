@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from azof.cli.options import AS_OF_OPTION, KNOWN_AT_OPTION, VERSION_OPTION, table_options
+from azof.cli.options import (
+    AS_OF_OPTION,
+    KNOWN_AT_OPTION,
+    VERSION_OPTION,
+    count_option,
+    table_options,
+)
 from azof.cli.output import output_options, resolve_format, write_arrow
 from azof.predicate import parse_predicate
 from azof.table import Table
@@ -52,14 +58,7 @@ Examples:
     help="A SQL predicate on the answer, e.g. \"value LIKE 'abc%' AND key IN ('1', '2')\". "
     "Timestamps compare with text such as '2024-03-01' (UTC).",
 )
-@click.option(
-    "--limit",
-    "-n",
-    type=click.IntRange(min=0),
-    default=None,
-    metavar="N",
-    help="Return at most N rows.",
-)
+@count_option("--limit", "-n", help="Return at most N rows.")
 @VERSION_OPTION
 @KNOWN_AT_OPTION
 @output_options

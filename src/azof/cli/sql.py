@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from azof.cli.app import CliState, _describe, _report
 from azof.cli.options import lakehouse_options
-from azof.cli.output import FORMATS, resolve_format, write_arrow
+from azof.cli.output import format_option, output_option, resolve_format, write_arrow
 from azof.cli.repl import (
     Item,
     LineReader,
@@ -242,22 +242,8 @@ Prompt history: $AZOF_HISTORY (default ~/.azof_history; set it empty for none).
     help="Read the statements from this file ('-' for stdin); they end with ';' and run "
     "in order, each result printed.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(FORMATS),
-    default=None,
-    help="table (rich on a terminal, tab-separated when piped), csv, json (JSON lines) "
-    "or parquet (needs --output). Default: from the --output suffix, else table.",
-)
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    default=None,
-    help="Write the result to this file (one statement only); its suffix (.csv, .json, "
-    ".jsonl, .parquet, .tsv) sets the format unless --format is given.",
-)
+@format_option()
+@output_option("Write the result to this file (one statement only)")
 @click.pass_context
 def sql(
     ctx: click.Context,

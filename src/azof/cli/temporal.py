@@ -4,8 +4,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import cast
+from typing import Any, TypeVar, cast
 
 import click
 import pyarrow as pa
@@ -16,8 +17,10 @@ from azof.cli.options import (
     AS_OF_OPTION,
     KNOWN_AT_OPTION,
     VERSION_OPTION,
-    check_timestamp,
+    check_one_snapshot,
+    count_option,
     table_options,
+    timestamp_option,
 )
 from azof.cli.output import output_options, resolve_format, write_arrow
 from azof.cli.scan import split_columns
@@ -28,20 +31,16 @@ __all__ = ["asof_join", "changes", "history", "restatements"]
 
 _READ_ROWS = 1_000_000
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 _KEYS_ARGUMENT = click.argument("keys", nargs=-1, metavar="[KEY]...")
-_START_OPTION = click.option(
+_START_OPTION = timestamp_option(
     "--start",
-    callback=check_timestamp,
-    metavar="TIMESTAMP",
-    default=None,
     help="Event-time window start, inclusive (ISO-8601; no offset means UTC). "
     "Default: open (before any event).",
 )
-_END_OPTION = click.option(
+_END_OPTION = timestamp_option(
     "--end",
-    callback=check_timestamp,
-    metavar="TIMESTAMP",
-    default=None,
     help="Event-time window end, exclusive. Default: open (the current state).",
 )
 _COLUMNS_OPTION = click.option(
@@ -51,6 +50,25 @@ _COLUMNS_OPTION = click.option(
     default=None,
     help="Comma-separated value columns to return and compare (default: all).",
 )
+
+
+def _window_options(command: F) -> F:
+    """The options of ``history`` and ``changes``: the table, KEYs, an event-time window,
+    columns, the table version and the output."""
+    for option in reversed(
+        (
+            table_options,
+            _KEYS_ARGUMENT,
+            _START_OPTION,
+            _END_OPTION,
+            _COLUMNS_OPTION,
+            VERSION_OPTION,
+            KNOWN_AT_OPTION,
+            output_options,
+        )
+    ):
+        command = option(command)
+    return command
 
 
 def _keys(keys: tuple[str, ...]) -> list[str] | None:
@@ -67,14 +85,7 @@ Examples:
   azof history --path ./lake --table prices AAPL --version 1 --format csv
 """
 )
-@table_options
-@_KEYS_ARGUMENT
-@_START_OPTION
-@_END_OPTION
-@_COLUMNS_OPTION
-@VERSION_OPTION
-@KNOWN_AT_OPTION
-@output_options
+@_window_options
 def history(
     table: Table,
     keys: tuple[str, ...],
@@ -93,7 +104,7 @@ def history(
     (not clipped). --version / --known-at: the history as the table knew it then.
     """
     output_format = resolve_format(output_format, output)
-    _one_snapshot(version, known_at)
+    check_one_snapshot(version, known_at)
     answer = table.history(
         _keys(keys),
         start,
@@ -113,14 +124,7 @@ Examples:
   azof changes --path ./lake --table prices --start 2019-02-01 --known-at 2019-03-01 -o c.csv
 """
 )
-@table_options
-@_KEYS_ARGUMENT
-@_START_OPTION
-@_END_OPTION
-@_COLUMNS_OPTION
-@VERSION_OPTION
-@KNOWN_AT_OPTION
-@output_options
+@_window_options
 def changes(
     table: Table,
     keys: tuple[str, ...],
@@ -139,7 +143,7 @@ def changes(
     (after_...). --columns chooses the columns returned and compared.
     """
     output_format = resolve_format(output_format, output)
-    _one_snapshot(version, known_at)
+    check_one_snapshot(version, known_at)
     answer = table.changes(
         start,
         end,
@@ -161,11 +165,9 @@ Examples:
 @table_options
 @_KEYS_ARGUMENT
 @AS_OF_OPTION
-@click.option(
+@count_option(
     "--since-version",
-    type=click.IntRange(min=0),
     required=True,
-    metavar="N",
     help="The version whose answers to compare with (it must not be vacuumed).",
 )
 @_COLUMNS_OPTION
@@ -190,7 +192,7 @@ def restatements(
     change (added, removed or changed), old_event_time, old_<column>..., new_....
     """
     output_format = resolve_format(output_format, output)
-    _one_snapshot(version, known_at)
+    check_one_snapshot(version, known_at)
     answer = table.restatements(
         as_of,
         since_version,
@@ -221,13 +223,6 @@ def read_left(path: Path, file_format: str | None, table: Table, on: str, at: st
                 f"{', '.join(frame.column_names)}"
             )
     return frame
-
-
-def _one_snapshot(version: int | None, known_at: str | None) -> None:
-    if version is not None and known_at is not None:
-        raise click.UsageError(
-            "give --version or --known-at, not both (both choose the table version by commit time)"
-        )
 
 
 @click.command(
@@ -298,7 +293,7 @@ def asof_join(
     their order. --columns adds only those columns (event_time: the matched event's time).
     """
     output_format = resolve_format(output_format, output)
-    _one_snapshot(version, known_at)
+    check_one_snapshot(version, known_at)
     frame = read_left(left, left_format, table, on, at)
     answer = table.asof_join(
         frame,

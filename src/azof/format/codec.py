@@ -2,7 +2,8 @@
 
 ``decode_snapshot`` turns bytes into a :class:`~azof.format.snapshot.Snapshot` or raises a
 :class:`~azof.errors.CorruptTableError` naming the table, the file and what is wrong;
-``encode_snapshot`` writes format version 2.
+``encode_snapshot`` writes format version 2, or 3 once the schema has evolved
+(:func:`required_format_version`).
 """
 
 from __future__ import annotations
@@ -14,21 +15,30 @@ from typing import Any
 import pyarrow as pa
 
 from azof.errors import CorruptTableError, InvalidArgumentError, UnsupportedFormatError
-from azof.format.schema import RESERVED, Column, TableSchema
+from azof.format.evolution import default_scalar_of
+from azof.format.schema import RESERVED, Column, DroppedColumn, Rename, TableSchema
 from azof.format.snapshot import CommitInfo, DataFile, Segment, Snapshot
 from azof.format.types import SEED_TYPES, UnknownTypeError, type_from_json, type_to_json
 from azof.timestamps import Instant, format_instant, parse_instant
 
-__all__ = ["CURRENT_FORMAT_VERSION", "decode_snapshot", "encode_snapshot", "validate_file_name"]
+__all__ = [
+    "CURRENT_FORMAT_VERSION",
+    "decode_snapshot",
+    "encode_snapshot",
+    "required_format_version",
+    "validate_file_name",
+]
 
-CURRENT_FORMAT_VERSION = 2
-_KNOWN_VERSIONS = (1, 2)
+CURRENT_FORMAT_VERSION = 3
+"""The newest format version azof writes (3: version 2 plus schema evolution)."""
+_KNOWN_VERSIONS = (1, 2, 3)
 
 
 class _Context:
-    def __init__(self, table: str, file: str) -> None:
+    def __init__(self, table: str, file: str, version: int = 1) -> None:
         self.table = table
         self.file = file
+        self.version = version
 
     def error(self, what: str) -> CorruptTableError:
         return CorruptTableError(f"table {self.table!r}: {self.file}: {what}")
@@ -121,7 +131,10 @@ def _decode_schema(raw: Any, version: int, ctx: _Context) -> TableSchema:
             # The seed's writer never enforced "nullable": false (financials' industry holds
             # nulls), so a format-1 column reads as nullable: answers must stay writable.
             nullable = True
-        columns.append(Column(column_id, name, dtype, nullable))
+        column = Column(column_id, name, dtype, nullable)
+        if version >= 3:
+            column = _decode_evolved_column(item, column, ctx, f"{where} ({name!r})")
+        columns.append(column)
     if len({c.id for c in columns}) != len(columns):
         raise ctx.error("schema: column ids are not unique")
     key_type: pa.DataType = pa.string()
@@ -142,7 +155,75 @@ def _decode_schema(raw: Any, version: int, ctx: _Context) -> TableSchema:
             raise ctx.error(f"schema: key_type {key_type} is not a string or integer type")
         if not pa.types.is_timestamp(event_time_type):
             raise ctx.error(f"schema: event_time_type {event_time_type} is not a timestamp")
-    return TableSchema(tuple(columns), key_type, event_time_type)
+    schema = TableSchema(tuple(columns), key_type, event_time_type)
+    if version >= 3:
+        schema = _decode_evolved_schema(raw, schema, ctx)
+    return schema
+
+
+def _whole(value: Any, ctx: _Context, where: str, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ctx.error(f"{where}: {name} {value!r} is not a whole number >= 0")
+    return value
+
+
+def _decode_evolved_column(
+    item: Mapping[str, Any], column: Column, ctx: _Context, where: str
+) -> Column:
+    """The format-3 fields of a column: ``default``, ``added_in_schema``, ``renames``."""
+    default = item.get("default")
+    try:
+        default_scalar_of(default, column.type)
+    except ValueError as exc:
+        raise ctx.error(f"{where}: {exc}") from None
+    added = _whole(item.get("added_in_schema", 0), ctx, where, "added_in_schema")
+    renames_raw = item.get("renames", [])
+    if not isinstance(renames_raw, list):
+        raise ctx.error(f"{where}: 'renames' is not a list")
+    renames = []
+    for rename in renames_raw:
+        if not isinstance(rename, dict) or not isinstance(rename.get("from"), str):
+            raise ctx.error(f"{where}: a rename is not an object with 'from' and 'version'")
+        renames.append(Rename(rename["from"], _whole(rename.get("version"), ctx, where, "version")))
+    return Column(
+        column.id, column.name, column.type, column.nullable, default, added, tuple(renames)
+    )
+
+
+def _decode_evolved_schema(
+    raw: Mapping[str, Any], schema: TableSchema, ctx: _Context
+) -> TableSchema:
+    """The format-3 fields of a schema: ``schema_id``, ``next_column_id``, ``dropped``."""
+    schema_id = _whole(raw.get("schema_id", 0), ctx, "schema", "schema_id")
+    next_id = _whole(raw.get("next_column_id", 0), ctx, "schema", "next_column_id")
+    dropped_raw = raw.get("dropped", [])
+    if not isinstance(dropped_raw, list):
+        raise ctx.error("schema: 'dropped' is not a list")
+    dropped = []
+    for item in dropped_raw:
+        if not isinstance(item, dict):
+            raise ctx.error("schema: a dropped column is not an object")
+        name = _require(item, "name", str, ctx, "schema dropped column")
+        where = f"schema dropped column {name!r}"
+        column_id = _require(item, "id", int, ctx, where)
+        dropped.append(
+            DroppedColumn(column_id, name, _whole(item.get("version"), ctx, where, "version"))
+        )
+    ids = [c.id for c in schema.columns] + [d.id for d in dropped]
+    if len(set(ids)) != len(ids):
+        raise ctx.error("schema: a dropped column's id is used again (ids are never reused)")
+    if next_id and ids and next_id <= max(ids):
+        raise ctx.error(f"schema: next_column_id {next_id} is not above every column id")
+    if any(c.added_in_schema > schema_id for c in schema.columns):
+        raise ctx.error(f"schema: a column's added_in_schema is above schema_id {schema_id}")
+    return TableSchema(
+        schema.columns,
+        schema.key_type,
+        schema.event_time_type,
+        schema_id=schema_id,
+        next_column_id=next_id,
+        dropped=tuple(dropped),
+    )
 
 
 def _decode_file(raw: Any, ctx: _Context, where: str, default_start: Instant | None) -> DataFile:
@@ -160,7 +241,8 @@ def _decode_file(raw: Any, ctx: _Context, where: str, default_start: Instant | N
     if start is not None and end is not None and start > end:
         raise ctx.error(f"{where} ({name}): start {raw.get('start')} is after end {raw.get('end')}")
     ints = {}
-    for key in ("seq", "rows", "bytes", "bucket", "buckets", "tombstones"):
+    known = ("seq", "rows", "bytes", "bucket", "buckets", "tombstones")
+    for key in (*known, "schema_id") if ctx.version >= 3 else known:
         value = raw.get(key)
         if value is not None and (
             not isinstance(value, int) or isinstance(value, bool) or value < 0
@@ -185,6 +267,7 @@ def _decode_file(raw: Any, ctx: _Context, where: str, default_start: Instant | N
         tombstones=ints["tombstones"] or 0,
         derived=raw.get("derived") is True,
         sorted=raw.get("sorted") is True,
+        schema_id=ints.get("schema_id") or 0,
     )
 
 
@@ -295,6 +378,7 @@ def decode_snapshot(data: bytes, *, table: str, file: str, version: int) -> Snap
             f"table {table!r}: {file}: format_version {format_version} is newer than this azof "
             f"reads (up to {max(_KNOWN_VERSIONS)}); upgrade azof"
         )
+    ctx.version = format_version
     schema = _decode_schema(raw.get("schema"), format_version, ctx)
     segments_raw = raw.get("segments", [])
     if not isinstance(segments_raw, list):
@@ -365,6 +449,8 @@ def _encode_file(f: DataFile) -> dict[str, Any]:
         out["derived"] = True
     if f.sorted:
         out["sorted"] = True
+    if f.schema_id:
+        out["schema_id"] = f.schema_id
     return out
 
 
@@ -382,12 +468,48 @@ def _encode_segment(s: Segment) -> dict[str, Any]:
     return out
 
 
+def required_format_version(snapshot: Snapshot) -> int:
+    """The version azof writes a snapshot in: 3 once its schema has evolved, else 2."""
+    return 3 if snapshot.schema.schema_id > 0 else 2
+
+
+def _encode_schema(schema: TableSchema, version: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if version >= 3:
+        out["schema_id"] = schema.schema_id
+        out["next_column_id"] = schema.new_column_id
+    out["key_type"] = type_to_json(schema.key_type)
+    out["event_time_type"] = type_to_json(schema.event_time_type)
+    columns = []
+    for c in schema.columns:
+        column: dict[str, Any] = {
+            "id": c.id,
+            "name": c.name,
+            "type": type_to_json(c.type),
+            "nullable": c.nullable,
+        }
+        if version >= 3 and c.default is not None:
+            column["default"] = c.default
+        if version >= 3 and c.added_in_schema:
+            column["added_in_schema"] = c.added_in_schema
+        if version >= 3 and c.renames:
+            column["renames"] = [{"from": r.name, "version": r.version} for r in c.renames]
+        columns.append(column)
+    out["columns"] = columns
+    if version >= 3 and schema.dropped:
+        out["dropped"] = [
+            {"id": d.id, "name": d.name, "version": d.version} for d in schema.dropped
+        ]
+    return out
+
+
 def encode_snapshot(snapshot: Snapshot) -> bytes:
-    """The format-2 JSON of a snapshot (a format-1 snapshot is upgraded on the way)."""
-    schema = snapshot.schema
+    """The JSON of a snapshot in :func:`required_format_version` (a format-1 snapshot is
+    upgraded on the way)."""
+    version = required_format_version(snapshot)
     commit = snapshot.commit
     raw: dict[str, Any] = {
-        "format_version": CURRENT_FORMAT_VERSION,
+        "format_version": version,
         "table_uuid": snapshot.table_uuid,
         "version": snapshot.version,
         "parent_version": snapshot.parent_version,
@@ -403,14 +525,7 @@ def encode_snapshot(snapshot: Snapshot) -> bytes:
             "summary": dict(commit.summary),
             "properties": dict(commit.properties),
         }
-    raw["schema"] = {
-        "key_type": type_to_json(schema.key_type),
-        "event_time_type": type_to_json(schema.event_time_type),
-        "columns": [
-            {"id": c.id, "name": c.name, "type": type_to_json(c.type), "nullable": c.nullable}
-            for c in schema.columns
-        ],
-    }
+    raw["schema"] = _encode_schema(snapshot.schema, version)
     raw["buckets"] = snapshot.buckets
     raw["policy"] = dict(snapshot.policy)
     raw["properties"] = dict(snapshot.properties)

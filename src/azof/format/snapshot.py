@@ -45,6 +45,9 @@ class DataFile:
     """A base written by compaction: derived from the deltas, not a source of events."""
     sorted: bool = False
     """Rows are sorted by key, then event time (every file azof writes)."""
+    schema_id: int = 0
+    """The ``schema_id`` of the schema the file was written with: it holds no column added
+    by a later schema (those read as their default)."""
 
     def may_hold_before(self, instant: Instant) -> bool:
         """Whether the file may hold an event at or before ``instant``."""

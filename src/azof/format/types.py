@@ -18,9 +18,11 @@ __all__ = [
     "SEED_TYPES",
     "UnknownTypeError",
     "is_utc",
+    "is_widening",
     "type_from_json",
     "type_to_json",
     "types_compatible",
+    "types_readable",
     "unit_nanos",
 ]
 
@@ -158,7 +160,7 @@ def type_from_json(value: Any) -> pa.DataType:
                 return pa.large_list(field)
             return pa.list_(field, int(value["size"]))
         if kind == "map":
-            return pa.map_(
+            map_type: pa.DataType = cast(Any, pa.map_)(
                 type_from_json(value["key"]),
                 pa.field(
                     "value",
@@ -166,6 +168,7 @@ def type_from_json(value: Any) -> pa.DataType:
                     nullable=bool(value.get("value_nullable", True)),
                 ),
             )
+            return map_type
         if kind == "struct":
             return pa.struct(
                 [
@@ -217,3 +220,41 @@ def types_compatible(declared: pa.DataType, found: pa.DataType) -> bool:
             declared.item_type, found.item_type
         )
     return False
+
+
+_UNIT_ORDER = ("s", "ms", "us", "ns")
+
+
+def is_widening(old: pa.DataType, new: pa.DataType) -> bool:
+    """Whether a column of type ``old`` may be evolved to ``new``: every value reads the same.
+
+    Integers to a wider integer of the same signedness, or unsigned to a wider signed one
+    (``int8`` -> ``int16`` -> ``int32`` -> ``int64``, ``uint8`` -> ``uint16``/``int16``...);
+    floats to a wider float; decimals to a greater precision of the same scale; timestamps
+    to a finer unit in the same zone; ``string`` -> ``large_string``, ``binary`` ->
+    ``large_binary``. A type does not widen to itself.
+    """
+    if old.equals(new):
+        return False
+    if pa.types.is_integer(old) and pa.types.is_integer(new):
+        if new.bit_width <= old.bit_width:
+            return False
+        return pa.types.is_signed_integer(new) or pa.types.is_unsigned_integer(old)
+    if pa.types.is_floating(old) and pa.types.is_floating(new):
+        return bool(new.bit_width > old.bit_width)
+    if pa.types.is_decimal(old) and pa.types.is_decimal(new):
+        return bool(new.scale == old.scale and new.precision > old.precision)
+    if pa.types.is_timestamp(old) and pa.types.is_timestamp(new):
+        same_zone = old.tz == new.tz or (is_utc(old.tz) and is_utc(new.tz))
+        return same_zone and _UNIT_ORDER.index(new.unit) > _UNIT_ORDER.index(old.unit)
+    return (old, new) in ((pa.string(), pa.large_string()), (pa.binary(), pa.large_binary()))
+
+
+def types_readable(declared: pa.DataType, found: pa.DataType) -> bool:
+    """Whether a file's column of type ``found`` reads as ``declared``: compatible types
+    (:func:`types_compatible`), or a type that ``declared`` widens (schema evolution)."""
+    if types_compatible(declared, found):
+        return True
+    if pa.types.is_dictionary(found):
+        return types_readable(declared, found.value_type)
+    return is_widening(found, declared)

@@ -15,9 +15,10 @@ import pyarrow.dataset as ds
 
 from azof.errors import CorruptTableError, InvalidArgumentError
 from azof.format.buckets import split_by_bucket
-from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE, TableSchema
-from azof.format.snapshot import Snapshot
-from azof.format.types import types_compatible, unit_nanos
+from azof.format.evolution import default_scalar
+from azof.format.schema import EVENT_TIME, KEY, RESERVED, TOMBSTONE, TableSchema
+from azof.format.snapshot import DataFile, Snapshot
+from azof.format.types import types_compatible, types_readable, unit_nanos
 from azof.scan.merge import PRIORITY, drop_tombstones, merge_latest, merge_sorted_runs
 from azof.scan.plan import PlannedFile, plan_files
 from azof.storage import ReadCounter, Storage
@@ -112,37 +113,98 @@ def _value_columns(table: str, schema: TableSchema, request: ScanRequest) -> lis
     return [n for n in value_names if n in wanted]
 
 
-def _check_file_schema(table: str, schema: TableSchema, path: str, physical: pa.Schema) -> None:
-    for name in schema.names:
-        declared = schema.field(name).type
-        index = physical.get_field_index(name)
-        if index < 0:
-            raise CorruptTableError(
-                f"table {table!r}: data file {path} has no column {name!r} that the schema "
-                f"declares ({declared}); the file does not belong to this table"
-            )
-        found = physical.field(index).type
-        if not types_compatible(declared, found):
-            raise CorruptTableError(
-                f"table {table!r}: data file {path} column {name!r} is {found}, but the "
-                f"schema declares {declared}"
-            )
+_FIELD_ID = b"PARQUET:field_id"
+
+FileColumns = tuple[tuple[str, str | None], ...]
+"""Per value column of the table: the file's column that holds it, or ``None`` when the file
+was written before the column was added (its rows read the column's default)."""
 
 
-def _dataset(
-    storage: Storage,
+def _field_id(field: pa.Field[Any]) -> int | None:
+    metadata = field.metadata
+    if not metadata or _FIELD_ID not in metadata:
+        return None
+    try:
+        return int(metadata[_FIELD_ID])
+    except ValueError:
+        return None
+
+
+def file_columns(
+    table: str, schema: TableSchema, data_file: DataFile, physical: pa.Schema
+) -> FileColumns:
+    """Where each column of ``schema`` is in a data file (``docs/spec.md``, "Schema
+    evolution"), checked: ``key`` and ``event_time`` by name; a value column by its field
+    id, or by the name it was created with in a file without field ids (seed files). A
+    column the file lacks is corruption unless it was added after the file was written."""
+    path = data_file.file
+    for name in (KEY, EVENT_TIME):
+        _check_type(table, path, name, schema.field(name).type, physical, name)
+    by_id = {}
+    for stored in physical:
+        field_id = _field_id(stored)
+        if field_id is not None and stored.name not in RESERVED:
+            by_id[field_id] = stored.name
+    out: list[tuple[str, str | None]] = []
+    for column in schema.columns:
+        if column.added_in_schema > data_file.schema_id:
+            out.append((column.name, None))  # added after the file was written
+            continue
+        found = by_id.get(column.id) if by_id else column.initial_name
+        if found is not None and physical.get_field_index(found) < 0:
+            found = None
+        if found is None:
+            how = f"field id {column.id}" if by_id else f"name {column.initial_name!r}"
+            raise CorruptTableError(
+                f"table {table!r}: data file {path} has no column {column.name!r} ({how}) that "
+                f"the schema declares ({column.type}); the file does not belong to this table"
+            )
+        _check_type(table, path, column.name, column.type, physical, found)
+        out.append((column.name, found))
+    return tuple(out)
+
+
+def _check_type(
+    table: str, path: str, name: str, declared: pa.DataType, physical: pa.Schema, found: str
+) -> None:
+    index = physical.get_field_index(found)
+    if index < 0:
+        raise CorruptTableError(
+            f"table {table!r}: data file {path} has no column {name!r} that the schema "
+            f"declares ({declared}); the file does not belong to this table"
+        )
+    dtype = physical.field(index).type
+    compatible = types_compatible if name in (KEY, EVENT_TIME) else types_readable
+    if not compatible(declared, dtype):
+        where = repr(name) if found == name else f"{name!r} (stored as {found!r})"
+        raise CorruptTableError(
+            f"table {table!r}: data file {path} column {where} is {dtype}, but the "
+            f"schema declares {declared}"
+        )
+
+
+@dataclass
+class _Group:
+    """Consecutive planned files whose requested columns lie alike: one dataset."""
+
+    columns: FileColumns
+    fragments: list[ds.Fragment] = field(default_factory=list)
+
+
+def _fragments(
     table: str,
     snapshot: Snapshot,
     planned: Sequence[PlannedFile],
     columns: list[str],
     condition: pc.Expression | None,
-    counter: ReadCounter | None,
+    filesystem: Any,
     metrics: ScanMetrics,
-) -> ds.Dataset:
-    schema = snapshot.schema
-    filesystem = storage.arrow_filesystem(counter)
+) -> list[_Group]:
+    """The planned files' fragments (row groups pruned by ``condition``), checked against
+    the schema and grouped, in plan order, by where the requested columns lie in them."""
     fmt = ds.ParquetFileFormat()
-    fragments: list[ds.Fragment] = []
+    wanted = set(columns)
+    groups: list[_Group] = []
     for item in planned:
         fragment = fmt.make_fragment(
             item.file.file,
@@ -161,20 +223,56 @@ def _dataset(
             raise CorruptTableError(
                 f"table {table!r}: data file {item.file.file} is not readable Parquet ({exc})"
             ) from None
-        _check_file_schema(table, schema, item.file.file, physical)
+        located = file_columns(table, snapshot.schema, item.file, physical)
+        located = tuple((name, found) for name, found in located if name in wanted)
         metrics.row_groups_total += fragment.num_row_groups
         kept = fragment.split_by_row_group(condition) if condition is not None else [fragment]
         if condition is None:
             metrics.row_groups_read += fragment.num_row_groups
         else:
             metrics.row_groups_read += len(kept)
-        if kept:
-            metrics.files_read += 1
-        fragments.extend(kept)
+        if not kept:
+            continue
+        metrics.files_read += 1
+        if not groups or groups[-1].columns != located:
+            groups.append(_Group(located))
+        groups[-1].fragments.extend(kept)
+    return groups
+
+
+def _read_group(
+    schema: TableSchema,
+    group: _Group,
+    condition: pc.Expression | None,
+    filesystem: Any,
+    out: pa.Schema,
+) -> pa.Table:
+    """The rows of one group as ``out`` (the table's names and types): a column the files
+    lack reads as its default, a renamed one is read under its stored name, and a narrower
+    stored type is cast to the declared one."""
+    fmt = ds.ParquetFileFormat()
+    if all(found == name for name, found in group.columns):  # every column under its name
+        return ds.FileSystemDataset(group.fragments, out, fmt, filesystem).to_table(
+            filter=condition
+        )
     fields = [schema.field(KEY), schema.field(EVENT_TIME)]
-    fields += [schema.field(name) for name in columns]
+    projection: dict[str, pc.Expression] = {KEY: pc.field(KEY), EVENT_TIME: pc.field(EVENT_TIME)}
+    for name, found in group.columns:
+        column = schema.column(name)
+        assert column is not None
+        if found is None:
+            projection[name] = pc.scalar(default_scalar(column))  # type: ignore[arg-type]
+        else:
+            fields.append(pa.field(found, column.type))
+            projection[name] = pc.field(found)
     fields += [pa.field(TOMBSTONE, pa.bool_()), pa.field(PRIORITY, pa.int32())]
-    return ds.FileSystemDataset(fragments, pa.schema(fields), fmt, filesystem)
+    projection[TOMBSTONE] = pc.field(TOMBSTONE)
+    projection[PRIORITY] = pc.field(PRIORITY)
+    dataset = ds.FileSystemDataset(group.fragments, pa.schema(fields), fmt, filesystem)
+    rows = dataset.to_table(columns=projection, filter=condition)
+    if rows.schema != out:  # same types; only nullability differs (tombstones hold nulls)
+        rows = pa.Table.from_arrays(rows.columns, schema=out)
+    return rows
 
 
 def read_rows(
@@ -187,16 +285,36 @@ def read_rows(
     metrics: ScanMetrics | None = None,
 ) -> pa.Table:
     """Rows of the planned files (``key``, ``event_time``, ``columns``, tombstone flag and
-    ``_azof_priority``), checked against the schema; ``condition`` prunes and filters."""
+    ``_azof_priority``), checked against the schema; ``condition`` prunes and filters.
+
+    Columns are found by field id (files written under older schemas read under the
+    snapshot's: renamed, widened, added columns read as their default). Each file's rows
+    stay together and files keep the plan's order.
+    """
     metrics = metrics if metrics is not None else ScanMetrics()
     counter = ReadCounter() if not storage.is_local else None
-    dataset = _dataset(storage, table, snapshot, planned, columns, condition, counter, metrics)
+    schema = snapshot.schema
+    out = pa.schema(
+        [
+            schema.field(KEY),
+            schema.field(EVENT_TIME),
+            *(schema.field(name) for name in columns),
+            pa.field(TOMBSTONE, pa.bool_()),
+            pa.field(PRIORITY, pa.int32()),
+        ]
+    )
+    filesystem = storage.arrow_filesystem(counter)
+    groups = _fragments(table, snapshot, planned, columns, condition, filesystem, metrics)
     try:
-        raw = dataset.to_table(filter=condition)
+        parts = [_read_group(schema, g, condition, filesystem, out) for g in groups]
     except FileNotFoundError as exc:
         raise CorruptTableError(f"table {table!r}: a data file is missing ({exc})") from None
     except (pa.ArrowInvalid, OSError) as exc:
         raise CorruptTableError(f"table {table!r}: cannot read data files ({exc})") from None
+    if not parts:
+        raw = out.empty_table()
+    else:
+        raw = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
     metrics.files.extend(p.file.file for p in planned)
     metrics.rows_read += raw.num_rows
     if counter is not None:

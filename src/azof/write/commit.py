@@ -78,7 +78,7 @@ def upgrade(parent: Snapshot, version: int, info: CommitInfo, **changes: Any) ->
     """The child snapshot of ``parent`` (format 2; a seed table gets its uuid here)."""
     return replace(
         parent,
-        format_version=2,
+        format_version=max(2, parent.format_version),
         version=version,
         parent_version=parent.version,
         commit=info,

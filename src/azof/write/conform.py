@@ -9,12 +9,13 @@ refused; the error names the column and both types.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from azof.errors import InvalidArgumentError, SchemaMismatchError
+from azof.format.evolution import default_scalar
 from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE, TableSchema
 from azof.scan.merge import run_edges
 from azof.timestamps import parse_instant
@@ -107,7 +108,7 @@ def _castable(source: pa.DataType, target: pa.DataType) -> bool:
     if pa.types.is_time(source) and pa.types.is_time(target):
         return True
     if pa.types.is_decimal(source) and pa.types.is_decimal(target):
-        return (
+        return bool(
             source.scale <= target.scale
             and source.precision - source.scale <= target.precision - target.scale
         )
@@ -122,16 +123,21 @@ def _castable(source: pa.DataType, target: pa.DataType) -> bool:
 
 
 def _cast_column(
-    column: pa.ChunkedArray, target: pa.DataType, name: str, table: str
-) -> pa.ChunkedArray:
+    column: pa.ChunkedArray[Any], target: pa.DataType, name: str, table: str
+) -> pa.ChunkedArray[Any]:
     source = column.type
     if not _castable(source, target):
         raise SchemaMismatchError(
             f"table {table!r}: column {name!r} is {source} in the data but {target} in the "
             "table; convert it before appending"
         )
-    if pa.types.is_timestamp(source) and source.tz is None and target.tz is not None:
-        column = column.cast(pa.timestamp(source.unit, tz="UTC"))  # naive means UTC
+    if (
+        pa.types.is_timestamp(source)
+        and pa.types.is_timestamp(target)
+        and cast(pa.TimestampType, source).tz is None
+        and cast(pa.TimestampType, target).tz is not None
+    ):  # naive means UTC
+        column = column.cast(pa.timestamp(cast(pa.TimestampType, source).unit, tz="UTC"))
     try:
         return column.cast(target, safe=True)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
@@ -140,20 +146,54 @@ def _cast_column(
         ) from None
 
 
+def _former_column(schema: TableSchema, name: str, table: str) -> SchemaMismatchError | None:
+    """The error for a column name the schema no longer has: renamed or dropped."""
+    renamed: list[tuple[int, str | None]] = [
+        (rename.version, column.name)
+        for column in schema.columns
+        for rename in column.renames
+        if rename.name == name
+    ]
+    dropped: list[tuple[int, str | None]] = [
+        (d.version, None) for d in schema.dropped if d.name == name
+    ]
+    if not renamed and not dropped:
+        return None
+    version, new_name = max(renamed + dropped, key=lambda item: item[0])
+    if new_name is not None:
+        return SchemaMismatchError(
+            f"table {table!r}: column {name!r} was renamed to {new_name!r} at version "
+            f"{version}; write it as {new_name!r}"
+        )
+    return SchemaMismatchError(
+        f"table {table!r}: column {name!r} was dropped at version {version}; leave it out "
+        f"(the table has {', '.join(schema.names)})"
+    )
+
+
 def conform(
     data: pa.Table, schema: TableSchema, table: str, *, tombstones: bool = False
 ) -> pa.Table:
-    """The data with exactly the table's columns and types (plus the tombstone flag)."""
+    """The data with exactly the table's columns and types (plus the tombstone flag).
+
+    A missing column is filled with its default (null when it has none); a missing column
+    that is not nullable and has no default is refused, and so are column names the schema
+    does not have (with what became of a renamed or dropped one).
+    """
     names = data.column_names
     if len(set(names)) != len(names):
         raise SchemaMismatchError(f"table {table!r}: the data has duplicate column names")
     unknown = [n for n in names if n not in schema.names and n != TOMBSTONE]
+    for name in unknown:
+        former = _former_column(schema, name, table)
+        if former is not None:
+            raise former
     if unknown:
         raise SchemaMismatchError(
             f"table {table!r}: unknown column(s) {', '.join(map(repr, unknown))}; the table "
             f"has {', '.join(schema.names)} (evolve the schema first to add columns)"
         )
-    columns: dict[str, pa.ChunkedArray] = {}
+    columns: dict[str, pa.ChunkedArray[Any]] = {}
     for field in schema.to_arrow():
         if field.name not in names:
             if field.name in (KEY, EVENT_TIME):
@@ -161,11 +201,18 @@ def conform(
                     f"table {table!r}: the data has no {field.name!r} column; every row needs "
                     "a key and an event_time"
                 )
-            if not field.nullable and not tombstones:
+            declared = schema.column(field.name)
+            default = None if declared is None or tombstones else declared.default
+            if not field.nullable and not tombstones and default is None:
                 raise SchemaMismatchError(
                     f"table {table!r}: the data lacks column {field.name!r}, which is not nullable"
                 )
-            columns[field.name] = pa.chunked_array([pa.nulls(data.num_rows, field.type)])
+            if default is None:
+                columns[field.name] = pa.chunked_array([pa.nulls(data.num_rows, field.type)])
+            else:
+                assert declared is not None
+                filled = pa.repeat(default_scalar(declared), data.num_rows)  # type: ignore[call-overload]
+                columns[field.name] = pa.chunked_array([filled])
             continue
         column = _cast_column(data.column(field.name), field.type, field.name, table)
         nulls = column.null_count
@@ -180,8 +227,8 @@ def conform(
         if TOMBSTONE in names
         else pa.chunked_array([pa.repeat(pa.scalar(tombstones), data.num_rows)])
     )
-    columns[TOMBSTONE] = pc.fill_null(flag, False)
-    return pa.table(columns)
+    columns[TOMBSTONE] = flag.fill_null(pa.scalar(False))
+    return pa.table(cast(Any, columns))
 
 
 def dedup_last(table: pa.Table) -> pa.Table:

@@ -95,7 +95,7 @@ def write_data_file(
     flags = rows.column(TOMBSTONE)
     if flags.null_count:  # rows read from seed files carry no flag: not deleted
         rows = rows.set_column(
-            rows.schema.get_field_index(TOMBSTONE), TOMBSTONE, pc.fill_null(flags, False)
+            rows.schema.get_field_index(TOMBSTONE), TOMBSTONE, flags.fill_null(pa.scalar(False))
         )
     rows = rows.select(target.names).cast(target)
     sink = pa.BufferOutputStream()
@@ -107,7 +107,7 @@ def write_data_file(
         # statistics prune by key and event time only; dictionaries pay off for value
         # strings (often few distinct values), not for keys or numbers
         write_statistics=[KEY, EVENT_TIME],
-        use_dictionary=[
+        use_dictionary=[  # type: ignore[arg-type]  # stub: bool only, pyarrow takes a list
             f.name
             for f in target
             if f.name != KEY and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
@@ -131,5 +131,6 @@ def write_data_file(
         min_key=_json_key(keys["min"].as_py()),
         max_key=_json_key(keys["max"].as_py()),
         sorted=True,
+        schema_id=schema.schema_id,
         tombstones=int(pc.sum(rows.column(TOMBSTONE).cast(pa.int64())).as_py() or 0),
     )
