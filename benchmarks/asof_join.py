@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +23,8 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
-from report import machine, update_section
+from report import machine, publish
+from timing import median_time
 
 import azof
 from azof.temporal import asof_join
@@ -40,16 +38,6 @@ FIELDS: list[pa.Field[Any]] = [
 SCHEMA = pa.schema(FIELDS)
 START = np.datetime64(datetime(2020, 1, 1), "ms")
 MONTH_MS = 30 * 86_400_000
-
-
-def median_time(action: Callable[[], object], runs: int) -> float:
-    action()
-    samples = []
-    for _ in range(runs):
-        begin = time.perf_counter()
-        action()
-        samples.append(time.perf_counter() - begin)
-    return statistics.median(samples)
 
 
 def key_names(count: int) -> pa.Array[Any]:
@@ -182,9 +170,7 @@ def main() -> None:
         f"{args.left:,} scans. DuckDB joins rows it already holds in memory and does no "
         "tie-breaking; azof's figure includes reading the Parquet files.\n"
     )
-    if args.write_doc:
-        update_section("As-of join", body)
-    print(body)
+    publish("As-of join", body, write_doc=args.write_doc)
 
 
 if __name__ == "__main__":

@@ -13,17 +13,16 @@ flat as history grows; before it, it grows with history.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from report import machine, update_section
+from report import machine, publish
+from timing import median_time
 
 import azof
 
@@ -41,7 +40,7 @@ START = datetime(2000, 1, 1, tzinfo=UTC)
 def month_batch(keys: int, month: int, rng: np.random.Generator) -> pa.Table:
     base = START + timedelta(days=30.44 * month)
     offsets = rng.integers(0, 28 * 86_400_000, keys)
-    times = (np.datetime64(base.replace(tzinfo=None), "ms") + offsets.astype("timedelta64[ms]"))
+    times = np.datetime64(base.replace(tzinfo=None), "ms") + offsets.astype("timedelta64[ms]")
     return pa.table(
         {
             "key": [f"K{i:07d}" for i in range(keys)],
@@ -50,16 +49,6 @@ def month_batch(keys: int, month: int, rng: np.random.Generator) -> pa.Table:
             "industry": pa.array(rng.choice(["Software", "Retail", "Banks", "Oil"], keys)),
         }
     )
-
-
-def median_time(action: Callable[[], object], runs: int = 5) -> float:
-    action()
-    samples = []
-    for _ in range(runs):
-        begin = time.perf_counter()
-        action()
-        samples.append(time.perf_counter() - begin)
-    return statistics.median(samples)
 
 
 def floor_time(answer: pa.Table, folder: Path) -> float:
@@ -137,9 +126,7 @@ def main() -> None:
         f"{last['middle'] * 1000:.1f} ms: an as-of read touches one base (all keys) plus "
         "the events of one quarter, whatever the depth.\n"
     )
-    if args.write_doc:
-        update_section("Compaction: read cost vs history depth", body)
-    print(body)
+    publish("Compaction: read cost vs history depth", body, write_doc=args.write_doc)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
-from history_depth import SCHEMA, START, median_time, month_batch
+from history_depth import SCHEMA, START, month_batch
 from report import machine, update_section
+from timing import median_time
 
 import azof
 
@@ -55,9 +56,14 @@ def main() -> None:
             compact = time.perf_counter() - begin
             leaves = sum(1 for s in t.snapshot.walk() if not s.children)
             rows.append(
-                (segment, leaves, compact, stored_bytes(t) / raw,
-                 median_time(lambda t=t: t.scan()),
-                 median_time(lambda t=t: t.scan(as_of=middle)))
+                (
+                    segment,
+                    leaves,
+                    compact,
+                    stored_bytes(t) / raw,
+                    median_time(lambda t=t: t.scan()),
+                    median_time(lambda t=t: t.scan(as_of=middle)),
+                )
             )
             print(rows[-1], flush=True)
     lines = [

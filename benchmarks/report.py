@@ -42,3 +42,10 @@ def update_section(title: str, body: str) -> None:
         text = text.rstrip() + "\n\n" + section
     DOC.parent.mkdir(exist_ok=True)
     DOC.write_text(text)
+
+
+def publish(title: str, body: str, *, write_doc: bool) -> None:
+    """Print ``body``, after writing it as the ``## title`` section when ``write_doc``."""
+    if write_doc:
+        update_section(title, body)
+    print(body)

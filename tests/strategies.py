@@ -24,7 +24,8 @@ def day(n: int) -> datetime:
 row = st.tuples(st.sampled_from(KEYS), st.integers(0, 30), st.integers(-1000, 1000))
 append_op = st.tuples(st.just("append"), st.lists(row, min_size=1, max_size=8))
 delete_op = st.tuples(
-    st.just("delete"), st.lists(st.sampled_from(KEYS), min_size=1, max_size=3, unique=True),
+    st.just("delete"),
+    st.lists(st.sampled_from(KEYS), min_size=1, max_size=3, unique=True),
     st.integers(0, 30),
 )
 write_op = st.one_of(append_op, append_op, delete_op)
@@ -41,8 +42,10 @@ maintained_operations = st.lists(
     max_size=12,
 )
 as_of_days = st.lists(
-    st.one_of(st.none(), st.builds(lambda d, half: d + half, st.integers(-1, 32),
-                                   st.sampled_from([0.0, 0.5]))),
+    st.one_of(
+        st.none(),
+        st.builds(lambda d, half: d + half, st.integers(-1, 32), st.sampled_from([0.0, 0.5])),
+    ),
     min_size=1,
     max_size=6,
 )

@@ -24,8 +24,14 @@ def make_table(lake: azof.Lakehouse | None = None) -> azof.Table:
     table = lake.create_table("t", SCHEMA)
     for month in range(1, 8):
         table.append(
-            [{"key": f"k{i}", "event_time": f"2024-{month:02d}-{i + 1:02d}", "v": month * 100 + i}
-             for i in range(5)]
+            [
+                {
+                    "key": f"k{i}",
+                    "event_time": f"2024-{month:02d}-{i + 1:02d}",
+                    "v": month * 100 + i,
+                }
+                for i in range(5)
+            ]
         )
     table.delete(["k1"], event_time="2024-03-10")
     return table
@@ -39,7 +45,8 @@ def test_compaction_builds_a_tree_and_keeps_every_answer() -> None:
     table = make_table()
     before, version_before = answers(table), table.version
     stats = table.compact(azof.CompactionPolicy(segment="month"))
-    assert stats.version == version_before + 1 and stats.leaves_rewritten == 7
+    assert stats.version == version_before + 1
+    assert stats.leaves_rewritten == 7
     assert answers(table) == before
     assert answers(table, version=version_before) == before  # old versions still read
     assert table.snapshot.deltas == ()
@@ -47,7 +54,8 @@ def test_compaction_builds_a_tree_and_keeps_every_answer() -> None:
     assert [s.id for s in years] == ["2024"]
     assert [s.id for s in years[0].children] == [f"2024-{m:02d}" for m in range(1, 8)]
     leaf = years[0].children[3]  # April: base = state before April, deltas = April events
-    assert leaf.base and all(f.derived for f in leaf.base)
+    assert leaf.base
+    assert all(f.derived for f in leaf.base)
     assert sum(f.rows or 0 for f in leaf.base) == 5  # k1's tombstone is kept in the base
     metrics = azof.ScanMetrics()
     table.scan(as_of="2024-04-20", metrics=metrics)
@@ -73,14 +81,15 @@ def test_changing_the_policy_rebuilds_and_set_policy_is_stored() -> None:
     before = answers(table)
     table.compact(azof.CompactionPolicy(segment="week"))
     table.set_policy(azof.CompactionPolicy(segment="quarter", max_deltas=2, auto=True))
-    assert table.policy.segment == "quarter" and table.policy.levels == ("year", "quarter")
+    assert table.policy.segment == "quarter"
+    assert table.policy.levels == ("year", "quarter")
     table.compact()
-    assert [s.id for s in table.snapshot.segments[0].children] == ["2024-Q1", "2024-Q2",
-                                                                   "2024-Q3"]
+    assert [s.id for s in table.snapshot.segments[0].children] == ["2024-Q1", "2024-Q2", "2024-Q3"]
     assert answers(table) == before
     table.put("k0", "2024-08-30", v=1)
     table.put("k0", "2024-08-31", v=2)  # second pending delta: auto-compaction
-    assert table.snapshot.deltas == () and table.log()[-1].operation == "compact"
+    assert table.snapshot.deltas == ()
+    assert table.log()[-1].operation == "compact"
     assert azof.Lakehouse(table.lakehouse.uri).table("t").policy.auto is True
 
 
@@ -107,7 +116,8 @@ def test_seed_table_compacts_and_vacuums(seed_copy: Callable[[str], Path]) -> No
     table.compact()
     assert all(table.scan(as_of=t).equals(b) for t, b in zip(times, before, strict=True))
     result = table.vacuum(retain_versions=1, grace="0s")
-    assert result.expired_versions == [1] and len(result.deleted_files) >= 169
+    assert result.expired_versions == [1]
+    assert len(result.deleted_files) >= 169
     reopened = lake.table("financials")
     assert reopened.versions() == [2]
     assert all(reopened.scan(as_of=t).equals(b) for t, b in zip(times, before, strict=True))
@@ -122,13 +132,13 @@ def test_vacuum_dry_run_retention_and_grace(tmp_path: Path) -> None:
     files_before = {o.path for o in storage.list("")}
     every_version = table.versions()
     dry = table.vacuum(retain_versions=2, grace="0s", dry_run=True)
-    assert dry.dry_run and "data/orphan-of-a-failed-commit.parquet" in dry.deleted_files
+    assert dry.dry_run
+    assert "data/orphan-of-a-failed-commit.parquet" in dry.deleted_files
     assert {o.path for o in storage.list("")} == files_before  # nothing deleted
     assert table.vacuum(grace="1h").deleted_files == []  # the orphan is too young to go
     kept = table.vacuum(older_than="7d", grace="0s")  # all younger than 7 days: kept
-    assert kept.expired_versions == [] and kept.deleted_files == [
-        "data/orphan-of-a-failed-commit.parquet"
-    ]
+    assert kept.expired_versions == []
+    assert kept.deleted_files == ["data/orphan-of-a-failed-commit.parquet"]
     result = table.vacuum(retain_versions=2, grace="0s")
     assert result.expired_versions == every_version[:-2]
     for version in table.versions():  # every retained version still reads

@@ -12,16 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from append_worker import batch_rows
-from test_crash_and_concurrency import SCHEMA, acks, expected_keys, landed, start_worker
 
 import azof
+from append_worker import batch_rows
+from test_crash_and_concurrency import SCHEMA, acks, expected_keys, landed, start_worker
 
 COMPACTOR = str(Path(__file__).with_name("compact_worker.py"))
 
 
-def start_compactor(lake: str, table: str, options: dict[str, Any], segment: str,
-                    rounds: int) -> subprocess.Popen[str]:
+def start_compactor(
+    lake: str, table: str, options: dict[str, Any], segment: str, rounds: int
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, COMPACTOR, lake, table, json.dumps(options), segment, str(rounds)],
         stdout=subprocess.PIPE,
@@ -37,8 +38,7 @@ def snapshot_answers(table: azof.Table, times: list[Any]) -> list[pa.Table]:
 TIMES = [None, "2024-01-20", "2024-03-01T12:00:00Z", "2024-05-15", "2024-07-25"]
 
 
-def run_compaction_crashes(lake_uri: str, options: dict[str, Any], kills: int,
-                           seed: int) -> None:
+def run_compaction_crashes(lake_uri: str, options: dict[str, Any], kills: int, seed: int) -> None:
     rng = random.Random(seed)
     lake = azof.Lakehouse(lake_uri, storage_options=options or None)
     name = f"ccrash{uuid.uuid4().hex[:6]}"

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from append_worker import batch_rows
 
 import azof
+from append_worker import batch_rows
 
 WORKER = str(Path(__file__).with_name("append_worker.py"))
 SCHEMA = pa.schema(
@@ -27,11 +27,21 @@ SCHEMA = pa.schema(
 ROWS = 200
 
 
-def start_worker(lake: str, table: str, options: dict[str, Any], worker: int,
-                 batches: int, pause: float = 0.0) -> subprocess.Popen[str]:
+def start_worker(
+    lake: str, table: str, options: dict[str, Any], worker: int, batches: int, pause: float = 0.0
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, WORKER, lake, table, json.dumps(options), str(worker), str(batches),
-         str(ROWS), str(pause)],
+        [
+            sys.executable,
+            WORKER,
+            lake,
+            table,
+            json.dumps(options),
+            str(worker),
+            str(batches),
+            str(ROWS),
+            str(pause),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -60,17 +70,33 @@ def expected_keys(commits: list[tuple[int, int]]) -> list[str]:
     return sorted(k for w, b in commits for k in batch_rows(w, b, ROWS).column("key").to_pylist())
 
 
-def run_crashes(lake_uri: str, options: dict[str, Any], kills: int, seed: int,
-                window: tuple[float, float] = (0.4, 1.2), per_table: int = 10) -> None:
+def run_crashes(
+    lake_uri: str,
+    options: dict[str, Any],
+    kills: int,
+    seed: int,
+    window: tuple[float, float] = (0.4, 1.2),
+    per_table: int = 10,
+) -> None:
     """``kills`` runs of a worker killed after a random time; a new table every
     ``per_table`` runs keeps the histories (and the checks) short."""
     for first in range(0, kills, per_table):
-        crash_one_table(lake_uri, options, range(first, min(kills, first + per_table)),
-                        random.Random(seed + first), window)
+        crash_one_table(
+            lake_uri,
+            options,
+            range(first, min(kills, first + per_table)),
+            random.Random(seed + first),
+            window,
+        )
 
 
-def crash_one_table(lake_uri: str, options: dict[str, Any], runs: range, rng: random.Random,
-                    window: tuple[float, float]) -> None:
+def crash_one_table(
+    lake_uri: str,
+    options: dict[str, Any],
+    runs: range,
+    rng: random.Random,
+    window: tuple[float, float],
+) -> None:
     lake = azof.Lakehouse(lake_uri, storage_options=options or None)
     name = f"crash{uuid.uuid4().hex[:6]}"
     lake.create_table(name, SCHEMA)

@@ -435,11 +435,14 @@ def test_format_version_below_one(seed_copy: Copy, version: int) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value", "fault"),
-    [("key_type", "float64", "key_type double"), ("event_time_type", "int64",
-                                                  "event_time_type int64")],
+    [
+        ("key_type", "float64", "key_type double"),
+        ("event_time_type", "int64", "event_time_type int64"),
+    ],
 )
-def test_format2_key_and_event_time_types(seed_copy: Copy, field: str, value: str,
-                                           fault: str) -> None:
+def test_format2_key_and_event_time_types(
+    seed_copy: Copy, field: str, value: str, fault: str
+) -> None:
     folder = seed_copy("table0")
     edit_snapshot(
         folder,

@@ -56,22 +56,35 @@ def test_every_parquet_type_round_trips_with_nulls() -> None:
     row: dict[str, Any] = {
         "key": 7,
         "event_time": dt.datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=dt.UTC),
-        "i8": -8, "i16": -16, "i32": -32, "u8": 200, "u64": 2**63 + 5,
-        "f32": 1.5, "f64": 2.25, "dec": decimal.Decimal("123.456"), "s": "héllo",
-        "b": b"\x00\x01", "flag": True, "d": dt.date(2024, 2, 29),
+        "i8": -8,
+        "i16": -16,
+        "i32": -32,
+        "u8": 200,
+        "u64": 2**63 + 5,
+        "f32": 1.5,
+        "f64": 2.25,
+        "dec": decimal.Decimal("123.456"),
+        "s": "héllo",
+        "b": b"\x00\x01",
+        "flag": True,
+        "d": dt.date(2024, 2, 29),
         "t": dt.time(13, 14, 15, 161718),
         "ts_naive": dt.datetime(2020, 1, 1, 1, 2, 3),
         "ts_zone": dt.datetime(2020, 6, 1, 10, 0, tzinfo=dt.UTC),
-        "ints": [1, None, 3], "point": {"x": 1.0, "y": -1.0},
+        "ints": [1, None, 3],
+        "point": {"x": 1.0, "y": -1.0},
     }
     empty = {name: None for name in ALL_TYPES.names} | {"key": 8, "event_time": row["event_time"]}
     table.append(pa.Table.from_pylist([row, empty], schema=ALL_TYPES))
     result = table.scan()
     assert result.schema.names == ALL_TYPES.names
     got = result.to_pylist()
-    assert got[0]["u64"] == 2**63 + 5 and got[0]["dec"] == decimal.Decimal("123.456")
-    assert got[0]["point"] == {"x": 1.0, "y": -1.0} and got[0]["ints"] == [1, None, 3]
-    assert got[0]["t"] == row["t"] and got[0]["d"] == row["d"]
+    assert got[0]["u64"] == 2**63 + 5
+    assert got[0]["dec"] == decimal.Decimal("123.456")
+    assert got[0]["point"] == {"x": 1.0, "y": -1.0}
+    assert got[0]["ints"] == [1, None, 3]
+    assert got[0]["t"] == row["t"]
+    assert got[0]["d"] == row["d"]
     assert all(got[1][name] is None for name in ALL_TYPES.names[2:])
     assert lake_reopen(table).scan().equals(result)
 
@@ -164,9 +177,14 @@ def test_writer_batches_and_discards_on_error() -> None:
     assert len(writer.versions) == 2
     assert table.scan().num_rows == 3
     version = table.version
-    with pytest.raises(RuntimeError), table.writer() as writer:
-        writer.put("D", "2024-01-01", px=4.0)
-        raise RuntimeError("boom")
+
+    def fail_midway() -> None:
+        with table.writer() as failing:
+            failing.put("D", "2024-01-01", px=4.0)
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fail_midway()
     assert table.refresh().version == version
 
 
@@ -174,16 +192,24 @@ def test_writer_batches_and_discards_on_error() -> None:
     ("data", "message"),
     [
         ({"key": ["A"], "event_time": ["2024-01-01"], "px": [1.0]}, "'event_time' is string"),
-        ({"key": ["A"], "event_time": [dt.datetime(2024, 1, 1)], "px": ["x"]},
-         "column 'px' is string in the data but double in the table"),
-        ({"key": [None], "event_time": [dt.datetime(2024, 1, 1)], "px": [1.0]},
-         "column 'key' has 1 null"),
+        (
+            {"key": ["A"], "event_time": [dt.datetime(2024, 1, 1)], "px": ["x"]},
+            "column 'px' is string in the data but double in the table",
+        ),
+        (
+            {"key": [None], "event_time": [dt.datetime(2024, 1, 1)], "px": [1.0]},
+            "column 'key' has 1 null",
+        ),
         ({"key": ["A"], "event_time": [None], "px": [1.0]}, "column 'event_time' has 1 null"),
-        ({"key": ["A"], "event_time": [dt.datetime(2024, 1, 1)], "px": [1.0], "zz": [1]},
-         "unknown column\\(s\\) 'zz'"),
+        (
+            {"key": ["A"], "event_time": [dt.datetime(2024, 1, 1)], "px": [1.0], "zz": [1]},
+            "unknown column\\(s\\) 'zz'",
+        ),
         ({"event_time": [dt.datetime(2024, 1, 1)], "px": [1.0]}, "no 'key' column"),
-        ({"key": [1], "event_time": [dt.datetime(2024, 1, 1)], "px": [1.0]},
-         "column 'key' is int64 in the data but string"),
+        (
+            {"key": [1], "event_time": [dt.datetime(2024, 1, 1)], "px": [1.0]},
+            "column 'key' is int64 in the data but string",
+        ),
     ],
 )
 def test_bad_input_is_refused_and_writes_nothing(data: dict[str, Any], message: str) -> None:

@@ -12,10 +12,10 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from naive import latest_per_key
-from strategies import as_of_days, as_of_time, day, maintained_operations, operations, rows_of
 
 import azof
+from naive import latest_per_key
+from strategies import as_of_days, as_of_time, day, maintained_operations, operations, rows_of
 
 SCHEMA = pa.schema(
     [("key", pa.string()), ("event_time", pa.timestamp("ms", tz="UTC")), ("value", pa.int64())]
@@ -50,8 +50,12 @@ def expected(rows: list[dict[str, Any]], as_of: Any) -> dict[str, tuple[Any, int
     return {k: (r["event_time"], r["value"]) for k, r in latest_per_key(rows, as_of).items()}
 
 
-def check_sequence(lake: azof.Lakehouse, ops: list[tuple[Any, ...]],
-                   days: list[float | None], versions_to_check: list[int]) -> None:
+def check_sequence(
+    lake: azof.Lakehouse,
+    ops: list[tuple[Any, ...]],
+    days: list[float | None],
+    versions_to_check: list[int],
+) -> None:
     table = lake.create_table(f"t{uuid.uuid4().hex[:8]}", SCHEMA)
     written: list[dict[str, Any]] = []
     landed: list[tuple[int, list[dict[str, Any]]]] = [(0, [])]
@@ -114,8 +118,9 @@ def test_version_and_known_at_together_are_refused() -> None:
 
 
 @settings(PROPERTY, max_examples=60)
-@given(ops=maintained_operations, days=as_of_days,
-       versions=st.lists(st.integers(0, 20), max_size=3))
+@given(
+    ops=maintained_operations, days=as_of_days, versions=st.lists(st.integers(0, 20), max_size=3)
+)
 def test_compaction_and_vacuum_match_oracle(
     ops: list[tuple[Any, ...]], days: list[float | None], versions: list[int]
 ) -> None:
@@ -123,8 +128,9 @@ def test_compaction_and_vacuum_match_oracle(
 
 
 @settings(PROPERTY, max_examples=15)
-@given(ops=maintained_operations, days=as_of_days,
-       versions=st.lists(st.integers(0, 20), max_size=3))
+@given(
+    ops=maintained_operations, days=as_of_days, versions=st.lists(st.integers(0, 20), max_size=3)
+)
 def test_compaction_and_vacuum_on_local_disk(
     tmp_path: Path, ops: list[tuple[Any, ...]], days: list[float | None], versions: list[int]
 ) -> None:

@@ -29,10 +29,22 @@ from azof.errors import InvalidArgumentError, TableNotFoundError
 from azof.timestamps import parse_instant
 
 __all__ = [
+    "FROM_ENDS",
+    "IDENTIFIERS",
+    "NOT_ALIASES",
+    "QUERY_STARTS",
+    "Located",
     "RewrittenQuery",
     "TableReference",
     "TimeTravel",
+    "Token",
+    "collapse_whitespace",
+    "line_column",
+    "matching",
     "rewrite_query",
+    "span_text",
+    "split_commas",
+    "tokenize",
 ]
 
 _CLAUSE_FORMS = (
@@ -42,10 +54,10 @@ _CLAUSE_FORMS = (
     "FOR SYSTEM_TIME AS OF '<timestamp>'"
 )
 _PARAMETERS = ("TIMESTAMP", "VERSION", "KNOWN_AT")
-_IDENTIFIERS = frozenset({"VAR", "IDENTIFIER"})
-_QUERY_STARTS = frozenset({"SELECT", "WITH", "VALUES", "FROM", "L_PAREN"})
+IDENTIFIERS = frozenset({"VAR", "IDENTIFIER"})
+QUERY_STARTS = frozenset({"SELECT", "WITH", "VALUES", "FROM", "L_PAREN"})
 # Token types after which, inside a FROM list, the FROM list has ended.
-_FROM_ENDS = frozenset(
+FROM_ENDS = frozenset(
     [
         "WHERE",
         "GROUP_BY",
@@ -64,7 +76,7 @@ _FROM_ENDS = frozenset(
     ]
 )
 # Words that may follow a table reference without being its alias.
-_NOT_ALIASES = frozenset(
+NOT_ALIASES = frozenset(
     [
         "ANTI",
         "ASOF",
@@ -114,8 +126,19 @@ class TimeTravel:
     known_at: str | None = None
 
 
+class Located:
+    """Something written in a query: ``text`` (whitespace collapsed) at ``line``, ``column``."""
+
+    text: str
+    line: int
+    column: int
+
+    def where(self) -> str:
+        return f"{self.text!r} (line {self.line}, column {self.column})"
+
+
 @dataclass(frozen=True)
-class TableReference:
+class TableReference(Located):
     """One reference to a lakehouse table in a query."""
 
     table: str
@@ -129,9 +152,6 @@ class TableReference:
     line: int
     column: int
     travel: TimeTravel
-
-    def where(self) -> str:
-        return f"{self.text!r} (line {self.line}, column {self.column})"
 
 
 @dataclass(frozen=True)
@@ -155,7 +175,7 @@ TableResolver = Callable[[str, bool], str | None]
 
 
 @dataclass(frozen=True)
-class _Token:
+class Token:
     kind: str
     text: str
     start: int
@@ -170,7 +190,7 @@ class _Token:
         )
 
 
-def tokenize(sql: str, dialect: str) -> list[_Token]:
+def tokenize(sql: str, dialect: str) -> list[Token]:
     """sqlglot's tokens of ``sql``, with the text after a command (``EXPLAIN ...``, which
     sqlglot keeps as one string) split into tokens too."""
     try:
@@ -179,31 +199,83 @@ def tokenize(sql: str, dialect: str) -> list[_Token]:
         raise InvalidArgumentError(
             "the query does not split into SQL tokens (an unterminated quote or comment?)"
         ) from None
-    tokens: list[_Token] = []
+    tokens: list[Token] = []
     for index, token in enumerate(raw):
         kind = token.token_type.name
         if kind == "STRING" and index > 0 and raw[index - 1].token_type.name == "COMMAND":
             offset = raw[index - 1].end + 1
             tokens.extend(
-                _Token(t.kind, t.text, t.start + offset, t.end + offset)
+                Token(t.kind, t.text, t.start + offset, t.end + offset)
                 for t in tokenize(sql[offset:], dialect)
             )
             break
-        tokens.append(_Token(kind, token.text, token.start, token.end + 1))
+        tokens.append(Token(kind, token.text, token.start, token.end + 1))
     return tokens
 
 
-def _position(sql: str, offset: int) -> tuple[int, int]:
+def line_column(sql: str, offset: int) -> tuple[int, int]:
+    """The line and column (from 1) of character ``offset`` of ``sql``."""
     line = sql.count("\n", 0, offset) + 1
     column = offset - (sql.rfind("\n", 0, offset) + 1) + 1
     return line, column
+
+
+def collapse_whitespace(text: str) -> str:
+    """``text`` with every run of whitespace replaced by one space."""
+    return _WHITESPACE.sub(" ", text)
+
+
+def span_text(sql: str, tokens: Sequence[Token], first: int, last: int) -> str:
+    """The text of tokens ``first..last`` (inclusive) of ``sql``, whitespace collapsed."""
+    return collapse_whitespace(sql[tokens[first].start : tokens[last].end])
+
+
+def matching(tokens: Sequence[Token], index: int, *, brackets: bool = True) -> int | None:
+    """The index of the parenthesis (or bracket) that closes the one at ``index``."""
+    opening, closing = _nesting(brackets)
+    depth = 0
+    for position in range(index, len(tokens)):
+        kind = tokens[position].kind
+        if kind in opening:
+            depth += 1
+        elif kind in closing:
+            depth -= 1
+            if depth == 0:
+                return position
+    return None
+
+
+def split_commas(
+    tokens: Sequence[Token], items: Sequence[int], *, brackets: bool = True
+) -> list[list[int]]:
+    """``items`` (token indexes) split at the commas outside parentheses (and brackets)."""
+    opening, closing = _nesting(brackets)
+    parts: list[list[int]] = [[]]
+    depth = 0
+    for index in items:
+        kind = tokens[index].kind
+        if kind in opening:
+            depth += 1
+        elif kind in closing:
+            depth -= 1
+        if kind == "COMMA" and depth == 0:
+            parts.append([])
+        else:
+            parts[-1].append(index)
+    return parts
+
+
+def _nesting(brackets: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    if brackets:
+        return ("L_PAREN", "L_BRACKET"), ("R_PAREN", "R_BRACKET")
+    return ("L_PAREN",), ("R_PAREN",)
 
 
 class _Rewriter:
     def __init__(
         self,
         sql: str,
-        tokens: list[_Token],
+        tokens: list[Token],
         resolve: TableResolver,
         prefix: str,
         unknown: Literal["error", "keep"],
@@ -222,7 +294,7 @@ class _Rewriter:
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def token(self, index: int) -> _Token | None:
+    def token(self, index: int) -> Token | None:
         return self.tokens[index] if 0 <= index < len(self.tokens) else None
 
     def kind(self, index: int) -> str:
@@ -235,10 +307,10 @@ class _Rewriter:
 
     def text(self, first: int, last: int) -> str:
         """The original text of tokens ``first..last`` (inclusive), whitespace collapsed."""
-        return _WHITESPACE.sub(" ", self.sql[self.tokens[first].start : self.tokens[last].end])
+        return span_text(self.sql, self.tokens, first, last)
 
     def fail(self, message: str, first: int, last: int) -> InvalidArgumentError:
-        line, column = _position(self.sql, self.tokens[first].start)
+        line, column = line_column(self.sql, self.tokens[first].start)
         return InvalidArgumentError(
             f"{self.text(first, last)!r} (line {line}, column {column}): {message}"
         )
@@ -263,7 +335,7 @@ class _Rewriter:
                 previous = "REFERENCE"
                 continue
             kind = token.kind
-            table_position = kind in _IDENTIFIERS and (
+            table_position = kind in IDENTIFIERS and (
                 previous in ("FROM", "JOIN")
                 or (previous in ("COMMA", "L_PAREN") and in_from[depth])
             )
@@ -273,12 +345,12 @@ class _Rewriter:
                 )
                 depth += 1
                 in_from[depth] = opens_from
-                query[depth] = opens_from or self.kind(index + 1) in _QUERY_STARTS
+                query[depth] = opens_from or self.kind(index + 1) in QUERY_STARTS
             elif kind == "R_PAREN":
                 depth = max(depth - 1, 0)
             elif kind == "FROM" and query[depth]:
                 in_from[depth] = True
-            elif kind in _FROM_ENDS:
+            elif kind in FROM_ENDS:
                 in_from[depth] = False
             elif table_position:
                 self.table_position(index)
@@ -326,12 +398,12 @@ class _Rewriter:
             )
         self.add_reference(table, index, last, travel)
 
-    def is_cte(self, token: _Token) -> bool:
+    def is_cte(self, token: Token) -> bool:
         name = token.text if token.kind == "IDENTIFIER" else token.text.lower()
         return name in self.ctes
 
     def not_found(self, name: str, first: int, last: int) -> TableNotFoundError:
-        line, column = _position(self.sql, self.tokens[first].start)
+        line, column = line_column(self.sql, self.tokens[first].start)
         return TableNotFoundError(
             f"no table {name!r} in {self.describe_lakehouse()} (in "
             f"{self.text(first, last)!r}, line {line}, column {column})"
@@ -344,16 +416,7 @@ class _Rewriter:
         return min(index + 5, len(self.tokens) - 1)
 
     def matching_paren(self, index: int) -> int | None:
-        depth = 0
-        for position in range(index, len(self.tokens)):
-            kind = self.tokens[position].kind
-            if kind == "L_PAREN":
-                depth += 1
-            elif kind == "R_PAREN":
-                depth -= 1
-                if depth == 0:
-                    return position
-        return None
+        return matching(self.tokens, index, brackets=False)
 
     def add_reference(self, table: str, first: int, last: int, travel: TimeTravel) -> None:
         name = self.tokens[first]
@@ -362,7 +425,7 @@ class _Rewriter:
         has_alias = after is not None and (
             after.kind == "ALIAS"
             or after.kind == "IDENTIFIER"
-            or (after.kind == "VAR" and after.upper not in _NOT_ALIASES)
+            or (after.kind == "VAR" and after.upper not in NOT_ALIASES)
         )
         written = self.sql[name.start : name.end]
         if has_alias:
@@ -373,7 +436,7 @@ class _Rewriter:
         else:
             alias = name.text
             replacement = f"{internal} AS {written}"
-        line, column = _position(self.sql, name.start)
+        line, column = line_column(self.sql, name.start)
         self.references.append(
             TableReference(
                 table=table,
@@ -401,7 +464,7 @@ class _Rewriter:
         if value is not None:
             return TimeTravel(as_of=self.check_instant(value, "AT", name, close)), close
         found: dict[str, str | int] = {}
-        for item in _split_commas(self.tokens, inner):
+        for item in split_commas(self.tokens, inner, brackets=False):
             if len(item) < 3 or self.kind(item[1]) != "FARROW":
                 raise self.fail(
                     "AT takes a timestamp string or named parameters such as "
@@ -493,7 +556,7 @@ class _Rewriter:
             if index in self.consumed or not self.clause_at(index):
                 continue
             before = self.kind(index - 1)
-            if token.upper == "AT" and before not in (*_IDENTIFIERS, "R_PAREN", "STRING"):
+            if token.upper == "AT" and before not in (*IDENTIFIERS, "R_PAREN", "STRING"):
                 continue  # a function called at(...)
             first = index - 1 if index > 0 else index
             raise self.fail(
@@ -504,28 +567,12 @@ class _Rewriter:
             )
 
 
-def _split_commas(tokens: Sequence[_Token], items: Sequence[int]) -> list[list[int]]:
-    parts: list[list[int]] = [[]]
-    depth = 0
-    for index in items:
-        kind = tokens[index].kind
-        if kind == "L_PAREN":
-            depth += 1
-        elif kind == "R_PAREN":
-            depth -= 1
-        if kind == "COMMA" and depth == 0:
-            parts.append([])
-        else:
-            parts[-1].append(index)
-    return parts
-
-
-def _cte_names(tokens: Sequence[_Token]) -> set[str]:
+def _cte_names(tokens: Sequence[Token]) -> set[str]:
     """Names defined by ``WITH name [(columns)] AS [[NOT] MATERIALIZED] (``, as the engine
     folds them (unquoted names in lower case)."""
     names: set[str] = set()
     for index, token in enumerate(tokens):
-        if token.kind not in _IDENTIFIERS or index == 0:
+        if token.kind not in IDENTIFIERS or index == 0:
             continue
         if tokens[index - 1].kind not in ("WITH", "RECURSIVE", "COMMA"):
             continue

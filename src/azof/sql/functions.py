@@ -32,13 +32,19 @@ import pyarrow as pa
 
 from azof.errors import AzofError, InvalidArgumentError, TableNotFoundError
 from azof.sql.clauses import (
-    _FROM_ENDS,
-    _IDENTIFIERS,
-    _NOT_ALIASES,
-    _QUERY_STARTS,
+    FROM_ENDS,
+    IDENTIFIERS,
+    NOT_ALIASES,
+    QUERY_STARTS,
+    Located,
     RewrittenQuery,
-    _Token,
+    Token,
+    collapse_whitespace,
+    line_column,
+    matching,
     rewrite_query,
+    span_text,
+    split_commas,
     tokenize,
 )
 from azof.table import Table
@@ -53,7 +59,6 @@ __all__ = ["FUNCTIONS", "FunctionCall", "table_functions"]
 Scalar = str | int
 Value = Scalar | tuple[Scalar, ...] | None
 
-_WHITESPACE = re.compile(r"\s+")
 _POSITIONS = re.compile(r" \(line \d+, column \d+\)|, line \d+, column \d+(?=\))")
 
 
@@ -137,7 +142,7 @@ FUNCTIONS: dict[str, _Signature] = {
 
 
 @dataclass(frozen=True)
-class FunctionCall:
+class FunctionCall(Located):
     """One table function call of a query, its arguments checked."""
 
     function: str
@@ -150,9 +155,6 @@ class FunctionCall:
     """The call as written (whitespace collapsed)."""
     line: int
     column: int
-
-    def where(self) -> str:
-        return f"{self.text!r} (line {self.line}, column {self.column})"
 
 
 @dataclass(frozen=True)
@@ -181,20 +183,7 @@ class _Span:
     has_alias: bool
 
 
-def _matching(tokens: Sequence[_Token], index: int) -> int | None:
-    depth = 0
-    for position in range(index, len(tokens)):
-        kind = tokens[position].kind
-        if kind in ("L_PAREN", "L_BRACKET"):
-            depth += 1
-        elif kind in ("R_PAREN", "R_BRACKET"):
-            depth -= 1
-            if depth == 0:
-                return position
-    return None
-
-
-def _is_call(tokens: Sequence[_Token], index: int) -> bool:
+def _is_call(tokens: Sequence[Token], index: int) -> bool:
     token = tokens[index]
     return (
         token.kind == "VAR"
@@ -204,7 +193,7 @@ def _is_call(tokens: Sequence[_Token], index: int) -> bool:
     )
 
 
-def _find_calls(sql: str, tokens: Sequence[_Token]) -> list[_Span]:
+def _find_calls(sql: str, tokens: Sequence[Token]) -> list[_Span]:
     """Every call of a table function in ``tokens``, and whether it is in table position
     (the walk over FROM lists is that of :mod:`azof.sql.clauses`)."""
     spans: list[_Span] = []
@@ -215,16 +204,16 @@ def _find_calls(sql: str, tokens: Sequence[_Token]) -> list[_Span]:
     for index, token in enumerate(tokens):
         kind = token.kind
         if _is_call(tokens, index):
-            close = _matching(tokens, index + 1)
+            close = matching(tokens, index + 1)
             if close is None:
                 raise InvalidArgumentError(
-                    f"{_text(sql, tokens, index, len(tokens) - 1)!r}: the call of "
+                    f"{span_text(sql, tokens, index, len(tokens) - 1)!r}: the call of "
                     f"{token.text} has no closing parenthesis"
                 )
             after = tokens[close + 1] if close + 1 < len(tokens) else None
             has_alias = after is not None and (
                 after.kind in ("ALIAS", "IDENTIFIER")
-                or (after.kind == "VAR" and after.upper not in _NOT_ALIASES)
+                or (after.kind == "VAR" and after.upper not in NOT_ALIASES)
             )
             position = previous in ("FROM", "JOIN") or (
                 previous in ("COMMA", "L_PAREN") and in_from[depth]
@@ -235,12 +224,12 @@ def _find_calls(sql: str, tokens: Sequence[_Token]) -> list[_Span]:
             depth += 1
             in_from[depth] = opens_from
             next_kind = tokens[index + 1].kind if index + 1 < len(tokens) else ""
-            query[depth] = opens_from or next_kind in _QUERY_STARTS
+            query[depth] = opens_from or next_kind in QUERY_STARTS
         elif kind == "R_PAREN":
             depth = max(depth - 1, 0)
         elif kind == "FROM" and query[depth]:
             in_from[depth] = True
-        elif kind in _FROM_ENDS:
+        elif kind in FROM_ENDS:
             in_from[depth] = False
         if kind == "FROM" and not query[depth]:
             kind = "FUNCTION_FROM"
@@ -248,34 +237,21 @@ def _find_calls(sql: str, tokens: Sequence[_Token]) -> list[_Span]:
     return spans
 
 
-def _text(sql: str, tokens: Sequence[_Token], first: int, last: int) -> str:
-    return _WHITESPACE.sub(" ", sql[tokens[first].start : tokens[last].end])
-
-
-def _position(sql: str, offset: int) -> tuple[int, int]:
-    line = sql.count("\n", 0, offset) + 1
-    column = offset - (sql.rfind("\n", 0, offset) + 1) + 1
-    return line, column
-
-
 # -- reading the arguments --------------------------------------------------------------------
 
 
-class _Parser:
+class _Parser(Located):
     """The arguments of one call: positional first, then ``name => value``; literals only."""
 
-    def __init__(self, sql: str, tokens: Sequence[_Token], span: _Span, internal: str) -> None:
+    def __init__(self, sql: str, tokens: Sequence[Token], span: _Span, internal: str) -> None:
         self.sql = sql
         self.tokens = tokens
         self.span = span
         self.function = tokens[span.name].text.lower()
         self.signature = FUNCTIONS[self.function]
-        self.text = _text(sql, tokens, span.name, span.close)
-        self.line, self.column = _position(sql, tokens[span.name].start)
+        self.text = span_text(sql, tokens, span.name, span.close)
+        self.line, self.column = line_column(sql, tokens[span.name].start)
         self.internal = internal
-
-    def where(self) -> str:
-        return f"{self.text!r} (line {self.line}, column {self.column})"
 
     def fail(self, message: str) -> InvalidArgumentError:
         return InvalidArgumentError(f"{self.where()}: {message}")
@@ -292,7 +268,7 @@ class _Parser:
                 f"{self.function} is a table function: call it in FROM or JOIN, e.g. "
                 f"SELECT * FROM {self.signature.example}"
             )
-        items = _split_commas(tokens, range(self.span.name + 2, self.span.close))
+        items = split_commas(tokens, range(self.span.name + 2, self.span.close))
         if items == [[]]:
             items = []
         parameters = self.signature.parameters
@@ -358,8 +334,8 @@ class _Parser:
         if kinds == ["TIMESTAMP", "STRING"] and parameter.kind == "timestamp":
             return tokens[item[1]].text
         if kinds and kinds[0] == "ARRAY" and len(kinds) >= 3 and kinds[1] == "L_BRACKET":
-            if _matching(tokens, item[1]) == item[-1]:
-                inner = _split_commas(tokens, item[2:-1])
+            if matching(tokens, item[1]) == item[-1]:
+                inner = split_commas(tokens, item[2:-1])
                 if inner == [[]]:
                     return ()
                 values = [self.scalar(parameter, part) for part in inner]
@@ -369,7 +345,7 @@ class _Parser:
             value = self.scalar(parameter, item)
             if value is not None:
                 return value
-        written = _text(self.sql, tokens, item[0], item[-1]) if item else ""
+        written = span_text(self.sql, tokens, item[0], item[-1]) if item else ""
         raise self.fail(
             f"{parameter.name}: {written!r} is not a literal; arguments are quoted text "
             "('2019-01-17', 'AAPL'), whole numbers, NULL or ARRAY['a', 'b']"
@@ -428,23 +404,6 @@ class _Parser:
         return value
 
 
-def _split_commas(tokens: Sequence[_Token], items: Sequence[int]) -> list[list[int]]:
-    """``items`` split at the commas outside parentheses and brackets."""
-    parts: list[list[int]] = [[]]
-    depth = 0
-    for index in items:
-        kind = tokens[index].kind
-        if kind in ("L_PAREN", "L_BRACKET"):
-            depth += 1
-        elif kind in ("R_PAREN", "R_BRACKET"):
-            depth -= 1
-        if kind == "COMMA" and depth == 0:
-            parts.append([])
-        else:
-            parts[-1].append(index)
-    return parts
-
-
 def _split_list(text: str) -> tuple[str, ...]:
     """``'AAPL, MSFT'`` -> ``('AAPL', 'MSFT')``; ``''`` -> ``()``."""
     return tuple(part.strip() for part in text.split(",") if part.strip())
@@ -480,7 +439,7 @@ class _Cte:
     """The index of the closing parenthesis of its body."""
 
 
-def _ctes(tokens: Sequence[_Token], sql: str) -> list[_Cte]:
+def _ctes(tokens: Sequence[Token], sql: str) -> list[_Cte]:
     """Every CTE of every ``WITH [RECURSIVE] name [(columns)] AS [[NOT] MATERIALIZED] (...)``."""
     found: list[_Cte] = []
     for first, token in enumerate(tokens):
@@ -489,11 +448,11 @@ def _ctes(tokens: Sequence[_Token], sql: str) -> list[_Cte]:
         position = first + 1
         if position < len(tokens) and tokens[position].kind == "RECURSIVE":
             position += 1
-        while position < len(tokens) and tokens[position].kind in _IDENTIFIERS:
+        while position < len(tokens) and tokens[position].kind in IDENTIFIERS:
             name = tokens[position]
             position += 1
             if position < len(tokens) and tokens[position].kind == "L_PAREN":
-                close = _matching(tokens, position)
+                close = matching(tokens, position)
                 if close is None:
                     break
                 position = close + 1
@@ -504,7 +463,7 @@ def _ctes(tokens: Sequence[_Token], sql: str) -> list[_Cte]:
                 position += 1
             if position >= len(tokens) or tokens[position].kind != "L_PAREN":
                 break
-            close = _matching(tokens, position)
+            close = matching(tokens, position)
             if close is None:
                 break
             quoted = name.kind == "IDENTIFIER"
@@ -530,7 +489,7 @@ class _Evaluator:
         self,
         context: ExecutionContext,
         sql: str,
-        tokens: Sequence[_Token],
+        tokens: Sequence[Token],
         tables: LakehouseTables,
         dialect: str,
     ) -> None:
@@ -618,7 +577,7 @@ class _Evaluator:
         except InvalidArgumentError:
             words = []
         query: str | None = None
-        if len(words) == 1 and words[0].kind in _IDENTIFIERS:
+        if len(words) == 1 and words[0].kind in IDENTIFIERS:
             word = words[0]
             quoted = word.kind == "IDENTIFIER"
             folded = word.text if quoted else word.text.lower()
@@ -650,7 +609,7 @@ class _Evaluator:
                 ).references
             except AzofError as exc:
                 raise _left_error(exc, call) from None
-            if len(found) == 1 and found[0].text == _WHITESPACE.sub(" ", left.strip()):
+            if len(found) == 1 and found[0].text == collapse_whitespace(left.strip()):
                 query = reference
         if query is None:
             raise self.fail_left(call, left)

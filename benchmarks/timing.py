@@ -1,0 +1,18 @@
+"""Timing helpers shared by the benchmarks."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+
+def median_time(action: Callable[[], object], runs: int = 5) -> float:
+    """The median wall time of ``runs`` calls of ``action``, after one warm-up call."""
+    action()
+    samples = []
+    for _ in range(runs):
+        begin = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - begin)
+    return statistics.median(samples)
