@@ -24,36 +24,20 @@ from typing import Any, cast
 import pyarrow as pa
 
 from azof.errors import InvalidArgumentError
+from azof.format.types import SIMPLE_TYPES
 
 __all__ = ["format_schema", "parse_schema_text", "parse_type"]
 
 _SIMPLE: dict[str, pa.DataType] = {
-    "string": pa.string(),
+    **SIMPLE_TYPES,
     "str": pa.string(),
     "utf8": pa.string(),
-    "large_string": pa.large_string(),
     "large_utf8": pa.large_string(),
-    "binary": pa.binary(),
-    "large_binary": pa.large_binary(),
-    "bool": pa.bool_(),
     "boolean": pa.bool_(),
-    "int8": pa.int8(),
-    "int16": pa.int16(),
-    "int32": pa.int32(),
-    "int64": pa.int64(),
-    "uint8": pa.uint8(),
-    "uint16": pa.uint16(),
-    "uint32": pa.uint32(),
-    "uint64": pa.uint64(),
-    "float16": pa.float16(),
     "halffloat": pa.float16(),
-    "float32": pa.float32(),
     "float": pa.float32(),
-    "float64": pa.float64(),
     "double": pa.float64(),
-    "date32": pa.date32(),
     "date32[day]": pa.date32(),
-    "date64": pa.date64(),
     "date64[ms]": pa.date64(),
 }
 _TYPE_NAMES = (

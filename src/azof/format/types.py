@@ -16,6 +16,7 @@ import pyarrow as pa
 
 __all__ = [
     "SEED_TYPES",
+    "SIMPLE_TYPES",
     "UnknownTypeError",
     "is_utc",
     "is_widening",
@@ -55,6 +56,8 @@ _SIMPLE: dict[str, pa.DataType] = {
     "null": pa.null(),
 }
 _SIMPLE_NAMES = {str(v): k for k, v in _SIMPLE.items()}
+SIMPLE_TYPES: dict[str, pa.DataType] = dict(_SIMPLE)
+"""The names of parameterless types in format-2 JSON (also what the CLI's schema text takes)."""
 _UTC_NAMES = {"UTC", "utc", "Etc/UTC", "+00:00", "Z", "GMT", "Etc/GMT"}
 
 
