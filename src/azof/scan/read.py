@@ -444,6 +444,27 @@ class _BucketReader:
         return _finish(merged, self.snapshot, self.prepared)
 
 
+def _bucket_work(
+    storage: Storage,
+    table: str,
+    snapshot: Snapshot,
+    request: ScanRequest,
+    metrics: ScanMetrics,
+) -> tuple[_BucketReader, list[tuple[int, list[PlannedFile]]], _Prepared]:
+    """The reader and the (bucket, files) to merge for a request (the buckets asked for that
+    can hold rows)."""
+    prepared = _prepare(table, snapshot, request)
+    planned = plan_files(snapshot, prepared.request.as_of)
+    metrics.files_planned = len(planned)
+    per_bucket, shared = split_plan(snapshot, planned)
+    work = [
+        (bucket, files)
+        for bucket, files in enumerate(per_bucket)
+        if (files or shared) and request.bucket in (None, bucket)
+    ]
+    return _BucketReader(storage, table, snapshot, prepared, shared, metrics), work, prepared
+
+
 def iter_scan(
     storage: Storage,
     table: str,
@@ -453,16 +474,11 @@ def iter_scan(
 ) -> Iterator[pa.Table]:
     """The as-of answer, one bucket at a time: memory is bounded by a bucket, not the table."""
     metrics = metrics if metrics is not None else ScanMetrics()
-    prepared = _prepare(table, snapshot, request)
-    planned = plan_files(snapshot, prepared.request.as_of)
-    metrics.files_planned = len(planned)
-    per_bucket, shared = split_plan(snapshot, planned)
-    reader = _BucketReader(storage, table, snapshot, prepared, shared, metrics)
-    for bucket, files in enumerate(per_bucket):
-        if (files or shared) and request.bucket in (None, bucket):
-            part = reader.merged(bucket, files)
-            metrics.rows_out += part.num_rows
-            yield part
+    reader, work, _ = _bucket_work(storage, table, snapshot, request, metrics)
+    for bucket, files in work:
+        part = reader.merged(bucket, files)
+        metrics.rows_out += part.num_rows
+        yield part
 
 
 def execute_scan(
@@ -475,19 +491,9 @@ def execute_scan(
     """The as-of answer of ``request`` over ``snapshot`` as one Arrow table (buckets are
     merged in parallel; within a bucket rows are sorted by key)."""
     metrics = metrics if metrics is not None else ScanMetrics()
-    prepared = _prepare(table, snapshot, request)
-    planned = plan_files(snapshot, prepared.request.as_of)
-    metrics.files_planned = len(planned)
-    empty = snapshot.schema.to_arrow().empty_table().select(prepared.out_names)
-    per_bucket, shared = split_plan(snapshot, planned)
-    work = [
-        (b, files)
-        for b, files in enumerate(per_bucket)
-        if (files or shared) and request.bucket in (None, b)
-    ]
+    reader, work, prepared = _bucket_work(storage, table, snapshot, request, metrics)
     if not work:
-        return empty
-    reader = _BucketReader(storage, table, snapshot, prepared, shared, metrics)
+        return snapshot.schema.to_arrow().empty_table().select(prepared.out_names)
     if len(work) == 1:
         parts = [reader.merged(*work[0])]
     else:
