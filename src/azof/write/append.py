@@ -13,8 +13,8 @@ from azof.format.types import unit_nanos
 from azof.storage import Storage
 from azof.timestamps import Instant, parse_instant
 from azof.write.commit import append_files, commit_snapshot
-from azof.write.conform import conform, dedup_last, iter_input_batches
-from azof.write.files import write_bucketed
+from azof.write.conform import conform, iter_input_batches
+from azof.write.files import write_sorted
 
 __all__ = ["FILE_ROWS", "append_data", "event_time_scalar", "tombstones"]
 
@@ -56,7 +56,7 @@ def tombstones(schema: TableSchema, keys: Iterable[Any], when: Instant) -> pa.Ta
 
 
 def _chunks(data: Any, schema: TableSchema, table: str, deleting: bool) -> Iterable[pa.Table]:
-    """Conformed, deduplicated tables of at most FILE_ROWS rows each, in input order."""
+    """Conformed tables of at most FILE_ROWS rows each, in input order."""
     pending: list[pa.Table] = []
     rows = 0
     for whole in iter_input_batches(data, schema):
@@ -65,10 +65,10 @@ def _chunks(data: Any, schema: TableSchema, table: str, deleting: bool) -> Itera
             pending.append(conform(part, schema, table, tombstones=deleting))
             rows += part.num_rows
             if rows >= FILE_ROWS:
-                yield dedup_last(pa.concat_tables(pending))
+                yield pa.concat_tables(pending)
                 pending, rows = [], 0
     if pending:
-        yield dedup_last(pa.concat_tables(pending))
+        yield pa.concat_tables(pending)
 
 
 def append_data(
@@ -89,7 +89,7 @@ def append_data(
     written: list[DataFile] = []
     try:
         for chunk in _chunks(data, parent.schema, table, deleting):
-            written.extend(write_bucketed(storage, chunk, parent.schema, parent.buckets))
+            written.extend(write_sorted(storage, chunk, parent.schema, parent.buckets))
     except (AzofError, ValueError, TypeError) as exc:
         for data_file in written:
             storage.delete(data_file.file)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import uuid
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeAlias
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -14,18 +17,26 @@ from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE, TableSchema
 from azof.format.snapshot import DataFile
 from azof.format.types import unit_nanos
 from azof.storage import Storage
+from azof.write.conform import dedup_last
 
 __all__ = [
     "DATA_DIR",
     "ROW_GROUP_ROWS",
     "file_schema",
+    "key_pivots",
+    "key_range",
     "split_buckets",
-    "write_bucketed",
     "write_data_file",
+    "write_sorted",
 ]
 
 DATA_DIR = "data"
 ROW_GROUP_ROWS = 128 * 1024
+PARALLEL_ROWS = 64 * 1024
+"""A bucket of an append is split into key ranges of at least this many rows, each sorted
+and written by its own thread (up to ``MAX_WRITERS``, and the machine's cores)."""
+MAX_WRITERS = 4
+PIVOT_SAMPLE = 1024
 
 
 def file_schema(schema: TableSchema) -> pa.Schema:
@@ -57,24 +68,64 @@ def split_buckets(rows: pa.Table, buckets: int) -> list[tuple[int, pa.Table]]:
     return [(b, part) for b, part in enumerate(split_by_bucket(rows, buckets)) if part.num_rows]
 
 
-def write_bucketed(
+def key_pivots(keys: pa.ChunkedArray[Any], parts: int) -> list[pa.Scalar[Any]]:
+    """Up to ``parts - 1`` ascending keys that cut ``keys`` into about equal ranges
+    (quantiles of a sample, so any key distribution splits evenly)."""
+    n = len(keys)
+    if parts <= 1 or n < 2:
+        return []
+    sample = keys.take(pa.array(range(0, n, max(1, n // PIVOT_SAMPLE))))
+    ordered = sample.take(pc.array_sort_indices(sample))
+    pivots = [ordered[len(ordered) * i // parts] for i in range(1, parts)]
+    return [p for i, p in enumerate(pivots) if i == 0 or p != pivots[i - 1]]
+
+
+def key_range(rows: pa.Table, low: pa.Scalar[Any] | None, high: pa.Scalar[Any] | None) -> pa.Table:
+    """The rows with ``low <= key < high`` (``None``: unbounded), in their order."""
+    keys = rows.column(KEY)
+    mask = None if low is None else pc.greater_equal(keys, low)
+    if high is not None:
+        below = pc.less(keys, high)
+        mask = below if mask is None else pc.and_(mask, below)
+    return rows if mask is None else rows.filter(mask)
+
+
+_Piece: TypeAlias = "tuple[int, pa.Table, pa.Scalar[Any] | None, pa.Scalar[Any] | None]"
+"""(bucket, its rows, low key, high key) of one file to write."""
+
+
+def write_sorted(
     storage: Storage,
     rows: pa.Table,
     schema: TableSchema,
     buckets: int,
-    max_rows: int | None = None,
 ) -> list[DataFile]:
-    """Write rows as one file per non-empty bucket (split again at ``max_rows``)."""
-    written = []
+    """Write conformed rows as data files sorted by key and event time: one per non-empty
+    bucket, and a large bucket in several files of disjoint key ranges, which are cut,
+    sorted (:func:`dedup_last`) and written in parallel.
+
+    Files come in bucket order, then key order; every row of a key is in one file.
+    """
+    workers = min(os.cpu_count() or 1, MAX_WRITERS)
+    pieces: list[_Piece] = []
     for bucket, part in split_buckets(rows, buckets):
-        step = max_rows or part.num_rows
-        for offset in range(0, part.num_rows, step):
-            written.append(
-                write_data_file(
-                    storage, part.slice(offset, step), schema, bucket=bucket, buckets=buckets
-                )
-            )
-    return written
+        wanted = min(workers, part.num_rows // PARALLEL_ROWS)
+        bounds: list[pa.Scalar[Any] | None] = [None, *key_pivots(part.column(KEY), wanted), None]
+        pieces.extend((bucket, part, low, high) for low, high in itertools.pairwise(bounds))
+
+    def write(piece: _Piece) -> DataFile | None:
+        bucket, part, low, high = piece
+        chosen = key_range(part, low, high)
+        if not chosen.num_rows:
+            return None
+        return write_data_file(storage, dedup_last(chosen), schema, bucket=bucket, buckets=buckets)
+
+    if len(pieces) == 1 or workers == 1:
+        written = [write(piece) for piece in pieces]
+    else:
+        with ThreadPoolExecutor(max_workers=min(workers, len(pieces))) as pool:
+            written = list(pool.map(write, pieces))
+    return [f for f in written if f is not None]
 
 
 def write_data_file(
