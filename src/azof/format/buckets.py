@@ -75,10 +75,11 @@ def key_hash(
     array = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
     if pa.types.is_dictionary(array.type):
         array = cast("pa.DictionaryArray[Any, Any]", array).dictionary_decode()
-    if pa.types.is_integer(array.type):
-        values = pc.cast(array, pa.int64()).to_numpy(zero_copy_only=False).astype(np.int64)
+    if pa.types.is_integer(array.type):  # the value's 64 bits (uint64 above 2**63 too)
+        wide = pa.uint64() if pa.types.is_unsigned_integer(array.type) else pa.int64()
+        values = pc.cast(array, wide).to_numpy(zero_copy_only=False)
         with np.errstate(over="ignore"):
-            return _finalise(values.view(np.uint64))
+            return _finalise(values.astype(values.dtype, copy=False).view(np.uint64))
     return _string_hash(array)
 
 
