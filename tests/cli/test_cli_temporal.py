@@ -158,3 +158,12 @@ def test_seed_financials(azof_cli, seed: Path, tmp_path: Path) -> None:
     )
     assert pq.read_table(out).to_pylist() == expected.to_pylist()
     assert expected.num_rows == 5
+
+
+@pytest.mark.parametrize("command", ["scan", "info"])
+def test_version_and_known_at_together_is_a_usage_error(azof_cli, lake: Path, command: str) -> None:
+    result = azof_cli(
+        command, "--path", lake, "--table", "prices", "--version", "1", "--known-at", "2030-01-01"
+    )
+    result.assert_clean_error("give --version or --known-at, not both")
+    assert result.code == 2

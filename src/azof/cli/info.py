@@ -16,7 +16,13 @@ from rich.filesize import decimal
 from rich.markup import escape
 from rich.table import Table as RichTable
 
-from azof.cli.options import KNOWN_AT_OPTION, VERSION_OPTION, lakehouse_options, table_options
+from azof.cli.options import (
+    KNOWN_AT_OPTION,
+    VERSION_OPTION,
+    check_one_snapshot,
+    lakehouse_options,
+    table_options,
+)
 from azof.cli.output import TreeNode, make_console, print_tree, use_rich
 from azof.errors import AzofError
 from azof.format import DataFile, Segment, Snapshot
@@ -284,6 +290,7 @@ def info(table: Table, version: int | None, known_at: str | None, output_format:
     it has none), its base files, child segments and deltas with their rows and sizes,
     then the pending deltas that compaction has not folded in yet.
     """
+    check_one_snapshot(version, known_at)
     described = describe_table(table, table.snapshot_at(version, known_at))
     if output_format == "json":
         sys.stdout.write(json.dumps(described, indent=2) + "\n")

@@ -10,6 +10,7 @@ from azof.cli.options import (
     AS_OF_OPTION,
     KNOWN_AT_OPTION,
     VERSION_OPTION,
+    check_one_snapshot,
     count_option,
     table_options,
 )
@@ -80,6 +81,7 @@ def scan(
     print as RFC 3339 in UTC.
     """
     output_format = resolve_format(output_format, output)  # fail before reading anything
+    check_one_snapshot(version, known_at)
     predicate = None
     if where is not None:
         schema = table.snapshot_at(version, known_at).schema.to_arrow()
