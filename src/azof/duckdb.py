@@ -12,20 +12,24 @@ Two forms::
         SELECT key, revenue FROM financials AT ('2019-01-17')
         WHERE industry = 'Software' ORDER BY revenue DESC LIMIT 5''')
     rel.fetchall()
+    azof.duckdb.sql(con, lake, "SELECT * FROM azof_history('financials', keys => 'AAPL')")
 
     # 2. one table as of T registered under a name, then plain DuckDB SQL
     azof.duckdb.register(con, lake.table("financials"), "fin_2019", as_of="2019-01-17",
                          columns=["key", "industry", "revenue"])
     con.sql("SELECT count(*) FROM fin_2019").fetchall()
 
-In :func:`sql`, the clauses are those of :class:`azof.sql.ExecutionContext`. Names that
+In :func:`sql`, the clauses and the temporal table functions (``azof_history``,
+``azof_changes``, ``azof_restatements``, ``azof_asof_join``: :mod:`azof.sql.functions`, the
+code DataFusion's path runs too) are those of :class:`azof.sql.ExecutionContext`. Names that
 are not lakehouse tables are left to DuckDB (its own tables and views stay usable); a name
 *with* a clause must be a lakehouse table. Each lakehouse reference is scanned as of its
 time with only the columns the query uses (found with sqlglot; every column when the query
 is beyond that analysis) and key predicates / ``event_time`` lower bounds of the WHERE
 pushed below the as-of merge, then registered on the connection under an internal name
-(``__azof_d<n>_<i>``). DuckDB relations are lazy and look their tables up when they run,
-so these registrations stay until :func:`release` (or the connection closes).
+(``__azof_d<n>_<i>``; a table function's result: ``__azof_d<n>_f<i>``). DuckDB relations
+are lazy and look their tables up when they run, so these registrations stay until
+:func:`release` (or the connection closes).
 
 ``duckdb`` is imported only when these functions are called: azof imports without it.
 """
@@ -35,7 +39,7 @@ from __future__ import annotations
 import itertools
 import re
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +48,7 @@ import pyarrow.compute as pc
 
 from azof.errors import InvalidArgumentError
 from azof.sql.clauses import RewrittenQuery, rewrite_query
+from azof.sql.functions import FunctionEngine, table_functions
 from azof.sql.pushdown import READ_ALL, needs_from_sqlglot
 from azof.sql.scans import LakehouseTables, ScanRecord, read_columns, scan_reference, snapshot_for
 from azof.table import Lakehouse, Table
@@ -55,6 +60,7 @@ __all__ = ["register", "release", "sql"]
 
 _queries = itertools.count()
 _registered: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+_DIALECT = "duckdb"
 _EXPLAIN = re.compile(r"^\s*EXPLAIN\s+(?:ANALY[SZ]E\s+)?", re.IGNORECASE)
 
 
@@ -79,7 +85,8 @@ def sql(
     *,
     scans: list[ScanRecord] | None = None,
 ) -> duckdb.DuckDBPyRelation:
-    """Run DuckDB SQL ``query`` on ``con``, lakehouse tables read as of their clauses.
+    """Run DuckDB SQL ``query`` on ``con``, lakehouse tables read as of their clauses, and
+    azof's table functions (``azof_history``...) evaluated.
 
     Returns DuckDB's (lazy) relation. Pass a list as ``scans`` to receive one
     :class:`~azof.sql.ScanRecord` per lakehouse reference (columns read, pushed filter,
@@ -88,13 +95,23 @@ def sql(
     internal names replaced by the references as written.
     """
     duck = _duckdb()
-    lake = _lakehouse(lakehouse)
-    tables = LakehouseTables(lake, {})
+    relation, records, _ = _run(duck, con, _lakehouse(lakehouse), query, {})
+    if scans is not None:
+        scans.extend(records)
+    return relation
+
+
+def _run(
+    duck: Any, con: Any, lake: Lakehouse, query: str, cache: dict[str, Table]
+) -> tuple[duckdb.DuckDBPyRelation, list[ScanRecord], set[str]]:
+    """:func:`sql`: the relation, what each reference read, and the names registered."""
+    tables = LakehouseTables(lake, cache)
+    prefix = f"__azof_d{next(_queries)}_"
     rewritten = rewrite_query(
         query,
         tables.resolve,
-        dialect="duckdb",
-        prefix=f"__azof_d{next(_queries)}_",
+        dialect=_DIALECT,
+        prefix=prefix,
         unknown="keep",
         describe_lakehouse=tables.describe,
     )
@@ -103,8 +120,11 @@ def sql(
         ref.internal: snapshot_for(opened[ref.internal], ref) for ref in rewritten.references
     }
     schemas = {name: snapshot.schema.to_arrow() for name, snapshot in snapshots.items()}
+    engine: FunctionEngine = _DuckDBEngine(duck, con, lake, cache)
+    rewritten, results = table_functions(engine, query, rewritten, tables, prefix)
+    registered = set(results)
     body = _EXPLAIN.sub("", rewritten.sql) if rewritten.explain else rewritten.sql
-    needs = needs_from_sqlglot(body, schemas, dialect="duckdb") if schemas else {}
+    needs = needs_from_sqlglot(body, schemas, dialect=_DIALECT, others=results) if schemas else {}
 
     def load(all_columns: bool) -> list[ScanRecord]:
         records = []
@@ -113,8 +133,8 @@ def sql(
             need = READ_ALL if all_columns else needs.get(name, READ_ALL)
             columns = read_columns(schemas[name], need)
             data, record = scan_reference(opened[name], snapshots[name], ref, columns, need)
-            con.register(name, data)
-            _registered.setdefault(con, set()).add(name)
+            _register_tracked(con, name, data)
+            registered.add(name)
             records.append(record)
         return records
 
@@ -127,9 +147,54 @@ def sql(
         # The column analysis missed a column DuckDB needs: read every column and retry.
         records = load(all_columns=True)
         relation = _relation(duck, con, rewritten)
-    if scans is not None:
-        scans.extend(records)
-    return relation
+    return relation, records, registered
+
+
+def _register_tracked(con: Any, name: str, data: pa.Table) -> None:
+    """Register ``data`` on ``con`` as ``name``, until :func:`release`."""
+    con.register(name, data)
+    _registered.setdefault(con, set()).add(name)
+
+
+def _unregister(con: Any, names: Iterable[str]) -> None:
+    for name in names:
+        con.unregister(name)
+        _registered.get(con, set()).discard(name)
+
+
+class _DuckDBEngine:
+    """The table functions' view of a DuckDB connection."""
+
+    dialect = _DIALECT
+    own_tables = "a table or view of the DuckDB connection"
+
+    def __init__(self, duck: Any, con: Any, lake: Lakehouse, cache: dict[str, Table]) -> None:
+        self.duck = duck
+        self.con = con
+        self.lake = lake
+        self.cache = cache
+
+    def run(self, query: str) -> pa.Table:
+        """The rows of ``query`` (its scans are unregistered once read)."""
+        relation, _, names = _run(self.duck, self.con, self.lake, query, self.cache)
+        try:
+            result: pa.Table = relation.to_arrow_table()
+        finally:
+            _unregister(self.con, names)
+        return result
+
+    def own_table(self, name: str) -> pa.Table | None:
+        try:
+            result: pa.Table = self.con.table(name).to_arrow_table()
+        except (self.duck.CatalogException, self.duck.ParserException):
+            return None
+        return result
+
+    def register(self, name: str, result: pa.Table) -> None:
+        _register_tracked(self.con, name, result)
+
+    def deregister(self, name: str) -> None:
+        _unregister(self.con, [name])
 
 
 class _BinderError(InvalidArgumentError):

@@ -1,8 +1,8 @@
 """SQL over azof tables, each as of any event time.
 
 :class:`ExecutionContext` runs SQL with DataFusion (the ``sql`` extra); :mod:`azof.duckdb`
-runs the same clauses with DuckDB. DataFusion is imported when a context is created, so
-this package imports without it. See ``docs/sql.md``.
+runs the same clauses and table functions with DuckDB. DataFusion is imported when a
+context is created, so this package imports without it. See ``docs/sql.md``.
 """
 
 from azof.sql.clauses import RewrittenQuery, TableReference, TimeTravel, rewrite_query

@@ -3,10 +3,10 @@
 SQL engines do not know azof's clauses: DataFusion reads ``financials AT ('2019-01-17')``
 as an alias with a column list, DuckDB has clauses of its own, and several parsers drop
 ``FOR SYSTEM_TIME AS OF`` without a word. So the query is split into tokens with sqlglot's
-tokenizer (string literals and comments stay intact), and every table reference of the
-lakehouse, with or without a clause, is replaced by a unique internal name whose data the
-caller registers. A reference keeps the user's alias, or gets its own table name as alias,
-so ``financials.key`` still resolves::
+tokenizer (:mod:`azof.sql.tokens`; string literals and comments stay intact), and every
+table reference of the lakehouse, with or without a clause, is replaced by a unique
+internal name whose data the caller registers. A reference keeps the user's alias, or gets
+its own table name as alias, so ``financials.key`` still resolves::
 
     FROM financials AT ('2019-01-17') f   ->   FROM __azof_1_0 f
     JOIN financials                       ->   JOIN __azof_1_1 AS financials
@@ -17,34 +17,32 @@ Pure text processing: no I/O, no engine.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlglot.dialects.dialect import Dialect
-from sqlglot.errors import TokenError
-
 from azof.errors import InvalidArgumentError, TableNotFoundError
+from azof.sql.tokens import (
+    IDENTIFIERS,
+    Located,
+    Token,
+    alias_follows,
+    find_ctes,
+    line_column,
+    matching,
+    span_text,
+    split_commas,
+    tokenize,
+    walk_from_lists,
+)
 from azof.timestamps import parse_instant
 
 __all__ = [
-    "FROM_ENDS",
-    "IDENTIFIERS",
-    "NOT_ALIASES",
-    "QUERY_STARTS",
-    "Located",
     "RewrittenQuery",
     "TableReference",
+    "TableResolver",
     "TimeTravel",
-    "Token",
-    "collapse_whitespace",
-    "line_column",
-    "matching",
     "rewrite_query",
-    "span_text",
-    "split_commas",
-    "tokenize",
 ]
 
 _CLAUSE_FORMS = (
@@ -54,66 +52,6 @@ _CLAUSE_FORMS = (
     "FOR SYSTEM_TIME AS OF '<timestamp>'"
 )
 _PARAMETERS = ("TIMESTAMP", "VERSION", "KNOWN_AT")
-IDENTIFIERS = frozenset({"VAR", "IDENTIFIER"})
-QUERY_STARTS = frozenset({"SELECT", "WITH", "VALUES", "FROM", "L_PAREN"})
-# Token types after which, inside a FROM list, the FROM list has ended.
-FROM_ENDS = frozenset(
-    [
-        "WHERE",
-        "GROUP_BY",
-        "HAVING",
-        "ORDER_BY",
-        "LIMIT",
-        "OFFSET",
-        "QUALIFY",
-        "WINDOW",
-        "UNION",
-        "INTERSECT",
-        "EXCEPT",
-        "SELECT",
-        "SEMICOLON",
-        "FETCH",
-    ]
-)
-# Words that may follow a table reference without being its alias.
-NOT_ALIASES = frozenset(
-    [
-        "ANTI",
-        "ASOF",
-        "AT",
-        "CROSS",
-        "EXCEPT",
-        "FETCH",
-        "FOR",
-        "FULL",
-        "GROUP",
-        "HAVING",
-        "INNER",
-        "INTERSECT",
-        "JOIN",
-        "LATERAL",
-        "LEFT",
-        "LIMIT",
-        "NATURAL",
-        "OFFSET",
-        "ON",
-        "ORDER",
-        "OUTER",
-        "PIVOT",
-        "POSITIONAL",
-        "QUALIFY",
-        "RIGHT",
-        "SAMPLE",
-        "SEMI",
-        "TABLESAMPLE",
-        "UNION",
-        "UNPIVOT",
-        "USING",
-        "WHERE",
-        "WINDOW",
-    ]
-)
-_WHITESPACE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -124,17 +62,6 @@ class TimeTravel:
     as_of: str | None = None
     version: int | None = None
     known_at: str | None = None
-
-
-class Located:
-    """Something written in a query: ``text`` (whitespace collapsed) at ``line``, ``column``."""
-
-    text: str
-    line: int
-    column: int
-
-    def where(self) -> str:
-        return f"{self.text!r} (line {self.line}, column {self.column})"
 
 
 @dataclass(frozen=True)
@@ -174,103 +101,6 @@ TableResolver = Callable[[str, bool], str | None]
 """``resolve(name, quoted)``: the lakehouse table a name in the query denotes, or None."""
 
 
-@dataclass(frozen=True)
-class Token:
-    kind: str
-    text: str
-    start: int
-    end: int  # exclusive
-
-    @property
-    def upper(self) -> str:
-        """The text in upper case for words and symbols; empty for strings and quoted
-        identifiers (``'AT'`` and ``"AT"`` are not the keyword AT)."""
-        return (
-            "" if self.kind == "IDENTIFIER" or self.kind.endswith("STRING") else self.text.upper()
-        )
-
-
-def tokenize(sql: str, dialect: str) -> list[Token]:
-    """sqlglot's tokens of ``sql``, with the text after a command (``EXPLAIN ...``, which
-    sqlglot keeps as one string) split into tokens too."""
-    try:
-        raw = Dialect.get_or_raise(dialect).tokenize(sql)
-    except TokenError:
-        raise InvalidArgumentError(
-            "the query does not split into SQL tokens (an unterminated quote or comment?)"
-        ) from None
-    tokens: list[Token] = []
-    for index, token in enumerate(raw):
-        kind = token.token_type.name
-        if kind == "STRING" and index > 0 and raw[index - 1].token_type.name == "COMMAND":
-            offset = raw[index - 1].end + 1
-            tokens.extend(
-                Token(t.kind, t.text, t.start + offset, t.end + offset)
-                for t in tokenize(sql[offset:], dialect)
-            )
-            break
-        tokens.append(Token(kind, token.text, token.start, token.end + 1))
-    return tokens
-
-
-def line_column(sql: str, offset: int) -> tuple[int, int]:
-    """The line and column (from 1) of character ``offset`` of ``sql``."""
-    line = sql.count("\n", 0, offset) + 1
-    column = offset - (sql.rfind("\n", 0, offset) + 1) + 1
-    return line, column
-
-
-def collapse_whitespace(text: str) -> str:
-    """``text`` with every run of whitespace replaced by one space."""
-    return _WHITESPACE.sub(" ", text)
-
-
-def span_text(sql: str, tokens: Sequence[Token], first: int, last: int) -> str:
-    """The text of tokens ``first..last`` (inclusive) of ``sql``, whitespace collapsed."""
-    return collapse_whitespace(sql[tokens[first].start : tokens[last].end])
-
-
-def matching(tokens: Sequence[Token], index: int, *, brackets: bool = True) -> int | None:
-    """The index of the parenthesis (or bracket) that closes the one at ``index``."""
-    opening, closing = _nesting(brackets)
-    depth = 0
-    for position in range(index, len(tokens)):
-        kind = tokens[position].kind
-        if kind in opening:
-            depth += 1
-        elif kind in closing:
-            depth -= 1
-            if depth == 0:
-                return position
-    return None
-
-
-def split_commas(
-    tokens: Sequence[Token], items: Sequence[int], *, brackets: bool = True
-) -> list[list[int]]:
-    """``items`` (token indexes) split at the commas outside parentheses (and brackets)."""
-    opening, closing = _nesting(brackets)
-    parts: list[list[int]] = [[]]
-    depth = 0
-    for index in items:
-        kind = tokens[index].kind
-        if kind in opening:
-            depth += 1
-        elif kind in closing:
-            depth -= 1
-        if kind == "COMMA" and depth == 0:
-            parts.append([])
-        else:
-            parts[-1].append(index)
-    return parts
-
-
-def _nesting(brackets: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    if brackets:
-        return ("L_PAREN", "L_BRACKET"), ("R_PAREN", "R_BRACKET")
-    return ("L_PAREN",), ("R_PAREN",)
-
-
 class _Rewriter:
     def __init__(
         self,
@@ -290,7 +120,7 @@ class _Rewriter:
         self.consumed: set[int] = set()
         self.references: list[TableReference] = []
         self.edits: list[tuple[int, int, str]] = []
-        self.ctes = _cte_names(tokens)
+        self.ctes = {cte.name for cte in find_ctes(sql, tokens)}
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -324,41 +154,9 @@ class _Rewriter:
     # -- the scan over the tokens ------------------------------------------------------------
 
     def run(self) -> None:
-        # Per parenthesis depth: is it a query (where FROM starts a FROM list, unlike in
-        # EXTRACT(YEAR FROM ts)), and are we inside its FROM list?
-        depth = 0
-        query = {0: True}
-        in_from = {0: False}
-        previous = ""
-        for index, token in enumerate(self.tokens):
-            if index in self.consumed:
-                previous = "REFERENCE"
-                continue
-            kind = token.kind
-            table_position = kind in IDENTIFIERS and (
-                previous in ("FROM", "JOIN")
-                or (previous in ("COMMA", "L_PAREN") and in_from[depth])
-            )
-            if kind == "L_PAREN":
-                opens_from = previous in ("FROM", "JOIN") or (
-                    previous == "COMMA" and in_from[depth]
-                )
-                depth += 1
-                in_from[depth] = opens_from
-                query[depth] = opens_from or self.kind(index + 1) in QUERY_STARTS
-            elif kind == "R_PAREN":
-                depth = max(depth - 1, 0)
-            elif kind == "FROM" and query[depth]:
-                in_from[depth] = True
-            elif kind in FROM_ENDS:
-                in_from[depth] = False
-            elif table_position:
+        for index, table_position in walk_from_lists(self.tokens, self.consumed):
+            if table_position and self.tokens[index].kind in IDENTIFIERS:
                 self.table_position(index)
-            if index in self.consumed:
-                kind = "REFERENCE"
-            elif kind == "FROM" and not query[depth]:
-                kind = "FUNCTION_FROM"  # EXTRACT(YEAR FROM ts), SUBSTRING(s FROM 2)...
-            previous = kind
         self.check_leftovers()
 
     def table_position(self, index: int) -> None:
@@ -422,14 +220,8 @@ class _Rewriter:
         name = self.tokens[first]
         internal = f"{self.prefix}{len(self.references)}"
         after = self.token(last + 1)
-        has_alias = after is not None and (
-            after.kind == "ALIAS"
-            or after.kind == "IDENTIFIER"
-            or (after.kind == "VAR" and after.upper not in NOT_ALIASES)
-        )
         written = self.sql[name.start : name.end]
-        if has_alias:
-            assert after is not None
+        if after is not None and alias_follows(self.tokens, last):
             alias_token = self.token(last + 2) if after.kind == "ALIAS" else after
             alias = alias_token.text if alias_token is not None else written
             replacement = internal
@@ -565,37 +357,6 @@ class _Rewriter:
                 first,
                 self.closing(index),
             )
-
-
-def _cte_names(tokens: Sequence[Token]) -> set[str]:
-    """Names defined by ``WITH name [(columns)] AS [[NOT] MATERIALIZED] (``, as the engine
-    folds them (unquoted names in lower case)."""
-    names: set[str] = set()
-    for index, token in enumerate(tokens):
-        if token.kind not in IDENTIFIERS or index == 0:
-            continue
-        if tokens[index - 1].kind not in ("WITH", "RECURSIVE", "COMMA"):
-            continue
-        position = index + 1
-        if position < len(tokens) and tokens[position].kind == "L_PAREN":
-            depth = 0
-            while position < len(tokens):
-                if tokens[position].kind == "L_PAREN":
-                    depth += 1
-                elif tokens[position].kind == "R_PAREN":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                position += 1
-            position += 1
-        if position >= len(tokens) or tokens[position].kind != "ALIAS":
-            continue
-        position += 1
-        while position < len(tokens) and tokens[position].upper in ("NOT", "MATERIALIZED"):
-            position += 1
-        if position < len(tokens) and tokens[position].kind == "L_PAREN":
-            names.add(token.text if token.kind == "IDENTIFIER" else token.text.lower())
-    return names
 
 
 def rewrite_query(

@@ -27,7 +27,7 @@ from azof.errors import InvalidArgumentError
 from azof.format import EVENT_TIME, KEY
 from azof.sql.alter import alter_table, is_alter_table
 from azof.sql.clauses import RewrittenQuery, TableReference, rewrite_query
-from azof.sql.functions import table_functions
+from azof.sql.functions import FunctionEngine, table_functions
 from azof.sql.pushdown import needs_from_datafusion
 from azof.sql.scans import LakehouseTables, ScanRecord, read_columns, scan_reference, snapshot_for
 from azof.table import Lakehouse, Table
@@ -76,6 +76,36 @@ def _partitions(table: pa.Table, count: int) -> list[list[pa.RecordBatch]]:
     for index, batch in enumerate(batches):
         parts[index % len(parts)].append(batch)
     return parts
+
+
+class _DataFusionEngine:
+    """The table functions' view of an :class:`ExecutionContext`."""
+
+    dialect = _DIALECT
+    own_tables = "a table registered in the context's session"
+
+    def __init__(self, context: ExecutionContext) -> None:
+        self.context = context
+
+    def run(self, query: str) -> pa.Table:
+        result: pa.Table = self.context.sql(query).to_arrow_table()
+        return result
+
+    def own_table(self, name: str) -> pa.Table | None:
+        session = self.context.session
+        if not session.table_exist(name):
+            return None
+        result: pa.Table = session.table(name).to_arrow_table()
+        return result
+
+    def register(self, name: str, result: pa.Table) -> None:
+        """``result`` as one partition (a plain ``SELECT *`` keeps its order; DataFusion
+        spreads the work over its threads where an operator gains from it)."""
+        batches = result.to_batches() or [_empty_batch(result.schema)]
+        self.context.session.register_record_batches(name, [batches])
+
+    def deregister(self, name: str) -> None:
+        self.context.session.deregister_table(name)
 
 
 class ExecutionContext:
@@ -167,7 +197,8 @@ class ExecutionContext:
             name: _stand_in_schema(snapshot.schema.to_arrow())
             for name, snapshot in snapshots.items()
         }
-        rewritten, functions = table_functions(self, query, rewritten, tables, _DIALECT, prefix)
+        engine: FunctionEngine = _DataFusionEngine(self)
+        rewritten, functions = table_functions(engine, query, rewritten, tables, prefix)
         try:
             for name, schema in schemas.items():
                 self.session.register_record_batches(name, [[_empty_batch(schema)]])

@@ -242,10 +242,16 @@ def _sqlglot_type(dtype: pa.DataType) -> str:
 
 
 def needs_from_sqlglot(
-    sql: str, schemas: Mapping[str, pa.Schema], *, dialect: str
+    sql: str,
+    schemas: Mapping[str, pa.Schema],
+    *,
+    dialect: str,
+    others: Mapping[str, pa.Schema] | None = None,
 ) -> dict[str, ScanNeeds]:
     """Per internal table name in ``schemas``, what ``sql`` uses of it, found by qualifying
     the query with sqlglot and pruning the unused columns of CTEs and subqueries.
+    ``others``: the schemas of the query's other tables (the results of table functions),
+    to qualify the query with.
 
     Conservative: when the query cannot be followed (it does not parse, a ``*`` is left, a
     column cannot be placed, ``COLUMNS(...)`` or a whole row used as a value), every column
@@ -259,7 +265,7 @@ def needs_from_sqlglot(
     everything = dict.fromkeys(schemas, READ_ALL)
     mapping: dict[str, object] = {
         name: {field.name: _sqlglot_type(field.type) for field in schema}
-        for name, schema in schemas.items()
+        for name, schema in {**(others or {}), **schemas}.items()
     }
     try:
         tree = sqlglot.parse_one(sql, read=dialect)
