@@ -1,10 +1,11 @@
 """Peak memory of one read, in a fresh process (run as a script, not collected).
 
-    python memory_probe.py LAKE TABLE stream|scan|idle
+    python memory_probe.py LAKE TABLE stream|scan|idle [MERGE_ROWS]
 
-prints ``rows peak_rss_bytes``: the full current state read through ``to_batches`` (each
-batch dropped at once) or ``scan`` (materialised), or nothing read (``idle``: the baseline
-of an interpreter with azof and pyarrow loaded and the table opened).
+prints ``rows peak_rss_bytes``: the full current state read through ``to_batches`` with
+``merge_rows=MERGE_ROWS`` (each batch dropped at once) or ``scan`` (materialised), or
+nothing read (``idle``: the baseline of an interpreter with azof and pyarrow loaded and the
+table opened).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ def main() -> None:
     table = azof.Lakehouse(lake).table(name)
     rows = 0
     if mode == "stream":
-        for batch in table.to_batches():
+        merge_rows = int(sys.argv[4]) if len(sys.argv) > 4 else 1_000_000
+        for batch in table.to_batches(merge_rows=merge_rows):
             rows += batch.num_rows
     elif mode == "scan":
         rows = table.scan().num_rows

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +28,8 @@ from azof.errors import (
 )
 from azof.format import KEY, CommitInfo, Snapshot, encode_snapshot
 from azof.format.types import unit_nanos
-from azof.scan.read import ScanMetrics, ScanRequest, execute_scan, iter_scan, references_only
+from azof.scan.read import ScanMetrics, ScanRequest, execute_scan, references_only
+from azof.scan.stream import MERGE_ROWS, check_merge_rows, iter_scan, record_batches
 from azof.storage import Storage, open_storage
 from azof.timestamps import (
     Instant,
@@ -292,27 +293,27 @@ class Table:
         version: int | None = None,
         known_at: Any = None,
         batch_size: int = 65_536,
+        merge_rows: int = MERGE_ROWS,
     ) -> pa.RecordBatchReader:
         """The same answer as :meth:`scan`, as a stream of record batches.
 
-        The table is merged one hash bucket at a time, so memory is bounded by the largest
-        bucket (compaction sizes buckets by ``CompactionPolicy.bucket_keys``), not by the
-        table. Rows come bucket by bucket, each bucket sorted by key.
+        The table is merged one hash bucket at a time, and a bucket whose files hold more
+        than ``merge_rows`` rows one key range at a time, each range reading about
+        ``merge_rows`` rows (row groups that the as-of time or a filter on ``key`` prunes do
+        not count). So memory is bounded by ``merge_rows``, not by the table. Ranges are
+        cut where row groups start (azof writes 131,072 rows per group), so a step reads at
+        least a row group of the largest files. Rows come bucket by bucket, each bucket
+        sorted by key. A bucket with rows of unsorted files (seed tables) or of files split
+        by another bucket count is merged whole.
         """
+        check_merge_rows(merge_rows)
         request = self._request(as_of, columns, filter)
         snapshot = self.snapshot_at(version, known_at)
         names = list(request.columns) if request.columns is not None else snapshot.schema.names
         schema = snapshot.schema.to_arrow()
         schema = pa.schema([schema.field(name) for name in names])
-        parts = iter_scan(self.storage, self.name, snapshot, request)
-
-        def batches() -> Iterator[pa.RecordBatch]:
-            for part in parts:
-                if part.schema != schema:
-                    part = part.cast(schema)
-                yield from part.to_batches(max_chunksize=batch_size)
-
-        return pa.RecordBatchReader.from_batches(schema, batches())
+        parts = iter_scan(self.storage, self.name, snapshot, request, merge_rows=merge_rows)
+        return pa.RecordBatchReader.from_batches(schema, record_batches(parts, schema, batch_size))
 
     def to_pandas(self, as_of: Any = None, **kwargs: Any) -> pd.DataFrame:
         """:meth:`scan` as a pandas DataFrame (needs pandas)."""

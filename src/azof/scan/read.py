@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -25,11 +25,14 @@ from azof.storage import ReadCounter, Storage
 from azof.timestamps import Instant
 
 __all__ = [
+    "BucketReader",
+    "PreparedScan",
     "ScanMetrics",
     "ScanRequest",
+    "bucket_work",
     "execute_scan",
     "instant_scalar",
-    "iter_scan",
+    "open_fragment",
     "read_rows",
     "references_only",
     "split_plan",
@@ -183,6 +186,32 @@ def _check_type(
         )
 
 
+def open_fragment(
+    table: str,
+    data_file: DataFile,
+    filesystem: Any,
+    partition_expression: pc.Expression | None = None,
+) -> ds.ParquetFileFragment:
+    """A data file as a Parquet fragment with its footer read (a missing or unreadable file
+    is a :class:`CorruptTableError`)."""
+    fragment = ds.ParquetFileFormat().make_fragment(
+        data_file.file, filesystem, partition_expression=partition_expression
+    )
+    assert isinstance(fragment, ds.ParquetFileFragment)
+    try:
+        fragment.ensure_complete_metadata()
+    except FileNotFoundError:
+        raise CorruptTableError(
+            f"table {table!r}: data file {data_file.file} is missing; restore it or "
+            "read an older version"
+        ) from None
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise CorruptTableError(
+            f"table {table!r}: data file {data_file.file} is not readable Parquet ({exc})"
+        ) from None
+    return fragment
+
+
 @dataclass
 class _Group:
     """Consecutive planned files whose requested columns lie alike: one dataset."""
@@ -202,28 +231,16 @@ def _fragments(
 ) -> list[_Group]:
     """The planned files' fragments (row groups pruned by ``condition``), checked against
     the schema and grouped, in plan order, by where the requested columns lie in them."""
-    fmt = ds.ParquetFileFormat()
     wanted = set(columns)
     groups: list[_Group] = []
     for item in planned:
-        fragment = fmt.make_fragment(
-            item.file.file,
+        fragment = open_fragment(
+            table,
+            item.file,
             filesystem,
-            partition_expression=pc.field(PRIORITY) == pa.scalar(item.priority, pa.int32()),
+            pc.field(PRIORITY) == pa.scalar(item.priority, pa.int32()),
         )
-        assert isinstance(fragment, ds.ParquetFileFragment)
-        try:
-            physical = fragment.physical_schema
-        except FileNotFoundError:
-            raise CorruptTableError(
-                f"table {table!r}: data file {item.file.file} is missing; restore it or "
-                "read an older version"
-            ) from None
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise CorruptTableError(
-                f"table {table!r}: data file {item.file.file} is not readable Parquet ({exc})"
-            ) from None
-        located = file_columns(table, snapshot.schema, item.file, physical)
+        located = file_columns(table, snapshot.schema, item.file, fragment.physical_schema)
         located = tuple((name, found) for name, found in located if name in wanted)
         metrics.row_groups_total += fragment.num_row_groups
         kept = fragment.split_by_row_group(condition) if condition is not None else [fragment]
@@ -323,14 +340,17 @@ def read_rows(
 
 
 @dataclass(frozen=True)
-class _Prepared:
+class PreparedScan:
+    """A request made ready to read: the value columns to read, the row condition (as-of
+    time and pushed-down key filter) and the answer's column names."""
+
     request: ScanRequest
     columns: list[str]
     condition: pc.Expression | None
     out_names: list[str]
 
 
-def _prepare(table: str, snapshot: Snapshot, request: ScanRequest) -> _Prepared:
+def _prepare(table: str, snapshot: Snapshot, request: ScanRequest) -> PreparedScan:
     schema = snapshot.schema
     columns = _value_columns(table, schema, request)
     if request.as_of is not None:  # plan with the time the row filter uses: floored to the unit
@@ -342,7 +362,7 @@ def _prepare(table: str, snapshot: Snapshot, request: ScanRequest) -> _Prepared:
     if request.key_filter is not None:
         condition = request.key_filter if condition is None else condition & request.key_filter
     out_names = list(request.columns) if request.columns is not None else schema.names
-    return _Prepared(request, columns, condition, out_names)
+    return PreparedScan(request, columns, condition, out_names)
 
 
 def split_plan(
@@ -364,7 +384,7 @@ def split_plan(
     return per_bucket, shared
 
 
-def _finish(merged: pa.Table, snapshot: Snapshot, prepared: _Prepared) -> pa.Table:
+def _finish(merged: pa.Table, snapshot: Snapshot, prepared: PreparedScan) -> pa.Table:
     request = prepared.request
     merged = drop_tombstones(merged)
     if request.min_event_time is not None:
@@ -382,7 +402,7 @@ def _finish(merged: pa.Table, snapshot: Snapshot, prepared: _Prepared) -> pa.Tab
     return merged.select(prepared.out_names)
 
 
-class _BucketReader:
+class BucketReader:
     """Reads and merges one bucket at a time; shared rows are read once, on first need."""
 
     def __init__(
@@ -390,7 +410,7 @@ class _BucketReader:
         storage: Storage,
         table: str,
         snapshot: Snapshot,
-        prepared: _Prepared,
+        prepared: PreparedScan,
         shared: list[PlannedFile],
         metrics: ScanMetrics,
     ) -> None:
@@ -416,9 +436,18 @@ class _BucketReader:
                 self._shared_rows = split_by_bucket(rows, self.snapshot.buckets)
             return self._shared_rows[bucket]
 
-    def merged(self, bucket: int, planned: list[PlannedFile]) -> pa.Table:
+    def merged(
+        self, bucket: int, planned: list[PlannedFile], key_range: pc.Expression | None = None
+    ) -> pa.Table:
+        """The answer of one bucket, sorted by key. ``key_range``, a condition on ``key``
+        alone, restricts it to those keys (it selects whole keys, so it keeps the answer);
+        it is for buckets without shared files."""
         metrics = ScanMetrics()
         parts = []
+        condition = self.prepared.condition
+        if key_range is not None:
+            assert not self.shared, "key ranges are for buckets without shared files"
+            condition = key_range if condition is None else condition & key_range
         if planned:
             parts.append(
                 read_rows(
@@ -427,7 +456,7 @@ class _BucketReader:
                     self.snapshot,
                     planned,
                     self.prepared.columns,
-                    self.prepared.condition,
+                    condition,
                     metrics,
                 )
             )
@@ -444,13 +473,13 @@ class _BucketReader:
         return _finish(merged, self.snapshot, self.prepared)
 
 
-def _bucket_work(
+def bucket_work(
     storage: Storage,
     table: str,
     snapshot: Snapshot,
     request: ScanRequest,
     metrics: ScanMetrics,
-) -> tuple[_BucketReader, list[tuple[int, list[PlannedFile]]], _Prepared]:
+) -> tuple[BucketReader, list[tuple[int, list[PlannedFile]]], PreparedScan]:
     """The reader and the (bucket, files) to merge for a request (the buckets asked for that
     can hold rows)."""
     prepared = _prepare(table, snapshot, request)
@@ -462,23 +491,7 @@ def _bucket_work(
         for bucket, files in enumerate(per_bucket)
         if (files or shared) and request.bucket in (None, bucket)
     ]
-    return _BucketReader(storage, table, snapshot, prepared, shared, metrics), work, prepared
-
-
-def iter_scan(
-    storage: Storage,
-    table: str,
-    snapshot: Snapshot,
-    request: ScanRequest,
-    metrics: ScanMetrics | None = None,
-) -> Iterator[pa.Table]:
-    """The as-of answer, one bucket at a time: memory is bounded by a bucket, not the table."""
-    metrics = metrics if metrics is not None else ScanMetrics()
-    reader, work, _ = _bucket_work(storage, table, snapshot, request, metrics)
-    for bucket, files in work:
-        part = reader.merged(bucket, files)
-        metrics.rows_out += part.num_rows
-        yield part
+    return BucketReader(storage, table, snapshot, prepared, shared, metrics), work, prepared
 
 
 def execute_scan(
@@ -491,7 +504,7 @@ def execute_scan(
     """The as-of answer of ``request`` over ``snapshot`` as one Arrow table (buckets are
     merged in parallel; within a bucket rows are sorted by key)."""
     metrics = metrics if metrics is not None else ScanMetrics()
-    reader, work, prepared = _bucket_work(storage, table, snapshot, request, metrics)
+    reader, work, prepared = bucket_work(storage, table, snapshot, request, metrics)
     if not work:
         return snapshot.schema.to_arrow().empty_table().select(prepared.out_names)
     if len(work) == 1:
