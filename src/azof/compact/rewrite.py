@@ -6,6 +6,11 @@ leaf's start, tombstones included) and *deltas* (the leaf's own events, one row 
 event on; a seed tree, or a tree built with other levels, is rebuilt whole. The result is
 committed like any other commit, on top of whatever landed meanwhile: appends that raced
 the compaction stay pending deltas.
+
+Memory is bounded, not by the history: the input files are read a few at a time and their
+rows spilled by bucket and group of leaves (:mod:`azof.compact.spill`); each bucket is
+then swept leaf by leaf in time order, holding its state (every key's latest row so far)
+and one group of leaves' events.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from azof.compact.policy import CompactionPolicy
-from azof.compact.tree import build_tree, leaves, period_label, period_starts
+from azof.compact.spill import Spill, leaf_groups, profile_inputs, spill_inputs
+from azof.compact.tree import build_tree, leaves, period_label
 from azof.errors import CommitConflictError
 from azof.format import EVENT_TIME, KEY, CommitInfo, DataFile, Segment, Snapshot
 from azof.format.buckets import split_by_bucket
@@ -56,11 +62,15 @@ class CompactionStats:
 class _Work:
     keep: list[Segment]
     starts: list[Instant]
+    leaf_rows: list[int]
+    """Events of each rebuilt leaf (an estimate: it only groups leaves)."""
     folded: set[str]
     seq: int
     buckets: int
-    inputs: Callable[[int], tuple[pa.Table | None, pa.Table]]
-    """bucket -> (state before the first rebuilt leaf, events of the rebuilt leaves)."""
+    events: list[PlannedFile]
+    """The files whose rows are the events of the rebuilt leaves."""
+    state: Callable[[int], pa.Table | None]
+    """bucket -> every key's latest row before the first rebuilt leaf (``None``: no rows)."""
 
 
 def _read(
@@ -97,50 +107,54 @@ def _plan_work(
         originals = [p for p in ranked if not p.file.derived]
         if not originals:
             return None
-        events = _read(storage, table, snapshot, originals)
-        keys = pc.count_distinct(events.column(KEY)).as_py() if events.num_rows else 0
-        buckets = policy.bucket_count(int(keys))
-        parts = split_by_bucket(events, buckets)
+        # distinct keys only matter when the rows could hold more than one bucket's worth
+        sizes = [p.file.rows for p in originals]
+        count_keys = not policy.buckets and (
+            None in sizes or policy.bucket_count(sum(r or 0 for r in sizes)) > 1
+        )
+        found = profile_inputs(storage, table, snapshot, originals, level, count_keys)
+        starts = sorted(found.periods)
         return _Work(
             [],
-            period_starts(events.column(EVENT_TIME), level),
+            starts,
+            [found.periods[s] for s in starts],
             {p.file.file for p in ranked},
             seq,
-            buckets,
-            lambda bucket: (None, parts[bucket]),
+            policy.bucket_count(found.keys),
+            originals,
+            lambda bucket: None,
         )
     buckets = snapshot.buckets
     pending = {d.file for d in snapshot.deltas}
-    pending_rows = _read(storage, table, snapshot, [p for p in ranked if p.file.file in pending])
-    pending_starts = period_starts(pending_rows.column(EVENT_TIME), level)
+    pending_files = [p for p in ranked if p.file.file in pending]
+    found = profile_inputs(storage, table, snapshot, pending_files, level, False)
     old = leaves(snapshot.segments)
-    if not pending_starts:
-        return _Work(old, [], pending, seq, buckets, lambda bucket: (None, pending_rows))
-    first = pending_starts[0]
+    if not found.periods:  # pending deltas without rows: fold them away
+        return _Work(old, [], [], pending, seq, buckets, [], lambda bucket: None)
+    first = min(found.periods)
     keep = [leaf for leaf in old if leaf.start < first]
     rebuild = [leaf for leaf in old if leaf.start >= first]
-    pending_parts = split_by_bucket(pending_rows, buckets)
+    rows = dict(found.periods)
+    for leaf in rebuild:
+        rows[leaf.start] = rows.get(leaf.start, 0) + sum(f.rows or 0 for f in leaf.deltas)
     by_name = {p.file.file: p for p in ranked}
+    old_deltas = [by_name[f.file] for leaf in rebuild for f in leaf.deltas]
+    events = sorted([*old_deltas, *pending_files], key=lambda p: p.priority)
 
-    def read_bucket(files: Sequence[DataFile], bucket: int) -> pa.Table:
-        """The rows of ``bucket`` in ``files`` (files split otherwise are filtered)."""
+    def state(bucket: int) -> pa.Table | None:
+        """The state before the first rebuilt leaf: the last kept leaf's base and events."""
+        if not keep:
+            return None
+        files = [*keep[-1].base, *keep[-1].deltas]
         chosen = [f for f in files if f.bucket == bucket or f.buckets != buckets]
         rows = _read(storage, table, snapshot, [by_name[f.file] for f in chosen])
         if buckets > 1 and any(f.buckets != buckets for f in chosen):
             rows = split_by_bucket(rows, buckets)[bucket]
-        return rows
+        return merge_latest(rows)
 
-    def inputs(bucket: int) -> tuple[pa.Table | None, pa.Table]:
-        state = None
-        if keep:  # the state before `first`: the last kept leaf's base and events
-            prev = keep[-1]
-            state = merge_latest(read_bucket((*prev.base, *prev.deltas), bucket))
-        old_events = read_bucket([f for leaf in rebuild for f in leaf.deltas], bucket)
-        return state, pa.concat_tables([old_events, pending_parts[bucket]])
-
-    starts = sorted(set(pending_starts) | {leaf.start for leaf in rebuild})
+    starts = sorted(rows)
     folded = pending | {f.file for leaf in rebuild for f in leaf.files()}
-    return _Work(keep, starts, folded, seq, buckets, inputs)
+    return _Work(keep, starts, [rows[s] for s in starts], folded, seq, buckets, events, state)
 
 
 def _by_leaf(
@@ -202,51 +216,76 @@ def _advance(state: pa.Table | None, chunk: pa.Table) -> pa.Table:
 
 
 def _rebuild_bucket(
-    storage: Storage, snapshot: Snapshot, policy: CompactionPolicy, work: _Work, bucket: int
+    storage: Storage,
+    snapshot: Snapshot,
+    policy: CompactionPolicy,
+    work: _Work,
+    spill: Spill,
+    groups: list[tuple[int, int]],
+    bucket: int,
 ) -> tuple[list[tuple[list[DataFile], list[DataFile]]], list[DataFile], Instant | None]:
     """(base files, delta files) of every rebuilt leaf for one bucket, the tip files (every
-    key's latest event) and the latest event time seen."""
-    state, raw = work.inputs(bucket)
+    key's latest event) and the latest event time seen.
+
+    Leaves are swept in time order, a group of them at a time: memory holds the state
+    (every key's latest row so far) and one group's events."""
+    state = work.state(bucket)
     if state is not None and state.num_rows:
         state = state.take(pc.sort_indices(state.column(KEY)))
     per_unit = unit_nanos(snapshot.schema.event_time_type)
-    events, bounds = _by_leaf(raw, work.starts, per_unit)
     out = []
     latest: Instant | None = None
-    for index in range(len(work.starts)):
-        chunk = events.slice(int(bounds[index]), int(bounds[index + 1] - bounds[index]))
-        base = _write(storage, state, snapshot, policy, work.seq, True, bucket, work.buckets)
-        deltas = _write(storage, chunk, snapshot, policy, work.seq, False, bucket, work.buckets)
-        out.append((base, deltas))
-        if chunk.num_rows:
-            state = _advance(state, chunk)
-            high = pc.max(chunk.column(EVENT_TIME)).cast(pa.int64()).as_py() * per_unit
-            latest = high if latest is None else max(latest, high)
+    for group, (low, high) in enumerate(groups):
+        raw = spill.take(bucket * len(groups) + group)
+        events, bounds = None, np.zeros(high - low + 1, dtype=np.int64)
+        if raw is not None:
+            events, bounds = _by_leaf(raw.combine_chunks(), work.starts[low:high], per_unit)
+            del raw
+        for index in range(high - low):
+            count = int(bounds[index + 1] - bounds[index])
+            chunk = events.slice(int(bounds[index]), count) if events is not None else None
+            base = _write(storage, state, snapshot, policy, work.seq, True, bucket, work.buckets)
+            deltas = _write(storage, chunk, snapshot, policy, work.seq, False, bucket, work.buckets)
+            out.append((base, deltas))
+            if chunk is not None and chunk.num_rows:
+                state = _advance(state, chunk)
+                high_time = pc.max(chunk.column(EVENT_TIME)).cast(pa.int64()).as_py() * per_unit
+                latest = high_time if latest is None else max(latest, high_time)
     tip = _write(storage, state, snapshot, policy, work.seq, True, bucket, work.buckets)
     return out, tip, latest
 
 
 def _rebuild(
     storage: Storage,
+    table: str,
     snapshot: Snapshot,
     policy: CompactionPolicy,
     work: _Work,
     progress: Progress | None,
 ) -> list[Segment]:
+    """The rebuilt leaves: the events are spilled by bucket and group of leaves, then each
+    bucket is swept on its own (buckets in parallel)."""
+    if not work.starts:
+        return []
     level = policy.levels[-1]
+    groups = leaf_groups(work.leaf_rows, work.buckets)
     per_leaf: list[tuple[list[DataFile], list[DataFile]]] = [([], []) for _ in work.starts]
     tips: list[DataFile] = []
     tip_from: Instant | None = None
     workers = min(work.buckets, os.cpu_count() or 1, 4)
-    with ThreadPoolExecutor(max_workers=workers) as pool:  # buckets are independent
-        futures = [
-            pool.submit(_rebuild_bucket, storage, snapshot, policy, work, bucket)
-            for bucket in range(work.buckets)
-        ]
-        for finished, _ in enumerate(as_completed(futures), start=1):
-            if progress is not None:
-                progress(finished, work.buckets)
-        done = [future.result() for future in futures]
+    with Spill(work.buckets * len(groups)) as spill:
+        spill_inputs(
+            storage, table, snapshot, work.events, work.starts, groups, work.buckets, spill
+        )
+        with ThreadPoolExecutor(max_workers=workers) as pool:  # buckets are independent
+            futures = [
+                pool.submit(_rebuild_bucket, storage, snapshot, policy, work, spill, groups, b)
+                for b in range(work.buckets)
+            ]
+            for finished, _ in enumerate(as_completed(futures), start=1):
+                if progress is not None:
+                    progress(finished, work.buckets)
+            done = [future.result() for future in futures]
     for leaves_of_bucket, tip, latest in done:
         for index, (base, deltas) in enumerate(leaves_of_bucket):
             per_leaf[index][0].extend(base)
@@ -284,7 +323,7 @@ def compact_snapshot(
     work = _plan_work(storage, table, snapshot, policy)
     if work is None:
         return None, CompactionStats(None)
-    built = _rebuild(storage, snapshot, policy, work, progress)
+    built = _rebuild(storage, table, snapshot, policy, work, progress)
     keep = list(work.keep)
     if keep and built:
         keep[-1] = replace(keep[-1], end=built[0].start - 1, tip=(), tip_from=None)
