@@ -14,8 +14,9 @@ One run, side by side, on the log of ``eventlog.py`` (monthly arrival batches, 2
    ``--runs`` runs after a warm-up, in a fresh process per method and T, which reports its
    own peak RSS (VmHWM; not ``ru_maxrss``, which on Linux inherits the parent's peak
    through vfork+exec);
-4. a streaming ``to_batches()`` scan of the current state (and of the middle T) with its
-   peak RSS;
+4. streaming ``to_batches()`` scans with their peak RSS: of the current state and the
+   middle T with the default ``merge_rows``, and at every T with a small fixed
+   ``merge_rows`` (``BOUND_ROWS``), whose peak must not grow with the answer;
 5. every answer is checked against the oracle: key sets and a SHA-256 of each column of
    the key-sorted answer; the streams by order-free aggregates.
 
@@ -59,7 +60,7 @@ from eventlog import (
     probe_times,
 )
 from report import machine, update_section
-from scale_report import COLUMNS, MIB, READS, Results, render
+from scale_report import COLUMNS, MIB, READS, STREAMS, Results, render
 
 HERE = Path(__file__).resolve().parent
 TABLE = "events"
@@ -174,10 +175,11 @@ def measure_stream(spec: dict[str, Any]) -> dict[str, Any]:
     import azof
 
     when = datetime.fromisoformat(spec["as_of"]) if spec.get("as_of") else None
+    options = {"merge_rows": spec["merge_rows"]} if spec.get("merge_rows") else {}
     totals: dict[str, int] = {}
     batches = 0
     begin = time.perf_counter()
-    for batch in azof.Lakehouse(spec["lake"]).table(TABLE).to_batches(as_of=when):
+    for batch in azof.Lakehouse(spec["lake"]).table(TABLE).to_batches(as_of=when, **options):
         add_aggregates(totals, batch)
         batches += 1
     seconds = time.perf_counter() - begin
@@ -350,8 +352,9 @@ def run_benchmark(
                 results.reads[name][method] = result
                 say(f"{name} {method}: {result['seconds']:.4f} s, "
                     f"{result['peak_kib'] / 1024:.0f} MiB")  # fmt: skip
-        for name, as_of in (("current", None), ("middle", probes["middle"])):
-            results.streams[name] = run_task("stream", {**base, "as_of": as_of}, isolate=isolate)
+        for name, (probe, merge_rows) in STREAMS.items():
+            spec = {**base, "as_of": probes.get(probe), "merge_rows": merge_rows}
+            results.streams[name] = run_task("stream", spec, isolate=isolate)
             say(f"stream {name}: {results.streams[name]['peak_kib'] / 1024:.0f} MiB")
         results.mismatches = check(results)
         results.load.append(os.getloadavg()[0])
@@ -379,9 +382,8 @@ def check(results: Results) -> list[str]:
                     f"{method} at {name} T differs from the oracle in {', '.join(wrong)} "
                     f"({got['rows']:,} rows, expected {expected['rows']:,})"
                 )
-    latest = results.oracle["answers"]["latest"]["aggregates"]
-    middle = results.oracle["answers"]["middle"]["aggregates"]
-    for name, expected in (("current", latest), ("middle", middle)):
+    for name, (probe, _) in STREAMS.items():
+        expected = results.oracle["answers"][probe or "latest"]["aggregates"]
         stream = results.streams.get(name)
         if stream is not None and stream["aggregates"] != expected:
             wrong = [k for k in expected if stream["aggregates"].get(k) != expected[k]]

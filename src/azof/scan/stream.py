@@ -101,6 +101,9 @@ def _parts(
             metrics.rows_out += part.num_rows
             yield part
             del part  # not held while the next range is merged
+            # hand the freed buffers back to the system: the allocator (mimalloc in
+            # pyarrow's wheels) would otherwise keep them and the peak grow with the table
+            pa.default_memory_pool().release_unused()
 
 
 def _bucket_ranges(
