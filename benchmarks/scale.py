@@ -24,7 +24,7 @@ The markdown report is printed and, with ``--write-doc``, becomes the "Scale" se
 docs/benchmarks.md. Exit status 1 if any answer disagrees with the oracle.
 
     .venv/bin/python benchmarks/scale.py --preset small            # about a minute
-    .venv/bin/python benchmarks/scale.py --preset full --write-doc # about ten minutes
+    .venv/bin/python benchmarks/scale.py --preset full --write-doc # about five minutes
 
 The log is cached in ``benchmarks/data/<name>/``; the tables and floor files are rebuilt
 in ``benchmarks/data/scale-<name>/`` each run and deleted afterwards unless ``--keep``.
