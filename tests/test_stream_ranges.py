@@ -169,10 +169,19 @@ def test_ranges_come_in_key_order_within_a_bucket(spy: RangeSpy) -> None:
     for bucket in range(3):
         part = table.scan(bucket=bucket)
         assert got.slice(starts, part.num_rows).equals(part)
+        streamed = table.to_batches(bucket=bucket, merge_rows=10, batch_size=5).read_all()
+        assert streamed.equals(part)
         keys = part.column("key").to_pylist()
         assert keys == sorted(keys)
         starts += part.num_rows
     assert {b for b, r, _ in spy.steps if r is not None} == {0, 1, 2}
+
+
+def test_to_batches_refuses_a_bucket_out_of_range() -> None:
+    table = build(pa.string(), [f"k{i:03d}" for i in range(30)])
+    for bucket in (1, -1, True, "0"):
+        with pytest.raises(azof.InvalidArgumentError, match=r"bucket .* is not in 0\.\.0"):
+            table.to_batches(bucket=bucket)  # type: ignore[arg-type]
 
 
 def test_ranged_stream_on_local_disk(spy: RangeSpy, tmp_path: Path) -> None:

@@ -267,18 +267,23 @@ class Table:
         """
         request = self._request(as_of, columns, filter)
         snapshot = self.snapshot_at(version, known_at)
-        if bucket is not None:
-            if (
-                isinstance(bucket, bool)
-                or not isinstance(bucket, int)
-                or not (0 <= bucket < snapshot.buckets)
-            ):
-                raise InvalidArgumentError(
-                    f"bucket {bucket!r} is not in 0..{snapshot.buckets - 1} for version "
-                    f"{snapshot.version} of table {self.name!r}"
-                )
-            request = replace(request, bucket=bucket)
+        request = self._in_bucket(request, snapshot, bucket)
         return execute_scan(self.storage, self.name, snapshot, request, metrics)
+
+    def _in_bucket(self, request: ScanRequest, snapshot: Snapshot, bucket: Any) -> ScanRequest:
+        """``request`` for one bucket of ``snapshot`` (``None``: all), checked."""
+        if bucket is None:
+            return request
+        if isinstance(bucket, bool) or not isinstance(bucket, int):
+            bucket_ok = False
+        else:
+            bucket_ok = 0 <= bucket < snapshot.buckets
+        if not bucket_ok:
+            raise InvalidArgumentError(
+                f"bucket {bucket!r} is not in 0..{snapshot.buckets - 1} for version "
+                f"{snapshot.version} of table {self.name!r}"
+            )
+        return replace(request, bucket=bucket)
 
     def bucket_count(self, version: int | None = None, known_at: Any = None) -> int:
         """How many hash buckets the snapshot's data is split into (1 for small tables)."""
@@ -294,6 +299,7 @@ class Table:
         known_at: Any = None,
         batch_size: int = 65_536,
         merge_rows: int = MERGE_ROWS,
+        bucket: int | None = None,
     ) -> pa.RecordBatchReader:
         """The same answer as :meth:`scan`, as a stream of record batches.
 
@@ -304,11 +310,13 @@ class Table:
         cut where row groups start (azof writes 131,072 rows per group), so a step reads at
         least a row group of the largest files. Rows come bucket by bucket, each bucket
         sorted by key. A bucket with rows of unsorted files (seed tables) or of files split
-        by another bucket count is merged whole.
+        by another bucket count is merged whole. ``bucket`` streams one bucket only, as in
+        :meth:`scan`.
         """
         check_merge_rows(merge_rows)
         request = self._request(as_of, columns, filter)
         snapshot = self.snapshot_at(version, known_at)
+        request = self._in_bucket(request, snapshot, bucket)
         names = list(request.columns) if request.columns is not None else snapshot.schema.names
         schema = snapshot.schema.to_arrow()
         schema = pa.schema([schema.field(name) for name in names])

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from spark_harness import has_filter_pushdown, scan_rows, spark_marks, spark_rows
+from spark_harness import (
+    build_prices,
+    day,
+    has_filter_pushdown,
+    scan_rows,
+    spark_marks,
+    spark_rows,
+)
 
 import azof
+import azof.write.files
 from azof.format.buckets import bucket_of
+from azof.scan.read import ScanRequest
+from azof.scan.stream import iter_scan
 from azof.timestamps import format_instant
 
 if TYPE_CHECKING:
@@ -122,6 +133,24 @@ def test_keys_option_and_key_pushdown(
         assert pushed.rdd.getNumPartitions() == len(buckets)
     finally:
         spark.conf.unset("spark.sql.python.filterPushdown.enabled")
+
+
+def test_merge_rows_streams_a_bucket_in_key_ranges(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Files with row groups of 10 rows, so that merge_rows=5 cuts each bucket into ranges.
+    monkeypatch.setattr(azof.write.files, "ROW_GROUP_ROWS", 10)
+    table = build_prices(azof.Lakehouse(tmp_path))
+    table.append(  # another sorted pending delta in every bucket
+        [{"key": f"k{i:02d}", "event_time": day(2024, 3, 20), "price": 0.5, "industry": "Mid"}
+         for i in range(0, 40, 3)]
+    )  # fmt: skip
+    parts = list(iter_scan(table.storage, "prices", table.snapshot_at(), ScanRequest(), None,
+                           merge_rows=5))  # fmt: skip
+    assert len(parts) > table.bucket_count()  # the ranged path runs for these files
+    for as_of in (None, "2024-02-01"):
+        options = {"merge_rows": "5", **({} if as_of is None else {"as_of": as_of})}
+        assert spark_rows(load(spark, table, **options)) == scan_rows(table, as_of=as_of)
 
 
 def test_bad_options_fail_at_load(spark: SparkSession, prices: azof.Table) -> None:

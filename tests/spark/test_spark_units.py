@@ -62,6 +62,7 @@ def test_parse_options() -> None:
             "columns": "key, price",
             "keys": '["a", "b"]',
             "key_pushdown": "TRUE",
+            "merge_rows": "250_000",
             "storage_options": '{"region": "eu-west-1", "allow_http": true}',
             "storage.region": "us-east-1",  # a single option wins over the JSON
             "storage.endpoint": "http://127.0.0.1:9000",
@@ -80,6 +81,7 @@ def test_parse_options() -> None:
         columns=("key", "price"),
         keys=("a", "b"),
         key_pushdown=True,
+        merge_rows=250_000,
     )
     assert parse_options({"path": "/lake/prices", "version": "3"}) == ReadOptions(
         lakehouse="/lake", table="prices", version=3
@@ -100,6 +102,8 @@ def test_parse_options() -> None:
         ({"path": "/lake/t", "columns": "key,,price"}, "columns"),
         ({"path": "/lake/t", "keys": "a,b"}, "JSON list"),
         ({"path": "/lake/t", "key_pushdown": "maybe"}, "'true' or 'false'"),
+        ({"path": "/lake/t", "merge_rows": "0"}, "merge_rows"),
+        ({"path": "/lake/t", "merge_rows": "lots"}, "merge_rows"),
         ({"path": "s3://b/t", "storage_options": "[1]"}, "JSON object"),
     ],
 )

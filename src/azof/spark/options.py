@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from azof.errors import InvalidArgumentError
+from azof.scan.stream import MERGE_ROWS
 from azof.timestamps import parse_instant
 
 __all__ = ["OPTIONS", "STORAGE_PREFIX", "ReadOptions", "parse_options", "split_table_path"]
@@ -30,6 +31,7 @@ OPTIONS: dict[str, str] = {
     "columns": "comma-separated columns to read (default: all)",
     "keys": "a JSON list of keys to read (default: all)",
     "key_pushdown": "'true' to push Spark's key = / key IN filters into the scan",
+    "merge_rows": "the most rows a task merges at once (default 1000000): bounds its memory",
     "storage_options": "a JSON object of storage options (credentials, region, endpoint...)",
 }
 
@@ -50,6 +52,7 @@ class ReadOptions:
     columns: tuple[str, ...] | None = None
     keys: tuple[str | int, ...] | None = None
     key_pushdown: bool = False
+    merge_rows: int = MERGE_ROWS
 
     def storage_dict(self) -> dict[str, Any]:
         return dict(self.storage_options)
@@ -99,6 +102,21 @@ def _version(value: str | None) -> int | None:
     if version < 0:
         raise InvalidArgumentError(f"option 'version' must be a whole number >= 0, not {value!r}")
     return version
+
+
+def _merge_rows(value: str | None) -> int:
+    if value is None:
+        return MERGE_ROWS
+    try:
+        rows = int(value.replace("_", ""))
+    except ValueError:
+        rows = 0
+    if rows < 1:
+        raise InvalidArgumentError(
+            f"option 'merge_rows' must be a whole number >= 1 (the most rows a task merges "
+            f"at once), not {value!r}"
+        )
+    return rows
 
 
 def _instant(name: str, value: str | None) -> str | None:
@@ -199,4 +217,5 @@ def parse_options(options: Mapping[str, str]) -> ReadOptions:
         columns=_columns(_text(options, "columns")),
         keys=_keys(_text(options, "keys")),
         key_pushdown=_bool("key_pushdown", _text(options, "key_pushdown")),
+        merge_rows=_merge_rows(_text(options, "merge_rows")),
     )

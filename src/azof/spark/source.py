@@ -11,8 +11,10 @@ Where each piece runs:
   planned: one :class:`BucketPartition` per hash bucket of the pinned snapshot, carrying
   everything its task needs (version, bucket, keys).
 - :meth:`AzofReader.read` runs in the executors, one task per partition: it opens the
-  table, merges its bucket as of ``as_of`` with :meth:`azof.Table.scan` and yields Arrow
-  record batches. The union over the buckets is the as-of answer.
+  table, merges its bucket as of ``as_of`` with :meth:`azof.Table.to_batches` (a large
+  bucket one key range of about ``merge_rows`` rows at a time, so a task's memory follows
+  that option, not the bucket) and yields Arrow record batches. The union over the
+  buckets is the as-of answer.
 
 Spark keeps a loaded DataFrame's reader (and the partitions it planned) and reuses them for
 later queries of that DataFrame, so readers hold only what the options and the schema
@@ -145,14 +147,19 @@ def read_partition(
     key_filter = None
     if partition.keys is not None:
         key_filter = pc.field(KEY).isin(_key_array(pinned, partition.keys))
-    answer = table.scan(
+    stream = table.to_batches(
         pinned.options.as_of,
         columns=schema.fieldNames(),
         filter=key_filter,
         version=partition.version,
         bucket=partition.bucket,
+        batch_size=BATCH_ROWS,
+        merge_rows=pinned.options.merge_rows,
     )
-    yield from spark_batches(answer, arrow_schema_for_spark(schema), BATCH_ROWS)
+    target = arrow_schema_for_spark(schema)
+    with stream:
+        for batch in stream:
+            yield from spark_batches(pa.Table.from_batches([batch]), target, BATCH_ROWS)
 
 
 class AzofReader(DataSourceReader):
