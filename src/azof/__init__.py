@@ -21,9 +21,10 @@ from azof.errors import (
     UnsupportedFormatError,
     VersionNotFoundError,
 )
+from azof.lakehouse import Lakehouse
 from azof.scan.read import ScanMetrics
 from azof.sql import ExecutionContext
-from azof.table import Lakehouse, Table, TableWriter
+from azof.table import Table, TableWriter
 from azof.write.evolve import SchemaUpdate
 from azof.write.writer import Commit
 

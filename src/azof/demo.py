@@ -23,7 +23,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from azof.table import Lakehouse, Table
+from azof.lakehouse import Lakehouse
+from azof.table import Table
 
 __all__ = ["DEMO_TIMES", "DemoReport", "build_demo"]
 

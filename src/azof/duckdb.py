@@ -47,11 +47,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from azof.errors import InvalidArgumentError
+from azof.lakehouse import Lakehouse
 from azof.sql.clauses import RewrittenQuery, rewrite_query
 from azof.sql.functions import FunctionEngine, table_functions
 from azof.sql.pushdown import READ_ALL, needs_from_sqlglot
 from azof.sql.scans import LakehouseTables, ScanRecord, read_columns, scan_reference, snapshot_for
-from azof.table import Lakehouse, Table
+from azof.table import Table
 
 if TYPE_CHECKING:
     import duckdb

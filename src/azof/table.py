@@ -1,16 +1,15 @@
-"""The public entry points: :class:`Lakehouse` (a folder of tables) and :class:`Table`.
+"""The public entry point to one table: :class:`Table` (opened by
+:class:`azof.lakehouse.Lakehouse`).
 
-Thin: they resolve names, versions and times, then delegate to the scan, write and compact
+Thin: it resolves names, versions and times, then delegates to the scan, write and compact
 layers.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -22,15 +21,13 @@ from azof.compact.rewrite import CompactionStats, Progress, compact_snapshot
 from azof.compact.vacuum import VacuumResult, vacuum_table
 from azof.errors import (
     InvalidArgumentError,
-    TableExistsError,
-    TableNotFoundError,
     VersionNotFoundError,
 )
-from azof.format import KEY, CommitInfo, Snapshot, encode_snapshot
+from azof.format import KEY, CommitInfo, Snapshot
 from azof.format.types import unit_nanos
 from azof.scan.read import ScanMetrics, ScanRequest, execute_scan, references_only
 from azof.scan.stream import MERGE_ROWS, check_merge_rows, iter_scan, record_batches
-from azof.storage import Storage, open_storage
+from azof.storage import Storage
 from azof.timestamps import (
     Instant,
     format_instant,
@@ -40,98 +37,15 @@ from azof.timestamps import (
 )
 from azof.write.append import append_data, event_time_scalar, tombstones
 from azof.write.commit import commit_snapshot, upgrade
-from azof.write.conform import validate_new_schema
-from azof.write.create import initial_snapshot, schema_from_arrow
 from azof.write.evolve import SchemaUpdate
 from azof.write.writer import Commit, TableWriter
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Commit", "Lakehouse", "Table", "TableWriter"]
+    from azof.lakehouse import Lakehouse
 
-_TABLE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
-
-
-def check_table_name(name: str) -> str:
-    if not isinstance(name, str) or not _TABLE_NAME.match(name) or ".." in name:
-        raise InvalidArgumentError(
-            f"table name {name!r} is not valid; use letters, digits, '_', '-' and '.'"
-        )
-    return name
-
-
-class Lakehouse:
-    """A folder (local or on an object store) whose sub-folders are tables.
-
-    ``uri`` is a local path, ``file://``, ``memory://NAME``, ``s3://bucket/prefix``,
-    ``gs://...`` or ``az://...``; ``storage_options`` (credentials, ``region``,
-    ``endpoint``, ``allow_http``...) go to the object store.
-    """
-
-    def __init__(self, uri: str | Path, storage_options: dict[str, Any] | None = None) -> None:
-        self.uri = str(uri)
-        self.storage: Storage = open_storage(uri, storage_options)
-
-    def __repr__(self) -> str:
-        return f"Lakehouse({self.storage.uri!r})"
-
-    def tables(self) -> list[str]:
-        """The names of the tables in the lakehouse, sorted."""
-        return [
-            name
-            for name in self.storage.list_dirs("")
-            if _TABLE_NAME.match(name) and tablelog.is_table(self.storage.child(name))
-        ]
-
-    def create_table(
-        self,
-        name: str,
-        schema: pa.Schema,
-        *,
-        exist_ok: bool = False,
-        properties: Mapping[str, Any] | None = None,
-    ) -> Table:
-        """Create an empty table (version 0).
-
-        ``schema`` holds ``key`` (string or integer), ``event_time`` (a timestamp; stored as
-        UTC, a naive type is read as UTC) and the value columns. With ``exist_ok`` an existing
-        table of the same schema is opened instead; otherwise it is a ``TableExistsError``.
-        """
-        check_table_name(name)
-        storage = self.storage.child(name)
-        validate_new_schema(schema, name)
-        table_schema = schema_from_arrow(schema)
-        if tablelog.is_table(storage):
-            if exist_ok:
-                existing = self.table(name)
-                if existing.snapshot.schema != table_schema:
-                    raise TableExistsError(
-                        f"table {name!r} exists with another schema ({existing.schema}); "
-                        "choose another name"
-                    )
-                return existing
-            raise TableExistsError(
-                f"table {name!r} already exists in {self.storage.uri}; open it with "
-                "lakehouse.table(name) or pass exist_ok=True"
-            )
-        snapshot = initial_snapshot(table_schema, properties or {})
-        if not storage.write_if_absent(tablelog.snapshot_name(0), encode_snapshot(snapshot)):
-            if exist_ok:
-                return self.table(name)
-            raise TableExistsError(f"table {name!r} was created concurrently by another writer")
-        storage.write(tablelog.VERSION_HINT, b"0")
-        return Table(self, name, storage)
-
-    def table(self, name: str) -> Table:
-        """Open a table (its latest version); ``TableNotFoundError`` if there is none."""
-        check_table_name(name)
-        storage = self.storage.child(name)
-        if not tablelog.is_table(storage):
-            known = self.tables()
-            hint = f"; tables here: {', '.join(known)}" if known else "; the lakehouse is empty"
-            raise TableNotFoundError(f"no table {name!r} in {self.storage.uri}{hint}")
-        return Table(self, name, storage)
+__all__ = ["Commit", "Table", "TableWriter"]
 
 
 class Table:

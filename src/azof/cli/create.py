@@ -14,7 +14,8 @@ from azof.cli.inputs import FORMATS, ColumnMapping, detect_format, infer_schema
 from azof.cli.options import TABLE_NAME_OPTION, lakehouse_options
 from azof.cli.schema_text import format_schema, parse_schema_text
 from azof.errors import InvalidArgumentError, TableExistsError
-from azof.table import Lakehouse, Table
+from azof.lakehouse import Lakehouse
+from azof.table import Table
 
 __all__ = ["create", "create_table", "creates_local_folder", "echo_schema", "mapping_options"]
 

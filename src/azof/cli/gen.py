@@ -29,9 +29,9 @@ from azof.cli.inputs import arrow_error_text, text_to_timestamps
 from azof.cli.options import TABLE_NAME_OPTION, check_timestamp, lakehouse_options
 from azof.cli.progress import progress_bar
 from azof.errors import CorruptTableError, InvalidArgumentError, SchemaMismatchError
+from azof.lakehouse import Lakehouse
 from azof.sample import KINDS, SCHEMAS, generate
 from azof.storage import Storage
-from azof.table import Lakehouse
 
 __all__ = ["csv_to_parquet", "gen"]
 

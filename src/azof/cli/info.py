@@ -26,7 +26,8 @@ from azof.cli.options import (
 from azof.cli.output import TreeNode, make_console, print_tree, use_rich
 from azof.errors import AzofError
 from azof.format import DataFile, Segment, Snapshot
-from azof.table import Lakehouse, Table
+from azof.lakehouse import Lakehouse
+from azof.table import Table
 from azof.timestamps import format_instant
 
 __all__ = ["describe_table", "info", "tables"]

@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 import click
 
 from azof.errors import InvalidArgumentError
-from azof.table import Lakehouse, Table
+from azof.lakehouse import Lakehouse
+from azof.table import Table
 from azof.timestamps import parse_duration, parse_instant
 
 __all__ = [

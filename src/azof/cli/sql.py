@@ -31,8 +31,8 @@ from azof.cli.repl import (
     split_items,
 )
 from azof.errors import AzofError, InvalidArgumentError, TableNotFoundError
+from azof.lakehouse import Lakehouse
 from azof.sql import ExecutionContext
-from azof.table import Lakehouse
 
 __all__ = ["SqlSession", "interact", "sql"]
 

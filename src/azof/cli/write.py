@@ -14,7 +14,8 @@ from azof.cli.inputs import ColumnMapping, InputFile, detect_format, infer_schem
 from azof.cli.options import TABLE_NAME_OPTION, check_timestamp, lakehouse_options, table_options
 from azof.cli.progress import Update, progress_bar
 from azof.errors import AzofError, InvalidArgumentError, TableNotFoundError
-from azof.table import Lakehouse, Table
+from azof.lakehouse import Lakehouse
+from azof.table import Table
 from azof.timestamps import format_instant, parse_instant
 
 __all__ = ["delete", "write"]

@@ -36,9 +36,10 @@ from pyspark.sql.types import StructType
 from azof.errors import InvalidArgumentError
 from azof.format import KEY
 from azof.format.buckets import bucket_of
+from azof.lakehouse import Lakehouse
 from azof.spark.options import ReadOptions, parse_options
 from azof.spark.schema import arrow_schema_for_spark, spark_batches, spark_schema
-from azof.table import Lakehouse, Table
+from azof.table import Table
 
 if TYPE_CHECKING:
     from pyspark.sql.datasource import Filter  # PySpark 4.1+, as is pushFilters

@@ -24,8 +24,8 @@ from sqlglot.errors import ParseError, TokenError
 
 from azof.errors import InvalidArgumentError, TableNotFoundError
 from azof.format.evolution import describe_change
+from azof.lakehouse import Lakehouse
 from azof.sql.scans import LakehouseTables
-from azof.table import Lakehouse
 from azof.write.evolve import SchemaUpdate
 
 __all__ = ["AlterResult", "alter_table", "is_alter_table", "sql_type"]

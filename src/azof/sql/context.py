@@ -25,12 +25,13 @@ import pyarrow as pa
 
 from azof.errors import InvalidArgumentError
 from azof.format import EVENT_TIME, KEY
+from azof.lakehouse import Lakehouse
 from azof.sql.alter import alter_table, is_alter_table
 from azof.sql.clauses import RewrittenQuery, TableReference, rewrite_query
 from azof.sql.functions import FunctionEngine, table_functions
 from azof.sql.pushdown import needs_from_datafusion
 from azof.sql.scans import LakehouseTables, ScanRecord, read_columns, scan_reference, snapshot_for
-from azof.table import Lakehouse, Table
+from azof.table import Table
 
 if TYPE_CHECKING:
     import datafusion

@@ -15,10 +15,11 @@ import pyarrow.compute as pc
 
 from azof.errors import InvalidArgumentError, VersionNotFoundError
 from azof.format import EVENT_TIME, KEY, Snapshot
+from azof.lakehouse import Lakehouse
 from azof.scan.read import ScanMetrics, ScanRequest, execute_scan
 from azof.sql.clauses import TableReference
 from azof.sql.pushdown import ScanNeeds
-from azof.table import Lakehouse, Table
+from azof.table import Table
 from azof.timestamps import format_instant, parse_instant
 
 __all__ = ["LakehouseTables", "ScanRecord", "scan_reference"]

@@ -1,0 +1,104 @@
+"""The public entry point: :class:`Lakehouse`, a folder of tables, which creates and opens
+:class:`azof.table.Table` objects."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from azof import tablelog
+from azof.errors import InvalidArgumentError, TableExistsError, TableNotFoundError
+from azof.format import encode_snapshot
+from azof.storage import Storage, open_storage
+from azof.table import Table
+from azof.write.conform import validate_new_schema
+from azof.write.create import initial_snapshot, schema_from_arrow
+
+__all__ = ["Lakehouse", "check_table_name"]
+
+_TABLE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+
+
+def check_table_name(name: str) -> str:
+    if not isinstance(name, str) or not _TABLE_NAME.match(name) or ".." in name:
+        raise InvalidArgumentError(
+            f"table name {name!r} is not valid; use letters, digits, '_', '-' and '.'"
+        )
+    return name
+
+
+class Lakehouse:
+    """A folder (local or on an object store) whose sub-folders are tables.
+
+    ``uri`` is a local path, ``file://``, ``memory://NAME``, ``s3://bucket/prefix``,
+    ``gs://...`` or ``az://...``; ``storage_options`` (credentials, ``region``,
+    ``endpoint``, ``allow_http``...) go to the object store.
+    """
+
+    def __init__(self, uri: str | Path, storage_options: dict[str, Any] | None = None) -> None:
+        self.uri = str(uri)
+        self.storage: Storage = open_storage(uri, storage_options)
+
+    def __repr__(self) -> str:
+        return f"Lakehouse({self.storage.uri!r})"
+
+    def tables(self) -> list[str]:
+        """The names of the tables in the lakehouse, sorted."""
+        return [
+            name
+            for name in self.storage.list_dirs("")
+            if _TABLE_NAME.match(name) and tablelog.is_table(self.storage.child(name))
+        ]
+
+    def create_table(
+        self,
+        name: str,
+        schema: pa.Schema,
+        *,
+        exist_ok: bool = False,
+        properties: Mapping[str, Any] | None = None,
+    ) -> Table:
+        """Create an empty table (version 0).
+
+        ``schema`` holds ``key`` (string or integer), ``event_time`` (a timestamp; stored as
+        UTC, a naive type is read as UTC) and the value columns. With ``exist_ok`` an existing
+        table of the same schema is opened instead; otherwise it is a ``TableExistsError``.
+        """
+        check_table_name(name)
+        storage = self.storage.child(name)
+        validate_new_schema(schema, name)
+        table_schema = schema_from_arrow(schema)
+        if tablelog.is_table(storage):
+            if exist_ok:
+                existing = self.table(name)
+                if existing.snapshot.schema != table_schema:
+                    raise TableExistsError(
+                        f"table {name!r} exists with another schema ({existing.schema}); "
+                        "choose another name"
+                    )
+                return existing
+            raise TableExistsError(
+                f"table {name!r} already exists in {self.storage.uri}; open it with "
+                "lakehouse.table(name) or pass exist_ok=True"
+            )
+        snapshot = initial_snapshot(table_schema, properties or {})
+        if not storage.write_if_absent(tablelog.snapshot_name(0), encode_snapshot(snapshot)):
+            if exist_ok:
+                return self.table(name)
+            raise TableExistsError(f"table {name!r} was created concurrently by another writer")
+        storage.write(tablelog.VERSION_HINT, b"0")
+        return Table(self, name, storage)
+
+    def table(self, name: str) -> Table:
+        """Open a table (its latest version); ``TableNotFoundError`` if there is none."""
+        check_table_name(name)
+        storage = self.storage.child(name)
+        if not tablelog.is_table(storage):
+            known = self.tables()
+            hint = f"; tables here: {', '.join(known)}" if known else "; the lakehouse is empty"
+            raise TableNotFoundError(f"no table {name!r} in {self.storage.uri}{hint}")
+        return Table(self, name, storage)
