@@ -1,19 +1,50 @@
-"""Peak memory of one read, in a fresh process (run as a script, not collected).
+"""Peak memory of one read or compaction, in a fresh process: the script the memory tests
+run, and their shared helpers.
 
-    python memory_probe.py LAKE TABLE stream|scan|idle [MERGE_ROWS]
+    python memory_probe.py LAKE TABLE stream [MERGE_ROWS] | scan | compact | read | idle
 
 prints ``rows peak_rss_bytes``: the full current state read through ``to_batches`` with
-``merge_rows=MERGE_ROWS`` (each batch dropped at once) or ``scan`` (materialised), or
-nothing read (``idle``: the baseline of an interpreter with azof and pyarrow loaded and the
-table opened).
+``merge_rows=MERGE_ROWS`` (each batch dropped at once) or ``scan`` (materialised); a
+compaction with the thresholds of :mod:`azof.compact.spill` scaled down to the tests'
+sizes (rows written); every event of the table read at once (``read``: what holding the
+history costs); or nothing (``idle``: the baseline of an interpreter with azof and pyarrow
+loaded and the table opened).
 """
 
 from __future__ import annotations
 
 import resource
+import subprocess
 import sys
+from pathlib import Path
+
+import pyarrow as pa
 
 import azof
+
+SCHEMA = pa.schema(
+    [
+        ("key", pa.int64()),
+        ("event_time", pa.timestamp("ms", tz="UTC")),
+        ("payload", pa.string()),
+        ("amount", pa.float64()),
+    ]
+)
+"""The memory tests' table schema."""
+COMPACTION = azof.CompactionPolicy(segment="month", buckets=2)
+MIB = 1024 * 1024
+
+
+def probe(lake: Path, table: str, *mode: str) -> tuple[int, int]:
+    """(rows, peak RSS in bytes) of one ``mode`` run in a fresh process."""
+    out = subprocess.run(
+        [sys.executable, __file__, str(lake), table, *mode],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    ).stdout.split()
+    return int(out[0]), int(out[1])
 
 
 def main() -> None:
@@ -26,6 +57,21 @@ def main() -> None:
             rows += batch.num_rows
     elif mode == "scan":
         rows = table.scan().num_rows
+    elif mode == "compact":
+        import azof.compact.spill as spill
+
+        # the tests' tables are small: a few MiB in memory, then to disk; small reads
+        spill.SPILL_BYTES = 4 * 1024 * 1024
+        spill.READ_ROWS = 64 * 1024
+        spill.GROUP_ROWS = 32 * 1024
+        rows = table.compact(COMPACTION).rows_written
+    elif mode == "read":
+        from azof.scan.plan import rank_files
+        from azof.scan.read import read_rows
+
+        snapshot = table.snapshot
+        columns = [c.name for c in snapshot.schema.columns]
+        rows = read_rows(table.storage, name, snapshot, rank_files(snapshot), columns).num_rows
     print(rows, peak_rss())
 
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pyarrow as pa
 from hypothesis import strategies as st
+
+import azof
 
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 KEYS = ["a", "b", "c", "d", "e"]
@@ -64,6 +67,28 @@ def rows_of(op: tuple[Any, ...]) -> list[dict[str, Any]]:
             {"key": k, "event_time": day(d), "value": v, "_deleted": False} for k, d, v in op[1]
         ]
     return [{"key": k, "event_time": day(op[2]), "value": None, "_deleted": True} for k in op[1]]
+
+
+def apply_op(table: azof.Table, op: tuple[Any, ...], *, bucketed: bool = True) -> int:
+    """Run one operation on ``table``; the version after it. A compaction uses the op's
+    hash buckets (0: auto, 2 keys a bucket) unless not ``bucketed`` (the default policy's)."""
+    if op[0] == "compact":
+        if bucketed:
+            buckets = op[2] if len(op) > 2 else 0
+            policy = azof.CompactionPolicy(segment=op[1], buckets=buckets, bucket_keys=2)
+        else:
+            policy = azof.CompactionPolicy(segment=op[1])
+        table.compact(policy)
+    elif op[0] == "vacuum":
+        table.vacuum(retain_versions=op[1], grace="0s")
+    elif op[0] == "append":
+        times = pa.array([day(d) for _, d, _ in op[1]], table.schema.field("event_time").type)
+        data = {"key": [k for k, _, _ in op[1]], "event_time": times,
+                "value": [v for _, _, v in op[1]]}  # fmt: skip
+        table.append(pa.table(data, table.schema))
+    else:
+        table.delete(op[1], event_time=day(op[2]))
+    return table.version
 
 
 # -- temporal queries (tests/temporal) ------------------------------------------------------

@@ -9,46 +9,27 @@ its peak.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
 import azof
+import memory_probe
+from memory_probe import MIB, SCHEMA
 
-PROBE = str(Path(__file__).with_name("compact_memory_probe.py"))
-MIB = 1024 * 1024
 KEYS = 20_000
 PER_MONTH = 150_000
 
 
 def probe(lake: Path, mode: str) -> tuple[int, int]:
-    out = subprocess.run(
-        [sys.executable, PROBE, str(lake), "events", mode],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    ).stdout.split()
-    return int(out[0]), int(out[1])
+    return memory_probe.probe(lake, "events", mode)
 
 
 def build(lake: Path, months: int) -> None:
     """``months`` monthly appends of ``PER_MONTH`` events of ``KEYS`` keys, each with a few
     late events reaching back to the first month."""
-    table = azof.Lakehouse(lake).create_table(
-        "events",
-        pa.schema(
-            [
-                ("key", pa.int64()),
-                ("event_time", pa.timestamp("ms", tz="UTC")),
-                ("payload", pa.string()),
-                ("amount", pa.float64()),
-            ]
-        ),
-    )
+    table = azof.Lakehouse(lake).create_table("events", SCHEMA)
     rng = np.random.default_rng(months)
     for month in range(months):
         days = rng.integers(31 * month, 31 * month + 28, PER_MONTH)

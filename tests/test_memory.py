@@ -12,29 +12,20 @@ work plus the allocator's and the thread pools' share, whatever the table's size
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
 import azof
+import memory_probe
+from memory_probe import MIB, SCHEMA
 
-PROBE = str(Path(__file__).with_name("memory_probe.py"))
-MIB = 1024 * 1024
 MERGE_ROWS = 50_000
 
 
 def probe(lake: Path, *mode: str) -> tuple[int, int]:
-    out = subprocess.run(
-        [sys.executable, PROBE, str(lake), "big", *mode],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    ).stdout.split()
-    return int(out[0]), int(out[1])
+    return memory_probe.probe(lake, "big", *mode)
 
 
 def events(ids: np.ndarray[tuple[int], np.dtype[np.int64]], start: str, seed: int) -> pa.Table:
@@ -55,17 +46,7 @@ def events(ids: np.ndarray[tuple[int], np.dtype[np.int64]], start: str, seed: in
 
 
 def build(lake: Path, keys: int, policy: azof.CompactionPolicy) -> None:
-    table = azof.Lakehouse(lake).create_table(
-        "big",
-        pa.schema(
-            [
-                ("key", pa.int64()),
-                ("event_time", pa.timestamp("ms", tz="UTC")),
-                ("payload", pa.string()),
-                ("amount", pa.float64()),
-            ]
-        ),
-    )
+    table = azof.Lakehouse(lake).create_table("big", SCHEMA)
     ids = np.arange(keys, dtype=np.int64)
     table.append(events(ids, "2024-01-01", 1))
     table.append(events(ids, "2024-02-01", 2))

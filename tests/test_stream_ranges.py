@@ -28,7 +28,7 @@ from azof.scan import stream
 from azof.scan.read import BucketReader, ScanRequest, execute_scan
 from azof.scan.stream import iter_scan, key_bounds, range_condition
 from naive import latest_per_key
-from strategies import as_of_days, as_of_time, day, maintained_operations, rows_of
+from strategies import apply_op, as_of_days, as_of_time, maintained_operations, rows_of
 
 MS = pa.timestamp("ms", tz="UTC")
 ROW_GROUP_ROWS = 10
@@ -318,26 +318,6 @@ PROPERTY = settings(
 cuts = st.lists(st.sampled_from(["", "a", "b", "bb", "c", "cz", "d", "e", "f"]), max_size=4)
 
 
-def apply(table: azof.Table, op: tuple[Any, ...]) -> None:
-    if op[0] == "compact":
-        table.compact(azof.CompactionPolicy(segment=op[1], buckets=op[2], bucket_keys=2))
-    elif op[0] == "vacuum":
-        table.vacuum(retain_versions=op[1], grace="0s")
-    elif op[0] == "append":
-        table.append(
-            pa.table(
-                {
-                    "key": [k for k, _, _ in op[1]],
-                    "event_time": pa.array([day(d) for _, d, _ in op[1]], MS),
-                    "value": [v for _, _, v in op[1]],
-                },
-                SCHEMA,
-            )
-        )
-    else:
-        table.delete(op[1], event_time=day(op[2]))
-
-
 def streamed(table: azof.Table, merge_rows: int, **kwargs: Any) -> pa.Table:
     return table.to_batches(merge_rows=merge_rows, batch_size=3, **kwargs).read_all()
 
@@ -359,7 +339,7 @@ def test_stream_matches_scan_and_oracle(
     written: list[dict[str, Any]] = []
     with mock.patch.object(azof.write.files, "ROW_GROUP_ROWS", 2):  # ranges in tiny tables
         for op in ops:
-            apply(table, op)
+            apply_op(table, op)
             written += rows_of(op)
     for d in days:
         as_of = as_of_time(d)
@@ -378,7 +358,7 @@ def test_any_cuts_give_the_answer(
     table = lake().create_table("t", SCHEMA)
     written: list[dict[str, Any]] = []
     for op in ops:
-        apply(table, op)
+        apply_op(table, op)
         written += rows_of(op)
     bounds = [pa.scalar(c) for c in sorted(set(chosen))]
     with mock.patch.object(stream, "key_bounds", return_value=bounds):

@@ -15,31 +15,18 @@ from hypothesis import strategies as st
 
 import azof
 from naive import latest_per_key
-from strategies import as_of_days, as_of_time, day, maintained_operations, operations, rows_of
+from strategies import (
+    apply_op,
+    as_of_days,
+    as_of_time,
+    maintained_operations,
+    operations,
+    rows_of,
+)
 
 SCHEMA = pa.schema(
     [("key", pa.string()), ("event_time", pa.timestamp("ms", tz="UTC")), ("value", pa.int64())]
 )
-
-
-def apply(table: azof.Table, op: tuple[Any, ...]) -> int:
-    if op[0] == "compact":
-        buckets = op[2] if len(op) > 2 else 0
-        table.compact(azof.CompactionPolicy(segment=op[1], buckets=buckets, bucket_keys=2))
-        return table.version
-    if op[0] == "vacuum":
-        table.vacuum(retain_versions=op[1], grace="0s")
-        return table.version
-    if op[0] == "append":
-        data = pa.table(
-            {
-                "key": [k for k, _, _ in op[1]],
-                "event_time": pa.array([day(d) for _, d, _ in op[1]], SCHEMA.field(1).type),
-                "value": [v for _, _, v in op[1]],
-            }
-        )
-        return table.append(data)
-    return table.delete(op[1], event_time=day(op[2]))
 
 
 def answer(table: azof.Table, **kwargs: Any) -> dict[str, tuple[Any, int]]:
@@ -60,7 +47,7 @@ def check_sequence(
     written: list[dict[str, Any]] = []
     landed: list[tuple[int, list[dict[str, Any]]]] = [(0, [])]
     for op in ops:
-        version = apply(table, op)
+        version = apply_op(table, op)
         written = written + rows_of(op)
         landed.append((version, written))
     times = [as_of_time(d) for d in days]

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 import azof
 from naive import Row, latest_per_key
-from strategies import as_of_time, day, rows_of
+from strategies import apply_op, as_of_time, rows_of
 
 FIELDS: list[pa.Field[Any]] = [
     pa.field("key", pa.string()),
@@ -23,27 +23,6 @@ FIELDS: list[pa.Field[Any]] = [
 ]
 SCHEMA = pa.schema(FIELDS)
 MS = timedelta(milliseconds=1)
-
-
-def apply(table: azof.Table, op: tuple[Any, ...]) -> int:
-    """Run one operation of ``strategies.maintained_operations``; the version after it."""
-    if op[0] == "compact":
-        table.compact(azof.CompactionPolicy(segment=op[1]))
-    elif op[0] == "vacuum":
-        table.vacuum(retain_versions=op[1], grace="0s")
-    elif op[0] == "append":
-        table.append(
-            pa.table(
-                {
-                    "key": [k for k, _, _ in op[1]],
-                    "event_time": pa.array([day(d) for _, d, _ in op[1]], SCHEMA.field(1).type),
-                    "value": [v for _, _, v in op[1]],
-                }
-            )
-        )
-    else:
-        table.delete(op[1], event_time=day(op[2]))
-    return table.version
 
 
 def build(
@@ -57,7 +36,7 @@ def build(
     known: dict[int, list[Row]] = {0: []}
     for op in ops:
         written = written + rows_of(op)
-        known[apply(table, op)] = written
+        known[apply_op(table, op, bucketed=False)] = written
     return table, written, known
 
 
