@@ -313,8 +313,11 @@ def test_missing_data_file_in_memory(seed_dir: Path) -> None:
     for path in (seed_dir / "table0").iterdir():
         if path.name != "base.parquet":
             storage.write(f"table0/{path.name}", path.read_bytes())
+    table = azof.Lakehouse(uri).table("table0")  # opening reads the snapshot only
     with pytest.raises(azof.CorruptTableError, match=r"table 'table0'.*base\.parquet.*missing"):
-        azof.Lakehouse(uri).table("table0")
+        table.scan()
+    with pytest.raises(azof.CorruptTableError, match=r"base\.parquet, which is missing"):
+        table.verify()
 
 
 def write_base(folder: Path, table: pa.Table) -> None:

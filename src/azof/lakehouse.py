@@ -93,12 +93,16 @@ class Lakehouse:
         storage.write(tablelog.VERSION_HINT, b"0")
         return Table(self, name, storage)
 
-    def table(self, name: str) -> Table:
-        """Open a table (its latest version); ``TableNotFoundError`` if there is none."""
+    def table(self, name: str, *, version: int | None = None) -> Table:
+        """Open a table at its latest version, or at ``version`` (commit time; reads stay
+        pinned to it until :meth:`Table.refresh`); ``TableNotFoundError`` if there is none.
+
+        Opening reads the version hint and one snapshot: a few requests, whatever the
+        number of data files (:meth:`Table.verify` checks those)."""
         check_table_name(name)
-        storage = self.storage.child(name)
-        if not tablelog.is_table(storage):
+        try:
+            return Table(self, name, self.storage.child(name), version)
+        except TableNotFoundError:
             known = self.tables()
             hint = f"; tables here: {', '.join(known)}" if known else "; the lakehouse is empty"
-            raise TableNotFoundError(f"no table {name!r} in {self.storage.uri}{hint}")
-        return Table(self, name, storage)
+            raise TableNotFoundError(f"no table {name!r} in {self.storage.uri}{hint}") from None

@@ -27,6 +27,7 @@ from azof.format import KEY, CommitInfo, Snapshot
 from azof.format.types import unit_nanos
 from azof.scan.read import ScanMetrics, ScanRequest, execute_scan, references_only
 from azof.scan.stream import MERGE_ROWS, check_merge_rows, iter_scan, record_batches
+from azof.scan.verify import verify_files
 from azof.storage import Storage
 from azof.timestamps import (
     Instant,
@@ -51,13 +52,23 @@ __all__ = ["Commit", "Table", "TableWriter"]
 class Table:
     """One table. Reads are pinned to the version loaded; :meth:`refresh` loads the latest."""
 
-    def __init__(self, lakehouse: Lakehouse, name: str, storage: Storage) -> None:
+    def __init__(
+        self, lakehouse: Lakehouse, name: str, storage: Storage, version: int | None = None
+    ) -> None:
+        """Open ``version`` (default: the latest). Opening reads the snapshot, not the data
+        files: a missing or broken data file is reported by the read that plans it, or by
+        :meth:`verify`."""
         self.lakehouse = lakehouse
         self.name = name
         self.storage = storage
         self._snapshots: dict[int, Snapshot] = {}
-        self._snapshot = self._load(tablelog.current_version(storage, name))
-        tablelog.check_files_exist(storage, name, self._snapshot)
+        if version is None:
+            version = tablelog.current_version(storage, name)
+        elif isinstance(version, bool) or not isinstance(version, int) or version < 0:
+            raise InvalidArgumentError(f"version {version!r} is not a whole number >= 0")
+        elif not storage.exists(tablelog.snapshot_name(version)) and not tablelog.is_table(storage):
+            tablelog.current_version(storage, name)  # raises: no table here
+        self._snapshot = self._load(version)
 
     def __repr__(self) -> str:
         return f"Table({self.name!r}, version={self.version})"
@@ -91,6 +102,14 @@ class Table:
     def schema(self) -> pa.Schema:
         """``key``, ``event_time``, then the value columns."""
         return self._snapshot.schema.to_arrow()
+
+    def verify(self, version: int | None = None, known_at: Any = None) -> int:
+        """Check that every data file of a snapshot (default: the loaded one) exists and is
+        readable Parquet holding the columns the snapshot says, reading one listing of the
+        table folder and every file's footer (no rows); returns the number of files checked.
+        A problem is a ``CorruptTableError`` naming the file."""
+        snapshot = self.snapshot_at(version, known_at)
+        return verify_files(self.storage, self.name, snapshot)
 
     def versions(self) -> list[int]:
         """Every retained snapshot number, ascending."""

@@ -16,7 +16,6 @@ from azof.storage import Storage
 
 __all__ = [
     "VERSION_HINT",
-    "check_files_exist",
     "current_version",
     "is_table",
     "list_versions",
@@ -92,14 +91,3 @@ def load_snapshot(storage: Storage, table: str, version: int) -> Snapshot:
             f"see table.versions()"
         ) from None
     return decode_snapshot(data, table=table, file=name, version=version)
-
-
-def check_files_exist(storage: Storage, table: str, snapshot: Snapshot) -> None:
-    """Every data file the snapshot names must exist (one listing of the table folder)."""
-    present = {obj.path for obj in storage.list("")}
-    for data_file in snapshot.files():
-        if data_file.file not in present:
-            raise CorruptTableError(
-                f"table {table!r}: {snapshot_name(snapshot.version)} names data file "
-                f"{data_file.file}, which is missing; restore it or read another version"
-            )

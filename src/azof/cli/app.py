@@ -47,6 +47,7 @@ COMMANDS: dict[str, str] = {
     "sql": "azof.cli.sql:sql",
     "tables": "azof.cli.info:tables",
     "vacuum": "azof.cli.maintenance:vacuum",
+    "verify": "azof.cli.maintenance:verify",
     "write": "azof.cli.write:write",
 }
 """Command name -> ``module:attribute`` of its click command, imported on first use."""

@@ -22,6 +22,7 @@ from azof.format.types import types_compatible, types_readable, unit_nanos
 from azof.scan.merge import PRIORITY, drop_tombstones, merge_latest, merge_sorted_runs
 from azof.scan.plan import PlannedFile, plan_files
 from azof.storage import ReadCounter, Storage
+from azof.tablelog import snapshot_name
 from azof.timestamps import Instant
 
 __all__ = [
@@ -191,23 +192,27 @@ def open_fragment(
     data_file: DataFile,
     filesystem: Any,
     partition_expression: pc.Expression | None = None,
+    *,
+    version: int | None = None,
 ) -> ds.ParquetFileFragment:
     """A data file as a Parquet fragment with its footer read (a missing or unreadable file
-    is a :class:`CorruptTableError`)."""
+    is a :class:`CorruptTableError`, naming snapshot ``version`` when given)."""
     fragment = ds.ParquetFileFormat().make_fragment(
         data_file.file, filesystem, partition_expression=partition_expression
     )
     assert isinstance(fragment, ds.ParquetFileFragment)
+    named = f"{snapshot_name(version)} names " if version is not None else ""
     try:
         fragment.ensure_complete_metadata()
     except FileNotFoundError:
         raise CorruptTableError(
-            f"table {table!r}: data file {data_file.file} is missing; restore it or "
-            "read an older version"
+            f"table {table!r}: {named}data file {data_file.file}, which is missing; restore "
+            "it or read an older version"
         ) from None
     except (pa.ArrowInvalid, OSError) as exc:
         raise CorruptTableError(
-            f"table {table!r}: data file {data_file.file} is not readable Parquet ({exc})"
+            f"table {table!r}: {named}data file {data_file.file}, which is not readable "
+            f"Parquet ({exc})"
         ) from None
     return fragment
 
@@ -239,6 +244,7 @@ def _fragments(
             item.file,
             filesystem,
             pc.field(PRIORITY) == pa.scalar(item.priority, pa.int32()),
+            version=snapshot.version,
         )
         located = file_columns(table, snapshot.schema, item.file, fragment.physical_schema)
         located = tuple((name, found) for name, found in located if name in wanted)

@@ -123,6 +123,7 @@ def _bucket_ranges(
         reader.snapshot.schema.field(KEY).type,
         reader.prepared.condition,
         merge_rows,
+        version=reader.snapshot.version,
     )
     edges: list[Bound] = [None, *bounds, None]
     return list(itertools.pairwise(edges))
@@ -147,6 +148,8 @@ def key_bounds(
     key_type: pa.DataType,
     condition: pc.Expression | None,
     merge_rows: int,
+    *,
+    version: int | None = None,
 ) -> list[pa.Scalar[Any]]:
     """Ascending keys (of ``key_type``) that cut the rows of ``planned`` into ranges of
     about ``merge_rows`` rows, from row-group statistics (footers only).
@@ -162,7 +165,7 @@ def key_bounds(
     filesystem = storage.arrow_filesystem()
     starts: list[tuple[Any, int, bool]] = []  # (least key, rows, may cut) per row group
     for item in planned:
-        fragment = open_fragment(table, item.file, filesystem)
+        fragment = open_fragment(table, item.file, filesystem, version=version)
         metadata = fragment.metadata
         if metadata.num_row_groups == 0:
             continue

@@ -82,9 +82,11 @@ class BucketPartition(InputPartition):
         self.keys = keys
 
 
-def open_table(options: ReadOptions) -> Table:
+def open_table(options: ReadOptions, version: int | None = None) -> Table:
+    """The table of ``options``, at ``version`` (a task's pinned one: only its snapshot is
+    read) or the latest."""
     lakehouse = Lakehouse(options.lakehouse, storage_options=options.storage_dict() or None)
-    return lakehouse.table(options.table)
+    return lakehouse.table(options.table, version=version)
 
 
 def pin_read(options: ReadOptions) -> PinnedRead:
@@ -144,7 +146,7 @@ def read_partition(
     pinned: PinnedRead, schema: StructType, partition: BucketPartition
 ) -> Iterator[pa.RecordBatch]:
     """The as-of answer of one bucket, as batches of the Arrow schema Spark expects."""
-    table = open_table(pinned.options)
+    table = open_table(pinned.options, partition.version)
     key_filter = None
     if partition.keys is not None:
         key_filter = pc.field(KEY).isin(_key_array(pinned, partition.keys))
