@@ -118,3 +118,26 @@ def test_verify_names_a_file_of_another_table(lake: azof.Lakehouse, tmp_path: Pa
     (tmp_path / "t" / victim).write_bytes((tmp_path / "other" / "o" / stranger).read_bytes())
     with pytest.raises(azof.CorruptTableError, match=f"{victim} has no column 'v'"):
         table.verify()
+
+
+def test_log_reads_commit_records_only(lake: azof.Lakehouse, tmp_path: Path) -> None:
+    table = lake.table("t")
+    commits = table.log()
+    assert [c.operation for c in commits] == ["create", "append", "append", "append", "compact"]
+    assert [c.parent for c in commits] == [None, 0, 1, 2, 3]
+    assert [c.rows for c in commits[1:4]] == [4, 4, 4]
+    assert table.log(limit=2) == commits[-2:]
+    assert table.log(limit=0) == []
+    assert table.log(limit=99) == commits
+    for bad in (-1, True, "2"):
+        with pytest.raises(azof.InvalidArgumentError, match="limit"):
+            table.log(limit=bad)  # type: ignore[arg-type]
+    # the same from a fresh process's view: nothing cached, commits read from the files
+    assert azof.Lakehouse(lake.uri).table("t").log() == commits
+    # a damaged file list in an old snapshot does not hide the log; reading it fails
+    path = tmp_path / "t" / "s2.json"
+    path.write_text(path.read_text().replace('"file": "data/', '"file": "../'))
+    reopened = azof.Lakehouse(lake.uri).table("t")
+    assert reopened.log() == commits
+    with pytest.raises(azof.CorruptTableError, match=r"s2\.json"):
+        reopened.scan(version=2)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +47,11 @@ if TYPE_CHECKING:
 
     from azof.lakehouse import Lakehouse
 
-__all__ = ["Commit", "Table", "TableWriter"]
+__all__ = ["LOG_READERS", "Commit", "Table", "TableWriter"]
+
+LOG_READERS = 16
+"""Snapshots :meth:`Table.log` reads at once (object stores answer each read slowly, but
+many in parallel)."""
 
 
 class Table:
@@ -346,26 +351,50 @@ class Table:
         """
         return SchemaUpdate(self, self._latest())
 
-    def log(self) -> list[Commit]:
-        """The commits of every retained version, oldest first."""
-        out = []
-        for version in self.versions():
-            if version > self._snapshot.version:
-                self.refresh()
-            snapshot = self._load(version)
-            info = snapshot.commit
-            out.append(
-                Commit(
+    def log(self, limit: int | None = None) -> list[Commit]:
+        """The commits of every retained version (or of the last ``limit``), oldest first.
+
+        Reads each snapshot's commit record (in parallel), not its file lists, so a long log
+        costs one small parse per version."""
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                                  or limit < 0):  # fmt: skip
+            raise InvalidArgumentError(f"limit {limit!r} is not a whole number >= 0")
+        versions = self.versions()
+        versions = versions[len(versions) - limit :] if limit is not None else versions
+        if not versions:
+            return []
+        if versions[-1] > self._snapshot.version:
+            self.refresh()
+
+        def entry(version: int) -> Commit:
+            loaded = self._snapshots.get(version) or tablelog.load_commit(
+                self.storage, self.name, version
+            )
+            if isinstance(loaded, Snapshot) and loaded.commit is None:  # a seed snapshot
+                return Commit(
                     version=version,
                     time=instant_to_datetime(self.commit_time(version)),
-                    operation=info.operation if info else "seed",
-                    rows=info.added_rows if info else sum(f.rows or 0 for f in snapshot.files()),
-                    files=info.added_files if info else sum(1 for _ in snapshot.files()),
-                    parent=snapshot.parent_version,
-                    properties=dict(info.properties) if info else {},
+                    operation="seed",
+                    rows=sum(f.rows or 0 for f in loaded.files()),
+                    files=sum(1 for _ in loaded.files()),
+                    parent=loaded.parent_version,
                 )
+            info, parent = (
+                (loaded.commit, loaded.parent_version) if isinstance(loaded, Snapshot) else loaded
             )
-        return out
+            assert info is not None
+            return Commit(
+                version=version,
+                time=instant_to_datetime(info.time),
+                operation=info.operation,
+                rows=info.added_rows,
+                files=info.added_files,
+                parent=parent,
+                properties=dict(info.properties),
+            )
+
+        with ThreadPoolExecutor(max_workers=min(LOG_READERS, len(versions))) as pool:
+            return list(pool.map(entry, versions))
 
     # -- compaction and vacuum ----------------------------------------------------------------
 

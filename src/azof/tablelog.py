@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 
 from azof.errors import CorruptTableError, TableNotFoundError, VersionNotFoundError
-from azof.format import Snapshot, decode_snapshot
+from azof.format import CommitInfo, Snapshot, decode_snapshot
+from azof.format.codec import decode_commit_entry
 from azof.storage import Storage
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "current_version",
     "is_table",
     "list_versions",
+    "load_commit",
     "load_snapshot",
     "snapshot_name",
 ]
@@ -80,14 +82,31 @@ def current_version(storage: Storage, table: str) -> int:
     return version
 
 
-def load_snapshot(storage: Storage, table: str, version: int) -> Snapshot:
-    """Read and validate snapshot ``version``."""
+def _read(storage: Storage, table: str, version: int) -> bytes:
     name = snapshot_name(version)
     try:
-        data = storage.read(name)
+        return storage.read(name)
     except FileNotFoundError:
         raise VersionNotFoundError(
             f"table {table!r} has no version {version} ({name} is missing or was vacuumed); "
             f"see table.versions()"
         ) from None
+
+
+def load_snapshot(storage: Storage, table: str, version: int) -> Snapshot:
+    """Read and validate snapshot ``version``."""
+    data = _read(storage, table, version)
+    return decode_snapshot(data, table=table, file=snapshot_name(version), version=version)
+
+
+def load_commit(
+    storage: Storage, table: str, version: int
+) -> tuple[CommitInfo, int | None] | Snapshot:
+    """The commit record and parent of snapshot ``version``, without decoding its files;
+    for a snapshot without one (a seed), the whole snapshot."""
+    data = _read(storage, table, version)
+    name = snapshot_name(version)
+    entry = decode_commit_entry(data, table=table, file=name)
+    if entry is not None:
+        return entry
     return decode_snapshot(data, table=table, file=name, version=version)

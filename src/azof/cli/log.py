@@ -70,7 +70,5 @@ def log(table: Table, limit: int | None, output_format: str | None, output: Path
     azof 0.2), the rows and files it added, its parent version and its properties.
     """
     output_format = resolve_format(output_format, output)
-    commits = table.log()
-    if limit is not None:
-        commits = commits[len(commits) - limit :] if limit else []
+    commits = table.log(limit)
     write_arrow(commits_table(commits), output_format, output, title=f"Log of {table.name}")

@@ -23,6 +23,7 @@ from azof.timestamps import Instant, format_instant, parse_instant
 
 __all__ = [
     "CURRENT_FORMAT_VERSION",
+    "decode_commit_entry",
     "decode_snapshot",
     "encode_snapshot",
     "required_format_version",
@@ -359,9 +360,23 @@ def _decode_commit(raw: Any, ctx: _Context) -> CommitInfo | None:
     )
 
 
-def decode_snapshot(data: bytes, *, table: str, file: str, version: int) -> Snapshot:
-    """Parse and validate one snapshot file (``version`` is taken from its file name)."""
+def decode_commit_entry(
+    data: bytes, *, table: str, file: str
+) -> tuple[CommitInfo, int | None] | None:
+    """The commit record and parent version of a snapshot file, without decoding its
+    schema and files (for listing a log: files are checked when a version is read);
+    ``None`` for a snapshot without a commit record (a seed), to be decoded whole."""
     ctx = _Context(table, file)
+    raw = _snapshot_object(data, ctx)
+    commit = _decode_commit(raw.get("commit"), ctx)
+    if commit is None:
+        return None
+    parent = raw.get("parent_version")
+    return commit, parent if isinstance(parent, int) else None
+
+
+def _snapshot_object(data: bytes, ctx: _Context) -> dict[str, Any]:
+    """The snapshot's JSON object, its format version checked (and set on ``ctx``)."""
     try:
         raw = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -375,10 +390,18 @@ def decode_snapshot(data: bytes, *, table: str, file: str, version: int) -> Snap
         raise ctx.error(f"format_version {format_version} is not a version (1 or more)")
     if format_version not in _KNOWN_VERSIONS:
         raise UnsupportedFormatError(
-            f"table {table!r}: {file}: format_version {format_version} is newer than this azof "
-            f"reads (up to {max(_KNOWN_VERSIONS)}); upgrade azof"
+            f"table {ctx.table!r}: {ctx.file}: format_version {format_version} is newer than "
+            f"this azof reads (up to {max(_KNOWN_VERSIONS)}); upgrade azof"
         )
     ctx.version = format_version
+    return raw
+
+
+def decode_snapshot(data: bytes, *, table: str, file: str, version: int) -> Snapshot:
+    """Parse and validate one snapshot file (``version`` is taken from its file name)."""
+    ctx = _Context(table, file)
+    raw = _snapshot_object(data, ctx)
+    format_version = ctx.version
     schema = _decode_schema(raw.get("schema"), format_version, ctx)
     segments_raw = raw.get("segments", [])
     if not isinstance(segments_raw, list):
