@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +34,7 @@ __all__ = [
 CURRENT_FORMAT_VERSION = 3
 """The newest format version azof writes (3: version 2 plus schema evolution)."""
 _KNOWN_VERSIONS = (1, 2, 3)
+_CONTROL = re.compile(r"[\x00-\x1f]")
 
 
 class _Context:
@@ -59,7 +61,7 @@ def validate_file_name(name: Any, ctx_table: str, ctx_file: str) -> str:
         problem = "contains a backslash"
     elif any(part in ("..", ".", "") for part in name.split("/")):
         problem = "contains '..', '.' or an empty path part"
-    elif any(ord(ch) < 32 for ch in name):
+    elif _CONTROL.search(name):
         problem = "contains control characters"
     if problem:
         raise ctx.error(
