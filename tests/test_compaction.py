@@ -93,6 +93,25 @@ def test_changing_the_policy_rebuilds_and_set_policy_is_stored() -> None:
     assert azof.Lakehouse(table.lakehouse.uri).table("t").policy.auto is True
 
 
+def test_a_failed_automatic_compaction_leaves_the_append_landed(tmp_path: Path) -> None:
+    table = azof.Lakehouse(tmp_path).create_table("t", SCHEMA)
+    table.set_policy(azof.CompactionPolicy(segment="month", max_deltas=2, auto=True))
+    first = table.put("k0", "2024-01-10", v=1)
+    hidden = tmp_path / "t" / table.snapshot.deltas[0].file
+    hidden.rename(tmp_path / "away")  # while it is away, compaction cannot read it
+    with pytest.warns(azof.AzofWarning, match=r"version 3 landed, but the automatic compaction"):
+        landed = table.put("k1", "2024-01-11", v=2)
+    assert (first, landed) == (2, 3)
+    reopened = azof.Lakehouse(tmp_path).table("t")
+    assert reopened.version == 3
+    assert [c.operation for c in reopened.log()][-1] == "append"
+    assert [d.min_key for d in reopened.snapshot.deltas] == ["k0", "k1"]  # still pending
+    (tmp_path / "away").rename(hidden)
+    assert reopened.scan().column("v").to_pylist() == [1, 2]
+    reopened.compact()  # the retry the warning asks for
+    assert reopened.snapshot.deltas == ()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

@@ -11,6 +11,7 @@ from azof.compact.rewrite import CompactionStats
 from azof.compact.vacuum import VacuumResult
 from azof.errors import (
     AzofError,
+    AzofWarning,
     CommitConflictError,
     CorruptTableError,
     InvalidArgumentError,
@@ -30,6 +31,7 @@ from azof.write.writer import Commit
 
 __all__ = [
     "AzofError",
+    "AzofWarning",
     "Commit",
     "CommitConflictError",
     "CompactionPolicy",

@@ -1,4 +1,4 @@
-"""Errors raised by azof.
+r"""Errors raised by azof.
 
 Every error azof raises on purpose is an :class:`AzofError`. The tree is shallow::
 
@@ -17,12 +17,17 @@ Python users expect; those raised by azof are :class:`InvalidArgumentError`, whi
 ``AzofError`` and a ``ValueError``.
 
 Every message says what was wrong, where (table, file, column) and what to do.
+
+Warnings azof gives are :class:`AzofWarning`\s (a ``UserWarning``): something went wrong
+that did not undo what was asked, such as an automatic compaction failing after the commit
+that triggered it had landed.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "AzofError",
+    "AzofWarning",
     "CommitConflictError",
     "CorruptTableError",
     "InvalidArgumentError",
@@ -79,3 +84,8 @@ class CommitConflictError(AzofError):
 
 class StorageError(AzofError):
     """The object store failed or refused an operation."""
+
+
+class AzofWarning(UserWarning):
+    """Something failed that did not undo the operation asked for (the message says what
+    to do)."""

@@ -8,6 +8,7 @@ layers.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -21,6 +22,9 @@ from azof.compact.policy import CompactionPolicy
 from azof.compact.rewrite import CompactionStats, Progress, compact_snapshot
 from azof.compact.vacuum import VacuumResult, vacuum_table
 from azof.errors import (
+    AzofError,
+    AzofWarning,
+    CommitConflictError,
     InvalidArgumentError,
     VersionNotFoundError,
 )
@@ -279,8 +283,23 @@ class Table:
             if policy.auto and policy.due(
                 len(snapshot.deltas), sum(f.rows or 0 for f in snapshot.deltas)
             ):
-                self.compact()
-        return self._snapshot.version
+                self._auto_compact(snapshot.version)
+        return snapshot.version if snapshot is not None else self._snapshot.version
+
+    def _auto_compact(self, landed: int) -> None:
+        """Compact after version ``landed``, which stays landed whatever happens here: a
+        compaction that fails is an :class:`AzofWarning`, not an error of the commit."""
+        try:
+            self.compact()
+        except CommitConflictError:
+            pass  # another compaction landed meanwhile: it folded (most of) the deltas
+        except AzofError as exc:
+            warnings.warn(
+                f"table {self.name!r}: version {landed} landed, but the automatic compaction "
+                f"after it failed ({exc}); the deltas stay pending until compact() succeeds",
+                AzofWarning,
+                stacklevel=4,
+            )
 
     def _latest(self) -> Snapshot:
         self.refresh()
