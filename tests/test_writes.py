@@ -238,6 +238,13 @@ def test_create_table_errors() -> None:
     with pytest.raises(azof.TableExistsError, match="already exists"):
         lake.create_table("p", PRICES)
     assert lake.create_table("p", PRICES, exist_ok=True).version == 0
+    with pytest.raises(azof.TableExistsError, match="exists with another schema"):
+        lake.create_table("p", PRICES.append(pa.field("extra", pa.string())), exist_ok=True)
+    # an evolved table whose columns now match is the same table (ids and history aside)
+    evolved = lake.table("p")
+    evolved.evolve().add_column("note", pa.string()).drop_column("note").commit()
+    evolved.evolve().rename_column("px", "price").rename_column("price", "px").commit()
+    assert lake.create_table("p", PRICES, exist_ok=True).version == evolved.version
     with pytest.raises(azof.SchemaMismatchError, match="needs a 'event_time' column"):
         lake.create_table("q", pa.schema([("key", pa.string())]))
     with pytest.raises(azof.SchemaMismatchError, match="event_time must be a timestamp"):

@@ -75,7 +75,8 @@ class Lakehouse:
         if tablelog.is_table(storage):
             if exist_ok:
                 existing = self.table(name)
-                if existing.snapshot.schema != table_schema:
+                # the columns as a user sees them: an evolved table's ids and history aside
+                if existing.schema != table_schema.to_arrow():
                     raise TableExistsError(
                         f"table {name!r} exists with another schema ({existing.schema}); "
                         "choose another name"
