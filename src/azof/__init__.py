@@ -4,11 +4,17 @@
 >>> lake = azof.Lakehouse("path/to/lake")           # or s3://, gs://, az://, memory://
 >>> table = lake.table("financials")
 >>> table.scan(as_of="2019-01-17")                  # the world as it was then
+
+The names below are imported on first use (``azof.Lakehouse`` loads the table layers,
+``azof.ExecutionContext`` the SQL front end), so ``import azof`` and the command line start
+quickly.
 """
 
-from azof.compact.policy import CompactionPolicy
-from azof.compact.rewrite import CompactionStats
-from azof.compact.vacuum import VacuumResult
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from azof.errors import (
     AzofError,
     AzofWarning,
@@ -22,12 +28,17 @@ from azof.errors import (
     UnsupportedFormatError,
     VersionNotFoundError,
 )
-from azof.lakehouse import Lakehouse
-from azof.scan.read import ScanMetrics
-from azof.sql import ExecutionContext
-from azof.table import Table, TableWriter
-from azof.write.evolve import SchemaUpdate
-from azof.write.writer import Commit
+
+if TYPE_CHECKING:
+    from azof.compact.policy import CompactionPolicy
+    from azof.compact.rewrite import CompactionStats
+    from azof.compact.vacuum import VacuumResult
+    from azof.lakehouse import Lakehouse
+    from azof.scan.read import ScanMetrics
+    from azof.sql import ExecutionContext
+    from azof.table import Table, TableWriter
+    from azof.write.evolve import SchemaUpdate
+    from azof.write.writer import Commit
 
 __all__ = [
     "AzofError",
@@ -54,3 +65,30 @@ __all__ = [
 ]
 
 __version__ = "0.3.0.dev0"
+
+_LAZY = {
+    "Commit": "azof.write.writer",
+    "CompactionPolicy": "azof.compact.policy",
+    "CompactionStats": "azof.compact.rewrite",
+    "ExecutionContext": "azof.sql",
+    "Lakehouse": "azof.lakehouse",
+    "ScanMetrics": "azof.scan.read",
+    "SchemaUpdate": "azof.write.evolve",
+    "Table": "azof.table",
+    "TableWriter": "azof.table",
+    "VacuumResult": "azof.compact.vacuum",
+}
+"""Public name -> the module that defines it, imported when the name is first used."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'azof' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

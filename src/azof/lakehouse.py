@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -14,9 +14,9 @@ from azof import tablelog
 from azof.errors import InvalidArgumentError, TableExistsError, TableNotFoundError
 from azof.format import encode_snapshot
 from azof.storage import Storage, open_storage
-from azof.table import Table
-from azof.write.conform import validate_new_schema
-from azof.write.create import initial_snapshot, schema_from_arrow
+
+if TYPE_CHECKING:
+    from azof.table import Table
 
 __all__ = ["Lakehouse", "check_table_name"]
 
@@ -68,6 +68,10 @@ class Lakehouse:
         UTC, a naive type is read as UTC) and the value columns. With ``exist_ok`` an existing
         table of the same schema is opened instead; otherwise it is a ``TableExistsError``.
         """
+        from azof.table import Table
+        from azof.write.conform import validate_new_schema
+        from azof.write.create import initial_snapshot, schema_from_arrow
+
         check_table_name(name)
         storage = self.storage.child(name)
         validate_new_schema(schema, name)
@@ -100,6 +104,8 @@ class Lakehouse:
 
         Opening reads the version hint and one snapshot: a few requests, whatever the
         number of data files (:meth:`Table.verify` checks those)."""
+        from azof.table import Table  # the table layers load when a table is first opened
+
         check_table_name(name)
         try:
             return Table(self, name, self.storage.child(name), version)

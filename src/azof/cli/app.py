@@ -2,7 +2,8 @@
 
 Adding a command: write ``src/azof/cli/<name>.py`` with a ``@click.command()`` function
 (use :mod:`azof.cli.options` for ``--path``/``--table`` and :mod:`azof.cli.output` to
-print), then add one line to :data:`COMMANDS`. Commands are imported only when used, so
+print), then add one line to :data:`COMMANDS` and one to :data:`SUMMARIES`. Commands are
+imported only when used (``azof --help`` lists them from :data:`SUMMARIES`), so
 one with heavy or optional imports (``sql``) does not slow down or break the others.
 
 Errors: :func:`main` turns every exception into one ``error: ...`` line on stderr and a
@@ -26,7 +27,7 @@ import click
 from azof import __version__
 from azof.errors import AzofError
 
-__all__ = ["COMMANDS", "DEBUG_ENV", "CliState", "cli", "main"]
+__all__ = ["COMMANDS", "DEBUG_ENV", "SUMMARIES", "CliState", "cli", "main"]
 
 DEBUG_ENV = "AZOF_DEBUG"
 
@@ -52,6 +53,29 @@ COMMANDS: dict[str, str] = {
 }
 """Command name -> ``module:attribute`` of its click command, imported on first use."""
 
+SUMMARIES: dict[str, str] = {
+    "alter": "Change a table's schema as one commit (older versions keep theirs).",
+    "asof-join": "Print every row of --left with its key's state as of the row's own time.",
+    "changes": "Print the keys whose state changed in the event-time window [start, end).",
+    "compact": "Fold a table's pending deltas into its segment tree.",
+    "create": "Create an empty table (version 0) from --schema or --like FILE.",
+    "delete": "Delete KEYs from a table as of an event time (default: now).",
+    "demo": "Build a demo lakehouse of support tickets and show it as of several event times.",
+    "gen": "Write a seed table's Parquet files from its CSVs, or generate a sample table.",
+    "history": "Print every version of the KEYs (default: every key) as validity intervals.",
+    "info": "Show a table: its versions, schema and segment tree.",
+    "log": "List a table's retained commits, oldest first.",
+    "restatements": "Print the answers as of --as-of that commits after --since-version changed.",
+    "scan": "Print each key's latest row as of an event time.",
+    "sql": "Run SQL over the lakehouse's tables, each as of its own event time.",
+    "tables": "List the tables of a lakehouse, one per line.",
+    "vacuum": "Expire old versions and delete the data files no retained version references.",
+    "verify": "Check every data file of a version (default: the latest) without reading rows.",
+    "write": "Append CSV, Parquet or JSON-lines FILES to a table.",
+}
+"""The first line of each command's help, for ``azof --help``: listing the commands imports
+none of them (a test keeps these equal to the commands' own docstrings)."""
+
 
 @dataclass
 class CliState:
@@ -69,6 +93,22 @@ class LazyGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``--help``, from :data:`SUMMARIES` for commands not loaded."""
+        rows = []
+        for name in self.list_commands(ctx):
+            loaded = self.commands.get(name)
+            if loaded is not None and loaded.hidden:
+                continue
+            summary = SUMMARIES.get(name) if loaded is None else None
+            if summary is None:
+                command = loaded or self.get_command(ctx, name)
+                summary = command.get_short_help_str(formatter.width) if command else ""
+            rows.append((name, summary))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.commands or cmd_name not in self.lazy_commands:

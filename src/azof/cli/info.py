@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import pyarrow as pa
@@ -27,8 +27,10 @@ from azof.cli.output import TreeNode, make_console, print_tree, use_rich
 from azof.errors import AzofError
 from azof.format import DataFile, Segment, Snapshot
 from azof.lakehouse import Lakehouse
-from azof.table import Table
 from azof.timestamps import format_instant
+
+if TYPE_CHECKING:
+    from azof.table import Table
 
 __all__ = ["describe_table", "info", "tables"]
 

@@ -14,14 +14,16 @@ import functools
 import json
 import os
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from azof.errors import InvalidArgumentError
 from azof.lakehouse import Lakehouse
-from azof.table import Table
 from azof.timestamps import parse_duration, parse_instant
+
+if TYPE_CHECKING:
+    from azof.table import Table
 
 __all__ = [
     "AS_OF_OPTION",
