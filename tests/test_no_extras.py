@@ -38,6 +38,13 @@ SCRIPT = textwrap.dedent(
     assert t.scan().num_rows == 0
     assert sum(b.num_rows for b in t.to_batches(as_of="2024-02-01")) == 1
     assert [c.operation for c in t.log()][-1] == "compact"
+    for method, extra in (("to_pandas", "pandas"), ("to_polars", "polars")):
+        try:
+            getattr(t, method)()
+        except ImportError as exc:
+            assert f"pip install 'azof[{extra}]'" in str(exc), exc
+        else:
+            raise AssertionError(f"{method} ran without {extra}")
     print("ok")
     """
 )

@@ -386,6 +386,19 @@ def test_to_pandas(lake: azof.Lakehouse) -> None:
     ]
 
 
+def test_to_polars(lake: azof.Lakehouse) -> None:
+    import polars as pl
+
+    table = lake.table("table2")
+    frame = table.to_polars("2024-02-17", columns=["key", "value1", "value2"])
+    assert isinstance(frame, pl.DataFrame)
+    assert frame.to_dicts() == [
+        {"key": "1", "value1": "abc2", "value2": 100},
+        {"key": "2", "value1": "xyz", "value2": 200},
+    ]
+    assert table.to_polars().equals(pl.from_arrow(table.scan()))
+
+
 def test_to_pandas_with_nulls(financials: azof.Table) -> None:
     frame = financials.to_pandas("2019-01-17")
     assert len(frame) == financials.scan(as_of="2019-01-17").num_rows

@@ -7,12 +7,13 @@ layers.
 
 from __future__ import annotations
 
+import importlib
 import time
 import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -48,6 +49,7 @@ from azof.write.writer import Commit, TableWriter
 
 if TYPE_CHECKING:
     import pandas as pd
+    import polars as pl
 
     from azof.lakehouse import Lakehouse
 
@@ -56,6 +58,16 @@ __all__ = ["LOG_READERS", "Commit", "Table", "TableWriter"]
 LOG_READERS = 16
 """Snapshots :meth:`Table.log` reads at once (object stores answer each read slowly, but
 many in parallel)."""
+
+
+def _optional(module: str, method: str) -> Any:
+    """The optional engine ``module``, or an ImportError saying which extra to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ImportError(
+            f"Table.{method} needs {module}; install it with: pip install 'azof[{module}]'"
+        ) from None
 
 
 class Table:
@@ -266,8 +278,16 @@ class Table:
         return pa.RecordBatchReader.from_batches(schema, record_batches(parts, schema, batch_size))
 
     def to_pandas(self, as_of: Any = None, **kwargs: Any) -> pd.DataFrame:
-        """:meth:`scan` as a pandas DataFrame (needs pandas)."""
+        """:meth:`scan` (same arguments) as a pandas DataFrame (needs ``azof[pandas]``)."""
+        _optional("pandas", "to_pandas")
         return self.scan(as_of, **kwargs).to_pandas()
+
+    def to_polars(self, as_of: Any = None, **kwargs: Any) -> pl.DataFrame:
+        """:meth:`scan` (same arguments) as a polars DataFrame (needs ``azof[polars]``)."""
+        polars = _optional("polars", "to_polars")
+        frame = polars.from_arrow(self.scan(as_of, **kwargs))
+        assert isinstance(frame, polars.DataFrame)
+        return cast("pl.DataFrame", frame)
 
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
         """The current state through the Arrow PyCapsule interface (polars, duckdb, ...)."""
