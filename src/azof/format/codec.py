@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -93,9 +94,16 @@ def _instant(
     if not isinstance(value, str):
         raise ctx.error(f"{where}: {name} {value!r} is not an RFC 3339 timestamp string")
     try:
-        return parse_instant(value, name)
+        return _timestamp(value)
     except InvalidArgumentError:
         raise ctx.error(f"{where}: {name} {value!r} is not a valid RFC 3339 timestamp") from None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _timestamp(text: str) -> Instant:
+    """A snapshot's timestamp text as an instant (cached: snapshots of a table repeat the
+    same times, version after version; a failure is not cached)."""
+    return parse_instant(text)
 
 
 def _decode_schema(raw: Any, version: int, ctx: _Context) -> TableSchema:
