@@ -48,6 +48,7 @@ import pyarrow.compute as pc
 
 from azof.errors import InvalidArgumentError
 from azof.lakehouse import Lakehouse
+from azof.sql.alter import alter_table, alters_lakehouse_table, is_alter_table
 from azof.sql.clauses import RewrittenQuery, rewrite_query
 from azof.sql.functions import FunctionEngine, table_functions
 from azof.sql.pushdown import READ_ALL, needs_from_sqlglot
@@ -87,7 +88,9 @@ def sql(
     scans: list[ScanRecord] | None = None,
 ) -> duckdb.DuckDBPyRelation:
     """Run DuckDB SQL ``query`` on ``con``, lakehouse tables read as of their clauses, and
-    azof's table functions (``azof_history``...) evaluated.
+    azof's table functions (``azof_history``...) evaluated. ``ALTER TABLE`` of a lakehouse
+    table is one evolve commit, as in :meth:`azof.sql.ExecutionContext.sql` (its relation
+    is one row: table, version, changes); of one of DuckDB's own tables, DuckDB's.
 
     Returns DuckDB's (lazy) relation. Pass a list as ``scans`` to receive one
     :class:`~azof.sql.ScanRecord` per lakehouse reference (columns read, pushed filter,
@@ -96,7 +99,11 @@ def sql(
     internal names replaced by the references as written.
     """
     duck = _duckdb()
-    relation, records, _ = _run(duck, con, _lakehouse(lakehouse), query, {})
+    lake = _lakehouse(lakehouse)
+    if is_alter_table(query, _DIALECT) and alters_lakehouse_table(lake, query, _DIALECT):
+        result = alter_table(lake, query, _DIALECT)  # one evolve commit, no DuckDB involved
+        return con.from_arrow(result)
+    relation, records, _ = _run(duck, con, lake, query, {})
     if scans is not None:
         scans.extend(records)
     return relation

@@ -38,7 +38,7 @@ def query(context: azof.ExecutionContext, sql: str) -> list[dict[str, Any]]:
 def test_alter_table_actions(context: azof.ExecutionContext) -> None:
     result = query(
         context,
-        "ALTER TABLE prices ADD COLUMN qty BIGINT NOT NULL DEFAULT -1, DROP COLUMN legacy, "
+        "ALTER TABLE prices ADD COLUMN qty BIGINT NOT NULL DEFAULT -1, DROP legacy, "
         "RENAME COLUMN px TO price, ALTER COLUMN volume SET DATA TYPE BIGINT, "
         "ADD d DECIMAL(10, 2) DEFAULT 1.5, ADD at TIMESTAMPTZ(3), ADD note VARCHAR",
     )
@@ -90,3 +90,29 @@ def test_refusals_leave_the_table_unchanged(
     assert table.schema == SCHEMA.remove(0).insert(0, pa.field("key", pa.string(), False)).set(
         1, pa.field("event_time", pa.timestamp("ms", "UTC"), False)
     )
+
+
+def test_alter_table_in_duckdb(context: azof.ExecutionContext) -> None:
+    duckdb = pytest.importorskip("duckdb")
+    import azof.duckdb
+
+    con = duckdb.connect()
+    try:
+        lake = context.lakehouse
+        # DuckDB's grammar takes one action per ALTER TABLE statement
+        done = azof.duckdb.sql(con, lake, "ALTER TABLE prices ADD COLUMN qty BIGINT DEFAULT 7")
+        assert done.fetchall() == [("Prices", 2, "add qty int64 default 7")]
+        done = azof.duckdb.sql(con, lake, "ALTER TABLE prices DROP legacy")
+        assert done.fetchall() == [("Prices", 3, "drop legacy")]
+        assert azof.duckdb.sql(con, lake, "SELECT key, qty FROM prices").fetchall() == [("a", 7)]
+        old = azof.duckdb.sql(con, lake, "SELECT * FROM prices AT (VERSION => 1)")
+        assert old.columns == ["key", "event_time", "px", "volume", "legacy"]
+        # DuckDB's own tables are altered by DuckDB
+        con.sql("CREATE TABLE mine (a INTEGER)")
+        azof.duckdb.sql(con, lake, "ALTER TABLE mine ADD COLUMN b VARCHAR")
+        assert con.sql("SELECT * FROM mine").columns == ["a", "b"]
+        with pytest.raises(azof.InvalidArgumentError, match="cannot narrow"):
+            azof.duckdb.sql(con, lake, "ALTER TABLE prices ALTER COLUMN volume TYPE SMALLINT")
+        assert lake.table("Prices").version == 3
+    finally:
+        con.close()

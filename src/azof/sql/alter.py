@@ -14,6 +14,7 @@ statement is parsed with sqlglot; no engine is involved.
 
 from __future__ import annotations
 
+import re
 from typing import Any, cast
 
 import pyarrow as pa
@@ -28,12 +29,13 @@ from azof.lakehouse import Lakehouse
 from azof.sql.scans import LakehouseTables
 from azof.write.evolve import SchemaUpdate
 
-__all__ = ["AlterResult", "alter_table", "is_alter_table", "sql_type"]
+__all__ = ["AlterResult", "alter_table", "alters_lakehouse_table", "is_alter_table", "sql_type"]
 
 AlterResult = pa.Table
 """One row: ``table``, ``version`` (the commit) and ``changes`` (described for people)."""
 
 _UNITS = {0: "s", 3: "ms", 6: "us", 9: "ns"}
+_BARE_NAME = re.compile(r'^(?:"(?P<quoted>[^"]+)"|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))$')
 _SIMPLE: dict[str, pa.DataType] = {
     "BOOLEAN": pa.bool_(),
     "TINYINT": pa.int8(),
@@ -142,6 +144,11 @@ def _action(update: SchemaUpdate, node: exp.Expression) -> SchemaUpdate:
         for column in node.args.get("tables") or []:
             update = update.drop_column(column.name)
         return update
+    if isinstance(node, exp.Command) and str(node.this).upper() == "DROP":
+        # sqlglot reads "DROP name" (COLUMN left out) as an opaque command
+        name = _BARE_NAME.match(str(node.expression or "").strip())
+        if name is not None:
+            return update.drop_column(name["quoted"] or name["plain"])
     if isinstance(node, exp.RenameColumn):
         return update.rename_column(node.this.name, node.args["to"].name)
     if isinstance(node, exp.AlterColumn) and isinstance(node.args.get("dtype"), exp.DataType):
@@ -152,8 +159,7 @@ def _action(update: SchemaUpdate, node: exp.Expression) -> SchemaUpdate:
     )
 
 
-def alter_table(lakehouse: Lakehouse, sql: str, dialect: str) -> AlterResult:
-    """Run one ``ALTER TABLE`` statement as one ``evolve`` commit; its result row."""
+def _statement(sql: str, dialect: str) -> exp.Alter:
     try:
         statement = sqlglot.parse_one(sql, dialect=dialect)
     except (ParseError, TokenError) as exc:
@@ -162,16 +168,38 @@ def alter_table(lakehouse: Lakehouse, sql: str, dialect: str) -> AlterResult:
         raise InvalidArgumentError(
             "only ALTER TABLE <table> ADD/DROP/RENAME/ALTER COLUMN ... is supported"
         )
+    return statement
+
+
+def _target(tables: LakehouseTables, statement: exp.Alter) -> tuple[str | None, str]:
+    """(the lakehouse table ``statement`` alters, or ``None``; the name as written)."""
     target = statement.this
     if not isinstance(target, exp.Table) or target.args.get("db") is not None:
-        raise InvalidArgumentError(f"ALTER TABLE {target.sql()}: name a table of the lakehouse")
-    tables = LakehouseTables(lakehouse, {})
+        return None, target.sql()
     identifier = target.this
-    name = tables.resolve(identifier.name, bool(identifier.args.get("quoted")))
+    return tables.resolve(identifier.name, bool(identifier.args.get("quoted"))), identifier.name
+
+
+def alters_lakehouse_table(lakehouse: Lakehouse, sql: str, dialect: str) -> bool:
+    """Whether ``ALTER TABLE`` statement ``sql`` names a table of the lakehouse (and not,
+    say, one of an engine's own tables)."""
+    try:
+        statement = _statement(sql, dialect)
+    except InvalidArgumentError:
+        return False
+    return _target(LakehouseTables(lakehouse, {}), statement)[0] is not None
+
+
+def alter_table(lakehouse: Lakehouse, sql: str, dialect: str) -> AlterResult:
+    """Run one ``ALTER TABLE`` statement as one ``evolve`` commit; its result row."""
+    statement = _statement(sql, dialect)
+    tables = LakehouseTables(lakehouse, {})
+    name, written = _target(tables, statement)
     if name is None:
-        raise TableNotFoundError(
-            f"ALTER TABLE {identifier.name}: no such table in {tables.describe()}"
-        )
+        target = statement.this
+        if not isinstance(target, exp.Table) or target.args.get("db") is not None:
+            raise InvalidArgumentError(f"ALTER TABLE {written}: name a table of the lakehouse")
+        raise TableNotFoundError(f"ALTER TABLE {written}: no such table in {tables.describe()}")
     table = tables.open(name)
     update = table.evolve()
     for action in statement.args.get("actions") or []:
