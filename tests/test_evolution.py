@@ -181,6 +181,25 @@ def test_widen_every_kind(table: azof.Table) -> None:
     assert rows(table) == before
 
 
+def test_widening_to_nanoseconds_checks_the_stored_values(table: azof.Table) -> None:
+    table.evolve().add_column("t", pa.timestamp("ms", tz="UTC")).rename_column("t", "when").commit()
+    for key, year in (("a", 2200), ("b", 2500)):
+        when = datetime(year, 1, 1, tzinfo=UTC)
+        table.append([{"key": key, "event_time": "2024-04-01", "when": when}])
+    version, before = table.version, rows(table)
+    ns = pa.timestamp("ns", tz="UTC")
+    with pytest.raises(azof.InvalidArgumentError, match=r"cannot widen column 'at' to timestamp"):
+        table.evolve().rename_column("when", "at").widen("at", ns).commit()
+    assert table.refresh().version == version  # nothing committed
+    assert rows(table) == before
+    table.evolve().widen("when", pa.timestamp("us", tz="UTC")).commit()  # microseconds hold it
+    assert rows(table) == before
+    table.delete(["b"], "2024-05-01")
+    table.compact()  # b's year-2500 value stays in the history (as of April)
+    with pytest.raises(azof.InvalidArgumentError, match="outside what nanoseconds can hold"):
+        table.evolve().widen("when", ns).commit()
+
+
 @pytest.mark.parametrize(
     ("old", "new", "widens"),
     [

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from azof.errors import CommitConflictError, InvalidArgumentError
 from azof.format import CommitInfo, Snapshot, TableSchema
@@ -33,8 +34,11 @@ from azof.format.evolution import (
     apply_changes,
     change_to_json,
 )
+from azof.format.types import unit_nanos
+from azof.scan.plan import PlannedFile, rank_files
+from azof.scan.read import read_rows
 from azof.storage import Storage
-from azof.timestamps import Instant
+from azof.timestamps import MAX_INSTANT, MIN_INSTANT, Instant
 from azof.write.commit import commit_snapshot, upgrade
 
 if TYPE_CHECKING:
@@ -57,8 +61,10 @@ def commit_schema_changes(
     schema meanwhile so that a change no longer applies.
     """
     changes = tuple(changes)
-    apply_changes(parent.schema, changes, version=parent.version + 1, table=table)  # refuse now
+    target = apply_changes(parent.schema, changes, version=parent.version + 1, table=table)
+    _check_stored_values(storage, table, parent, target, rank_files(parent))  # refuse now
     summary_changes = [change_to_json(change) for change in changes]
+    checked = {f.file for f in parent.files()}
 
     def build(latest: Snapshot, version: int, when: Instant) -> Snapshot:
         try:
@@ -68,6 +74,10 @@ def commit_schema_changes(
                 f"{exc} (the schema was changed by version {latest.version} while this change "
                 "was being committed; look at the new schema and evolve it again)"
             ) from None
+        # files that landed meanwhile were written under the old types: check them too
+        landed = [p for p in rank_files(latest) if p.file.file not in checked]
+        _check_stored_values(storage, table, latest, schema, landed)
+        checked.update(p.file.file for p in landed)
         info = CommitInfo(
             time=when,
             operation="evolve",
@@ -78,6 +88,38 @@ def commit_schema_changes(
         return replace(upgrade(latest, version, info, schema=schema), format_version=3)
 
     return commit_snapshot(storage, table, parent, build)
+
+
+def _check_stored_values(
+    storage: Storage,
+    table: str,
+    snapshot: Snapshot,
+    target: TableSchema,
+    files: Sequence[PlannedFile],
+) -> None:
+    """Refuse to widen a timestamp column to nanoseconds when ``files`` hold values outside
+    what nanoseconds can hold (1677-09-21 to 2262-04-11): reads would fail on them. Reads
+    only that column, a file at a time."""
+    narrow = {c.id: c for c in snapshot.schema.columns if pa.types.is_timestamp(c.type)}
+    widened = [
+        (narrow[c.id], c)
+        for c in target.columns
+        if c.id in narrow and pa.types.is_timestamp(c.type) and unit_nanos(c.type) == 1
+        and unit_nanos(narrow[c.id].type) > 1
+    ]  # fmt: skip
+    for old, new in widened:
+        per_unit = unit_nanos(old.type)
+        low, high = MIN_INSTANT // per_unit, MAX_INSTANT // per_unit
+        for item in files:
+            stored = read_rows(storage, table, snapshot, [item], [old.name]).column(old.name)
+            bounds = pc.min_max(stored.cast(pa.int64()))
+            least, greatest = bounds["min"].as_py(), bounds["max"].as_py()
+            if least is not None and (least < low or greatest > high):
+                raise InvalidArgumentError(
+                    f"table {table!r}: cannot widen column {new.name!r} to {new.type}: data file "
+                    f"{item.file.file} holds values outside what nanoseconds can hold "
+                    "(1677-09-21 to 2262-04-11); widen it to microseconds instead"
+                )
 
 
 @dataclass(frozen=True)
