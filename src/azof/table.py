@@ -35,6 +35,7 @@ from azof.scan.read import ScanMetrics, ScanRequest, execute_scan, references_on
 from azof.scan.stream import MERGE_ROWS, check_merge_rows, iter_scan, record_batches
 from azof.scan.verify import verify_files
 from azof.storage import Storage
+from azof.temporal.methods import TemporalMethods
 from azof.timestamps import (
     Instant,
     format_instant,
@@ -70,7 +71,7 @@ def _optional(module: str, method: str) -> Any:
         ) from None
 
 
-class Table:
+class Table(TemporalMethods):
     """One table. Reads are pinned to the version loaded; :meth:`refresh` loads the latest."""
 
     def __init__(
@@ -82,7 +83,7 @@ class Table:
         self.lakehouse = lakehouse
         self.name = name
         self.storage = storage
-        self._snapshots: dict[int, Snapshot] = {}
+        self._snapshots = tablelog.SnapshotCache()
         if version is None:
             version = tablelog.current_version(storage, name)
         elif isinstance(version, bool) or not isinstance(version, int) or version < 0:
@@ -100,7 +101,7 @@ class Table:
         snapshot = self._snapshots.get(version)
         if snapshot is None:
             snapshot = tablelog.load_snapshot(self.storage, self.name, version)
-            self._snapshots[version] = snapshot
+            self._snapshots.put(snapshot)
         return snapshot
 
     def refresh(self) -> Table:
@@ -297,7 +298,7 @@ class Table:
 
     def _landed(self, snapshot: Snapshot | None) -> int:
         if snapshot is not None:
-            self._snapshots[snapshot.version] = snapshot
+            self._snapshots.put(snapshot)
             self._snapshot = snapshot
             policy = self.policy
             if policy.auto and policy.due(
@@ -454,7 +455,7 @@ class Table:
             return upgrade(parent, version, info, policy=policy.to_json())
 
         snapshot = commit_snapshot(self.storage, self.name, self._latest(), build)
-        self._snapshots[snapshot.version] = snapshot
+        self._snapshots.put(snapshot)
         self._snapshot = snapshot
         return snapshot.version
 
@@ -470,7 +471,7 @@ class Table:
             self.storage, self.name, self._latest(), policy or self.policy, progress
         )
         if snapshot is not None:
-            self._snapshots[snapshot.version] = snapshot
+            self._snapshots.put(snapshot)
             self._snapshot = snapshot
         return stats
 
@@ -513,115 +514,5 @@ class Table:
         )
         if not dry_run:
             for version in result.expired_versions:
-                self._snapshots.pop(version, None)
+                self._snapshots.drop(version)
         return result
-
-    # -- temporal analytics ---------------------------------------------------------------------
-
-    def history(
-        self,
-        keys: Any = None,
-        start: Any = None,
-        end: Any = None,
-        *,
-        columns: Sequence[str] | None = None,
-        version: int | None = None,
-        known_at: Any = None,
-        metrics: ScanMetrics | None = None,
-    ) -> pa.Table:
-        """Each key's versions over event time as validity intervals (SCD type 2); see
-        :func:`azof.temporal.history`."""
-        from azof import temporal
-
-        return temporal.history(
-            self,
-            keys,
-            start,
-            end,
-            columns=columns,
-            version=version,
-            known_at=known_at,
-            metrics=metrics,
-        )
-
-    def asof_join(
-        self,
-        left: Any,
-        on: str = "key",
-        at: str = "ts",
-        *,
-        columns: Sequence[str] | None = None,
-        version: int | None = None,
-        known_at: Any = None,
-        metrics: ScanMetrics | None = None,
-        prefix: str = "",
-        suffix: str = "_right",
-    ) -> pa.Table:
-        """Each row of ``left`` (in order) with its key's state as of the row's own time:
-        point-in-time-correct features; see :func:`azof.temporal.asof_join`."""
-        from azof import temporal
-
-        return temporal.asof_join(
-            self,
-            left,
-            on,
-            at,
-            columns=columns,
-            version=version,
-            known_at=known_at,
-            metrics=metrics,
-            prefix=prefix,
-            suffix=suffix,
-        )
-
-    def changes(
-        self,
-        start: Any,
-        end: Any,
-        keys: Any = None,
-        *,
-        columns: Sequence[str] | None = None,
-        version: int | None = None,
-        known_at: Any = None,
-        metrics: ScanMetrics | None = None,
-    ) -> pa.Table:
-        """Keys whose state changed in event time ``[start, end)``: insert, update or
-        delete, with before and after values; see :func:`azof.temporal.changes`."""
-        from azof import temporal
-
-        return temporal.changes(
-            self,
-            start,
-            end,
-            keys,
-            columns=columns,
-            version=version,
-            known_at=known_at,
-            metrics=metrics,
-        )
-
-    def restatements(
-        self,
-        as_of: Any,
-        since_version: int,
-        *,
-        version: int | None = None,
-        known_at: Any = None,
-        keys: Any = None,
-        columns: Sequence[str] | None = None,
-        metrics: ScanMetrics | None = None,
-    ) -> pa.Table:
-        """Answers as of ``as_of`` that commits after ``since_version`` changed (late data,
-        corrections), with old and new values; see :func:`azof.temporal.restatements`."""
-        from azof import temporal
-
-        return temporal.restatements(
-            self,
-            as_of,
-            since_version,
-            version=version,
-            known_at=known_at,
-            keys=keys,
-            columns=columns,
-            metrics=metrics,
-        )

@@ -9,6 +9,7 @@ snapshot file is the commit).
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 
 from azof.errors import CorruptTableError, TableNotFoundError, VersionNotFoundError
 from azof.format import CommitInfo, Snapshot, decode_snapshot
@@ -17,6 +18,7 @@ from azof.storage import Storage
 
 __all__ = [
     "VERSION_HINT",
+    "SnapshotCache",
     "current_version",
     "is_table",
     "list_versions",
@@ -110,3 +112,28 @@ def load_commit(
     if entry is not None:
         return entry
     return decode_snapshot(data, table=table, file=name, version=version)
+
+
+class SnapshotCache:
+    """The snapshots a table has loaded, at most ``SIZE``, the least recently used dropped
+    first (a snapshot of a large table holds thousands of file records)."""
+
+    SIZE = 16
+
+    def __init__(self) -> None:
+        self._held: OrderedDict[int, Snapshot] = OrderedDict()
+
+    def get(self, version: int) -> Snapshot | None:
+        found = self._held.get(version)
+        if found is not None:
+            self._held.move_to_end(version)
+        return found
+
+    def put(self, snapshot: Snapshot) -> None:
+        self._held[snapshot.version] = snapshot
+        self._held.move_to_end(snapshot.version)
+        while len(self._held) > self.SIZE:
+            self._held.popitem(last=False)
+
+    def drop(self, version: int) -> None:
+        self._held.pop(version, None)
