@@ -143,6 +143,33 @@ def test_key_filter_reads_fewer_bytes() -> None:
     assert 0 < one_key.bytes_read < everything.bytes_read
 
 
+def test_key_filter_skips_files_by_their_records_key_range(tmp_path: Path) -> None:
+    """Files whose records' min_key..max_key cannot hold the keys are not even opened."""
+    table = azof.Lakehouse(tmp_path).create_table(
+        "t",
+        pa.schema([("key", pa.string()), ("event_time", EVENT_TIME), ("value", pa.int64())]),
+    )
+    for batch in range(10):  # ten files of disjoint key ranges k00..k09, k10..k19, ...
+        table.append([{"key": f"k{batch}{i}", "event_time": JAN1 + timedelta(days=i),
+                       "value": batch * 10 + i} for i in range(10)])  # fmt: skip
+    table.append([{"key": "k35", "event_time": FEB1, "value": -1}])  # a later correction
+    metrics = azof.ScanMetrics()
+    result = table.scan(filter=pc.field("key") == "k35", metrics=metrics)
+    assert result.column("value").to_pylist() == [-1]
+    assert (metrics.files_planned, metrics.files_read) == (11, 2)
+    assert metrics.row_groups_total == 2  # only those two footers were read
+    metrics = azof.ScanMetrics()
+    keys = pc.field("key").isin(["k07", "k71", "zz"])
+    assert table.scan(filter=keys, metrics=metrics).column("value").to_pylist() == [7, 71]
+    assert metrics.files_read == 2
+    metrics = azof.ScanMetrics()
+    wide = (pc.field("key") >= "k55") & (pc.field("key") < "k7")
+    assert table.scan(filter=wide, metrics=metrics).num_rows == 15
+    assert metrics.files_read == 2
+    (tmp_path / "t" / table.snapshot.deltas[0].file).unlink()  # k00..k09: never opened
+    assert table.scan(filter=pc.field("key") == "k35").num_rows == 1
+
+
 # -- the as-of time prunes files and row groups --------------------------------------------
 
 

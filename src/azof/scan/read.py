@@ -7,7 +7,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -238,7 +238,10 @@ def _fragments(
     the schema and grouped, in plan order, by where the requested columns lie in them."""
     wanted = set(columns)
     groups: list[_Group] = []
+    ruled_out = _ruled_out_by_key_range(snapshot, planned, condition, filesystem)
     for item in planned:
+        if item.file.file in ruled_out:
+            continue
         fragment = open_fragment(
             table,
             item.file,
@@ -261,6 +264,47 @@ def _fragments(
             groups.append(_Group(located))
         groups[-1].fragments.extend(kept)
     return groups
+
+
+def _ruled_out_by_key_range(
+    snapshot: Snapshot,
+    planned: Sequence[PlannedFile],
+    condition: pc.Expression | None,
+    filesystem: Any,
+) -> set[str]:
+    """The planned files that ``condition`` cannot match by their records' ``min_key`` and
+    ``max_key`` alone, found without opening them (a point lookup on a large table then
+    reads the footers of the few files that may hold the key, not of all)."""
+    if condition is None:
+        return set()
+    key_type = snapshot.schema.key_type
+    fmt = ds.ParquetFileFormat()
+    fragments, bounded = [], []
+    for item in planned:
+        least, greatest = item.file.min_key, item.file.max_key
+        if least is None or greatest is None:
+            continue
+        try:
+            low, high = pa.scalar(least, type=key_type), pa.scalar(greatest, type=key_type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+            continue  # a record whose keys are not of the key's kind: open the file
+        guarantee = (pc.field(KEY) >= low) & (pc.field(KEY) <= high)
+        fragments.append(
+            fmt.make_fragment(item.file.file, filesystem, partition_expression=guarantee)
+        )
+        bounded.append(item.file.file)
+    if not fragments:
+        return set()
+    fields = [snapshot.schema.field(KEY), snapshot.schema.field(EVENT_TIME)]
+    dataset = ds.FileSystemDataset(fragments, pa.schema(fields), fmt, filesystem)
+    try:
+        kept = {
+            cast(ds.FileFragment, fragment).path
+            for fragment in dataset.get_fragments(filter=condition)
+        }
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return set()  # a condition on other columns: prune nothing here
+    return {name for name in bounded if name not in kept}
 
 
 def _read_group(
