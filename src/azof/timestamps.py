@@ -10,6 +10,7 @@ string without offset is read as UTC); a ``pandas.Timestamp``; a ``numpy.datetim
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -126,8 +127,10 @@ def instant_to_datetime(instant: Instant) -> datetime:
     return _EPOCH + timedelta(microseconds=instant // 1_000)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def format_instant(instant: Instant) -> str:
-    """RFC 3339 text in UTC with ``Z``: milliseconds, or more digits when needed."""
+    """RFC 3339 text in UTC with ``Z``: milliseconds, or more digits when needed (cached:
+    snapshots repeat the same times, commit after commit)."""
     seconds, nanos = divmod(instant, 1_000_000_000)
     whole = _EPOCH + timedelta(seconds=seconds)
     text = whole.strftime("%Y-%m-%dT%H:%M:%S")

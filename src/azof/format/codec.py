@@ -11,16 +11,13 @@ from __future__ import annotations
 import functools
 import json
 import re
+import threading
 from collections.abc import Mapping
 from typing import Any
 
-import pyarrow as pa
-
-from azof.errors import CorruptTableError, InvalidArgumentError, UnsupportedFormatError
-from azof.format.evolution import default_scalar_of
-from azof.format.schema import RESERVED, Column, DroppedColumn, Rename, TableSchema
+from azof.errors import InvalidArgumentError, UnsupportedFormatError
+from azof.format.schema_codec import Context, decode_schema, encode_schema
 from azof.format.snapshot import CommitInfo, DataFile, Segment, Snapshot
-from azof.format.types import SEED_TYPES, UnknownTypeError, type_from_json, type_to_json
 from azof.timestamps import Instant, format_instant, parse_instant
 
 __all__ = [
@@ -38,19 +35,9 @@ _KNOWN_VERSIONS = (1, 2, 3)
 _CONTROL = re.compile(r"[\x00-\x1f]")
 
 
-class _Context:
-    def __init__(self, table: str, file: str, version: int = 1) -> None:
-        self.table = table
-        self.file = file
-        self.version = version
-
-    def error(self, what: str) -> CorruptTableError:
-        return CorruptTableError(f"table {self.table!r}: {self.file}: {what}")
-
-
 def validate_file_name(name: Any, ctx_table: str, ctx_file: str) -> str:
     """A data file name must stay inside the table folder: relative, no '..', no scheme."""
-    ctx = _Context(ctx_table, ctx_file)
+    ctx = Context(ctx_table, ctx_file)
     if not isinstance(name, str) or not name:
         raise ctx.error(f"data file name {name!r} is not a non-empty string")
     problem = None
@@ -72,19 +59,8 @@ def validate_file_name(name: Any, ctx_table: str, ctx_file: str) -> str:
     return name
 
 
-def _require(
-    obj: Mapping[str, Any], name: str, kind: type | tuple[type, ...], ctx: _Context, where: str
-) -> Any:
-    if name not in obj:
-        raise ctx.error(f"{where}: missing field {name!r}")
-    value = obj[name]
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise ctx.error(f"{where}: field {name!r} has the wrong type ({type(value).__name__})")
-    return value
-
-
 def _instant(
-    obj: Mapping[str, Any], name: str, ctx: _Context, where: str, required: bool = True
+    obj: Mapping[str, Any], name: str, ctx: Context, where: str, required: bool = True
 ) -> Instant | None:
     if name not in obj or obj[name] is None:
         if required:
@@ -106,138 +82,7 @@ def _timestamp(text: str) -> Instant:
     return parse_instant(text)
 
 
-def _decode_schema(raw: Any, version: int, ctx: _Context) -> TableSchema:
-    if not isinstance(raw, dict):
-        raise ctx.error("field 'schema' is missing or not an object")
-    columns_raw = _require(raw, "columns", list, ctx, "schema")
-    columns: list[Column] = []
-    seen: set[str] = set()
-    for position, item in enumerate(columns_raw):
-        where = f"schema column {position}"
-        if not isinstance(item, dict):
-            raise ctx.error(f"{where} is not an object")
-        name = _require(item, "name", str, ctx, where)
-        if name in seen or name in RESERVED:
-            raise ctx.error(f"{where}: column name {name!r} is duplicated or reserved")
-        seen.add(name)
-        try:
-            if version == 1:
-                data_type = _require(item, "data_type", str, ctx, where)
-                if data_type not in SEED_TYPES:
-                    raise ctx.error(
-                        f"{where} ({name!r}): unknown data_type {data_type!r}; format version 1 "
-                        f"knows {', '.join(SEED_TYPES)}"
-                    )
-                dtype = SEED_TYPES[data_type]
-                column_id = position + 1
-            else:
-                dtype = type_from_json(item.get("type"))
-                column_id = _require(item, "id", int, ctx, where)
-        except UnknownTypeError as exc:
-            raise ctx.error(f"{where} ({name!r}): {exc}") from None
-        nullable = item.get("nullable", True)
-        if not isinstance(nullable, bool):
-            raise ctx.error(f"{where} ({name!r}): 'nullable' is not true or false")
-        if version == 1:
-            # The seed's writer never enforced "nullable": false (financials' industry holds
-            # nulls), so a format-1 column reads as nullable: answers must stay writable.
-            nullable = True
-        column = Column(column_id, name, dtype, nullable)
-        if version >= 3:
-            column = _decode_evolved_column(item, column, ctx, f"{where} ({name!r})")
-        columns.append(column)
-    if len({c.id for c in columns}) != len(columns):
-        raise ctx.error("schema: column ids are not unique")
-    key_type: pa.DataType = pa.string()
-    event_time_type: pa.DataType = pa.timestamp("ms", tz="UTC")
-    if version >= 2:
-        try:
-            key_type = type_from_json(raw.get("key_type", "string"))
-            event_time_type = type_from_json(
-                raw.get("event_time_type", {"type": "timestamp", "unit": "ms", "tz": "UTC"})
-            )
-        except UnknownTypeError as exc:
-            raise ctx.error(f"schema: {exc}") from None
-        if not (
-            pa.types.is_string(key_type)
-            or pa.types.is_large_string(key_type)
-            or pa.types.is_integer(key_type)
-        ):
-            raise ctx.error(f"schema: key_type {key_type} is not a string or integer type")
-        if not pa.types.is_timestamp(event_time_type):
-            raise ctx.error(f"schema: event_time_type {event_time_type} is not a timestamp")
-    schema = TableSchema(tuple(columns), key_type, event_time_type)
-    if version >= 3:
-        schema = _decode_evolved_schema(raw, schema, ctx)
-    return schema
-
-
-def _whole(value: Any, ctx: _Context, where: str, name: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ctx.error(f"{where}: {name} {value!r} is not a whole number >= 0")
-    return value
-
-
-def _decode_evolved_column(
-    item: Mapping[str, Any], column: Column, ctx: _Context, where: str
-) -> Column:
-    """The format-3 fields of a column: ``default``, ``added_in_schema``, ``renames``."""
-    default = item.get("default")
-    try:
-        default_scalar_of(default, column.type)
-    except ValueError as exc:
-        raise ctx.error(f"{where}: {exc}") from None
-    added = _whole(item.get("added_in_schema", 0), ctx, where, "added_in_schema")
-    renames_raw = item.get("renames", [])
-    if not isinstance(renames_raw, list):
-        raise ctx.error(f"{where}: 'renames' is not a list")
-    renames = []
-    for rename in renames_raw:
-        if not isinstance(rename, dict) or not isinstance(rename.get("from"), str):
-            raise ctx.error(f"{where}: a rename is not an object with 'from' and 'version'")
-        renames.append(Rename(rename["from"], _whole(rename.get("version"), ctx, where, "version")))
-    return Column(
-        column.id, column.name, column.type, column.nullable, default, added, tuple(renames)
-    )
-
-
-def _decode_evolved_schema(
-    raw: Mapping[str, Any], schema: TableSchema, ctx: _Context
-) -> TableSchema:
-    """The format-3 fields of a schema: ``schema_id``, ``next_column_id``, ``dropped``."""
-    schema_id = _whole(raw.get("schema_id", 0), ctx, "schema", "schema_id")
-    next_id = _whole(raw.get("next_column_id", 0), ctx, "schema", "next_column_id")
-    dropped_raw = raw.get("dropped", [])
-    if not isinstance(dropped_raw, list):
-        raise ctx.error("schema: 'dropped' is not a list")
-    dropped = []
-    for item in dropped_raw:
-        if not isinstance(item, dict):
-            raise ctx.error("schema: a dropped column is not an object")
-        name = _require(item, "name", str, ctx, "schema dropped column")
-        where = f"schema dropped column {name!r}"
-        column_id = _require(item, "id", int, ctx, where)
-        dropped.append(
-            DroppedColumn(column_id, name, _whole(item.get("version"), ctx, where, "version"))
-        )
-    ids = [c.id for c in schema.columns] + [d.id for d in dropped]
-    if len(set(ids)) != len(ids):
-        raise ctx.error("schema: a dropped column's id is used again (ids are never reused)")
-    if next_id and ids and next_id <= max(ids):
-        raise ctx.error(f"schema: next_column_id {next_id} is not above every column id")
-    if any(c.added_in_schema > schema_id for c in schema.columns):
-        raise ctx.error(f"schema: a column's added_in_schema is above schema_id {schema_id}")
-    return TableSchema(
-        schema.columns,
-        schema.key_type,
-        schema.event_time_type,
-        schema_id=schema_id,
-        next_column_id=next_id,
-        dropped=tuple(dropped),
-    )
-
-
-def _decode_file(raw: Any, ctx: _Context, where: str, default_start: Instant | None) -> DataFile:
+def _decode_file(raw: Any, ctx: Context, where: str, default_start: Instant | None) -> DataFile:
     if isinstance(raw, str):
         return DataFile(validate_file_name(raw, ctx.table, ctx.file), start=default_start)
     if not isinstance(raw, dict):
@@ -282,7 +127,7 @@ def _decode_file(raw: Any, ctx: _Context, where: str, default_start: Instant | N
     )
 
 
-def _decode_segment(raw: Any, ctx: _Context, where: str, parent: Segment | None) -> Segment:
+def _decode_segment(raw: Any, ctx: Context, where: str, parent: Segment | None) -> Segment:
     if not isinstance(raw, dict):
         raise ctx.error(f"{where} is not an object")
     seg_id = str(raw.get("id", where))
@@ -341,7 +186,7 @@ def _decode_segment(raw: Any, ctx: _Context, where: str, parent: Segment | None)
     return Segment(seg_id, start, end, base, deltas, children, tip, tip_from)
 
 
-def _decode_commit(raw: Any, ctx: _Context) -> CommitInfo | None:
+def _decode_commit(raw: Any, ctx: Context) -> CommitInfo | None:
     if raw is None:
         return None
     if not isinstance(raw, dict):
@@ -376,7 +221,7 @@ def decode_commit_entry(
     """The commit record and parent version of a snapshot file, without decoding its
     schema and files (for listing a log: files are checked when a version is read);
     ``None`` for a snapshot without a commit record (a seed), to be decoded whole."""
-    ctx = _Context(table, file)
+    ctx = Context(table, file)
     raw = _snapshot_object(data, ctx)
     commit = _decode_commit(raw.get("commit"), ctx)
     if commit is None:
@@ -385,7 +230,7 @@ def decode_commit_entry(
     return commit, parent if isinstance(parent, int) else None
 
 
-def _snapshot_object(data: bytes, ctx: _Context) -> dict[str, Any]:
+def _snapshot_object(data: bytes, ctx: Context) -> dict[str, Any]:
     """The snapshot's JSON object, its format version checked (and set on ``ctx``)."""
     try:
         raw = json.loads(data)
@@ -409,18 +254,16 @@ def _snapshot_object(data: bytes, ctx: _Context) -> dict[str, Any]:
 
 def decode_snapshot(data: bytes, *, table: str, file: str, version: int) -> Snapshot:
     """Parse and validate one snapshot file (``version`` is taken from its file name)."""
-    ctx = _Context(table, file)
+    ctx = Context(table, file)
     raw = _snapshot_object(data, ctx)
     format_version = ctx.version
-    schema = _decode_schema(raw.get("schema"), format_version, ctx)
+    schema = decode_schema(raw.get("schema"), format_version, ctx)
     segments_raw = raw.get("segments", [])
     if not isinstance(segments_raw, list):
         raise ctx.error("field 'segments' is not a list")
     if format_version == 1 and "segments" not in raw:
         raise ctx.error("missing field 'segments'")
-    segments = tuple(
-        _decode_segment(s, ctx, f"segment {i}", None) for i, s in enumerate(segments_raw)
-    )
+    segments = _decode_segments(segments_raw, ctx)
     pending_raw = raw.get("deltas", [])
     if not isinstance(pending_raw, list):
         raise ctx.error("field 'deltas' is not a list")
@@ -449,7 +292,7 @@ def decode_snapshot(data: bytes, *, table: str, file: str, version: int) -> Snap
     )
 
 
-def _decode_tree_levels(raw: Any, ctx: _Context) -> tuple[str, ...]:
+def _decode_tree_levels(raw: Any, ctx: Context) -> tuple[str, ...]:
     if raw is None:
         return ()
     levels = raw.get("levels") if isinstance(raw, dict) else None
@@ -506,36 +349,6 @@ def required_format_version(snapshot: Snapshot) -> int:
     return 3 if snapshot.schema.schema_id > 0 else 2
 
 
-def _encode_schema(schema: TableSchema, version: int) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if version >= 3:
-        out["schema_id"] = schema.schema_id
-        out["next_column_id"] = schema.new_column_id
-    out["key_type"] = type_to_json(schema.key_type)
-    out["event_time_type"] = type_to_json(schema.event_time_type)
-    columns = []
-    for c in schema.columns:
-        column: dict[str, Any] = {
-            "id": c.id,
-            "name": c.name,
-            "type": type_to_json(c.type),
-            "nullable": c.nullable,
-        }
-        if version >= 3 and c.default is not None:
-            column["default"] = c.default
-        if version >= 3 and c.added_in_schema:
-            column["added_in_schema"] = c.added_in_schema
-        if version >= 3 and c.renames:
-            column["renames"] = [{"from": r.name, "version": r.version} for r in c.renames]
-        columns.append(column)
-    out["columns"] = columns
-    if version >= 3 and schema.dropped:
-        out["dropped"] = [
-            {"id": d.id, "name": d.name, "version": d.version} for d in schema.dropped
-        ]
-    return out
-
-
 def encode_snapshot(snapshot: Snapshot) -> bytes:
     """The JSON of a snapshot in :func:`required_format_version` (a format-1 snapshot is
     upgraded on the way)."""
@@ -558,12 +371,60 @@ def encode_snapshot(snapshot: Snapshot) -> bytes:
             "summary": dict(commit.summary),
             "properties": dict(commit.properties),
         }
-    raw["schema"] = _encode_schema(snapshot.schema, version)
+    raw["schema"] = encode_schema(snapshot.schema, version)
     raw["buckets"] = snapshot.buckets
     raw["policy"] = dict(snapshot.policy)
     raw["properties"] = dict(snapshot.properties)
     if snapshot.tree_levels:
         raw["tree"] = {"levels": list(snapshot.tree_levels)}
-    raw["segments"] = [_encode_segment(s) for s in snapshot.segments]
     raw["deltas"] = [_encode_file(f) for f in snapshot.deltas]
-    return json.dumps(raw, indent=1).encode()
+    # One line, by json's C encoder (indented output takes its pure-Python path, several
+    # times slower). The segments go in before the deltas, as the text their tree had the
+    # last time: an append keeps its parent's tree, so a commit costs its pending deltas,
+    # not every file of the tree.
+    head = json.dumps(raw, ensure_ascii=False)
+    cut = head.rindex(', "deltas": ')
+    segments = _segments_text(snapshot.segments)
+    return f'{head[:cut]}, "segments": {segments}{head[cut:]}'.encode()
+
+
+_CACHE_LOCK = threading.Lock()
+_DECODED_TREES: dict[tuple[str, int, str], tuple[Segment, ...]] = {}
+"""(table, format version, the segments' JSON) -> the segments, for the last few trees
+decoded: the snapshots of a table's appends share their tree."""
+_DECODED_TREES_HELD = 8
+
+
+def _decode_segments(segments_raw: list[Any], ctx: Context) -> tuple[Segment, ...]:
+    """The snapshot's segments, decoded and checked once per distinct tree (a commit that
+    keeps its parent's tree does not make the next open decode it again)."""
+    key = (ctx.table, ctx.version, json.dumps(segments_raw, ensure_ascii=False))
+    found = _DECODED_TREES.get(key)
+    if found is not None:
+        return found
+    segments = tuple(
+        _decode_segment(s, ctx, f"segment {i}", None) for i, s in enumerate(segments_raw)
+    )
+    with _CACHE_LOCK:
+        if len(_DECODED_TREES) >= _DECODED_TREES_HELD:
+            _DECODED_TREES.pop(next(iter(_DECODED_TREES)), None)
+        _DECODED_TREES[key] = segments
+    return segments
+
+
+_SEGMENT_TEXTS: dict[int, tuple[tuple[Segment, ...], str]] = {}
+"""id(segments) -> (segments, their JSON), for the last few trees encoded (holding the
+tuple keeps its id from being reused)."""
+_SEGMENT_TEXTS_HELD = 8
+
+
+def _segments_text(segments: tuple[Segment, ...]) -> str:
+    found = _SEGMENT_TEXTS.get(id(segments))
+    if found is not None and found[0] is segments:
+        return found[1]
+    text = json.dumps([_encode_segment(s) for s in segments], ensure_ascii=False)
+    with _CACHE_LOCK:
+        if len(_SEGMENT_TEXTS) >= _SEGMENT_TEXTS_HELD:
+            _SEGMENT_TEXTS.pop(next(iter(_SEGMENT_TEXTS)), None)
+        _SEGMENT_TEXTS[id(segments)] = (segments, text)
+    return text

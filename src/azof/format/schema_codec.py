@@ -1,0 +1,200 @@
+"""The schema part of the snapshot JSON codec (``docs/spec.md`` 5.2 and 16): decoding with
+its validity checks, and encoding; :mod:`azof.format.codec` uses it for whole snapshots."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pyarrow as pa
+
+from azof.errors import CorruptTableError
+from azof.format.evolution import default_scalar_of
+from azof.format.schema import RESERVED, Column, DroppedColumn, Rename, TableSchema
+from azof.format.types import SEED_TYPES, UnknownTypeError, type_from_json, type_to_json
+
+__all__ = ["Context", "decode_schema", "encode_schema", "require"]
+
+
+class Context:
+    """Where a decode is (table, snapshot file, format version), for its error messages."""
+
+    def __init__(self, table: str, file: str, version: int = 1) -> None:
+        self.table = table
+        self.file = file
+        self.version = version
+
+    def error(self, what: str) -> CorruptTableError:
+        return CorruptTableError(f"table {self.table!r}: {self.file}: {what}")
+
+
+def require(
+    obj: Mapping[str, Any], name: str, kind: type | tuple[type, ...], ctx: Context, where: str
+) -> Any:
+    if name not in obj:
+        raise ctx.error(f"{where}: missing field {name!r}")
+    value = obj[name]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise ctx.error(f"{where}: field {name!r} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def decode_schema(raw: Any, version: int, ctx: Context) -> TableSchema:
+    if not isinstance(raw, dict):
+        raise ctx.error("field 'schema' is missing or not an object")
+    columns_raw = require(raw, "columns", list, ctx, "schema")
+    columns: list[Column] = []
+    seen: set[str] = set()
+    for position, item in enumerate(columns_raw):
+        where = f"schema column {position}"
+        if not isinstance(item, dict):
+            raise ctx.error(f"{where} is not an object")
+        name = require(item, "name", str, ctx, where)
+        if name in seen or name in RESERVED:
+            raise ctx.error(f"{where}: column name {name!r} is duplicated or reserved")
+        seen.add(name)
+        try:
+            if version == 1:
+                data_type = require(item, "data_type", str, ctx, where)
+                if data_type not in SEED_TYPES:
+                    raise ctx.error(
+                        f"{where} ({name!r}): unknown data_type {data_type!r}; format version 1 "
+                        f"knows {', '.join(SEED_TYPES)}"
+                    )
+                dtype = SEED_TYPES[data_type]
+                column_id = position + 1
+            else:
+                dtype = type_from_json(item.get("type"))
+                column_id = require(item, "id", int, ctx, where)
+        except UnknownTypeError as exc:
+            raise ctx.error(f"{where} ({name!r}): {exc}") from None
+        nullable = item.get("nullable", True)
+        if not isinstance(nullable, bool):
+            raise ctx.error(f"{where} ({name!r}): 'nullable' is not true or false")
+        if version == 1:
+            # The seed's writer never enforced "nullable": false (financials' industry holds
+            # nulls), so a format-1 column reads as nullable: answers must stay writable.
+            nullable = True
+        column = Column(column_id, name, dtype, nullable)
+        if version >= 3:
+            column = _decode_evolved_column(item, column, ctx, f"{where} ({name!r})")
+        columns.append(column)
+    if len({c.id for c in columns}) != len(columns):
+        raise ctx.error("schema: column ids are not unique")
+    key_type: pa.DataType = pa.string()
+    event_time_type: pa.DataType = pa.timestamp("ms", tz="UTC")
+    if version >= 2:
+        try:
+            key_type = type_from_json(raw.get("key_type", "string"))
+            event_time_type = type_from_json(
+                raw.get("event_time_type", {"type": "timestamp", "unit": "ms", "tz": "UTC"})
+            )
+        except UnknownTypeError as exc:
+            raise ctx.error(f"schema: {exc}") from None
+        if not (
+            pa.types.is_string(key_type)
+            or pa.types.is_large_string(key_type)
+            or pa.types.is_integer(key_type)
+        ):
+            raise ctx.error(f"schema: key_type {key_type} is not a string or integer type")
+        if not pa.types.is_timestamp(event_time_type):
+            raise ctx.error(f"schema: event_time_type {event_time_type} is not a timestamp")
+    schema = TableSchema(tuple(columns), key_type, event_time_type)
+    if version >= 3:
+        schema = _decode_evolved_schema(raw, schema, ctx)
+    return schema
+
+
+def _whole(value: Any, ctx: Context, where: str, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ctx.error(f"{where}: {name} {value!r} is not a whole number >= 0")
+    return value
+
+
+def _decode_evolved_column(
+    item: Mapping[str, Any], column: Column, ctx: Context, where: str
+) -> Column:
+    """The format-3 fields of a column: ``default``, ``added_in_schema``, ``renames``."""
+    default = item.get("default")
+    try:
+        default_scalar_of(default, column.type)
+    except ValueError as exc:
+        raise ctx.error(f"{where}: {exc}") from None
+    added = _whole(item.get("added_in_schema", 0), ctx, where, "added_in_schema")
+    renames_raw = item.get("renames", [])
+    if not isinstance(renames_raw, list):
+        raise ctx.error(f"{where}: 'renames' is not a list")
+    renames = []
+    for rename in renames_raw:
+        if not isinstance(rename, dict) or not isinstance(rename.get("from"), str):
+            raise ctx.error(f"{where}: a rename is not an object with 'from' and 'version'")
+        renames.append(Rename(rename["from"], _whole(rename.get("version"), ctx, where, "version")))
+    return Column(
+        column.id, column.name, column.type, column.nullable, default, added, tuple(renames)
+    )
+
+
+def _decode_evolved_schema(
+    raw: Mapping[str, Any], schema: TableSchema, ctx: Context
+) -> TableSchema:
+    """The format-3 fields of a schema: ``schema_id``, ``next_column_id``, ``dropped``."""
+    schema_id = _whole(raw.get("schema_id", 0), ctx, "schema", "schema_id")
+    next_id = _whole(raw.get("next_column_id", 0), ctx, "schema", "next_column_id")
+    dropped_raw = raw.get("dropped", [])
+    if not isinstance(dropped_raw, list):
+        raise ctx.error("schema: 'dropped' is not a list")
+    dropped = []
+    for item in dropped_raw:
+        if not isinstance(item, dict):
+            raise ctx.error("schema: a dropped column is not an object")
+        name = require(item, "name", str, ctx, "schema dropped column")
+        where = f"schema dropped column {name!r}"
+        column_id = require(item, "id", int, ctx, where)
+        dropped.append(
+            DroppedColumn(column_id, name, _whole(item.get("version"), ctx, where, "version"))
+        )
+    ids = [c.id for c in schema.columns] + [d.id for d in dropped]
+    if len(set(ids)) != len(ids):
+        raise ctx.error("schema: a dropped column's id is used again (ids are never reused)")
+    if next_id and ids and next_id <= max(ids):
+        raise ctx.error(f"schema: next_column_id {next_id} is not above every column id")
+    if any(c.added_in_schema > schema_id for c in schema.columns):
+        raise ctx.error(f"schema: a column's added_in_schema is above schema_id {schema_id}")
+    return TableSchema(
+        schema.columns,
+        schema.key_type,
+        schema.event_time_type,
+        schema_id=schema_id,
+        next_column_id=next_id,
+        dropped=tuple(dropped),
+    )
+
+
+def encode_schema(schema: TableSchema, version: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if version >= 3:
+        out["schema_id"] = schema.schema_id
+        out["next_column_id"] = schema.new_column_id
+    out["key_type"] = type_to_json(schema.key_type)
+    out["event_time_type"] = type_to_json(schema.event_time_type)
+    columns = []
+    for c in schema.columns:
+        column: dict[str, Any] = {
+            "id": c.id,
+            "name": c.name,
+            "type": type_to_json(c.type),
+            "nullable": c.nullable,
+        }
+        if version >= 3 and c.default is not None:
+            column["default"] = c.default
+        if version >= 3 and c.added_in_schema:
+            column["added_in_schema"] = c.added_in_schema
+        if version >= 3 and c.renames:
+            column["renames"] = [{"from": r.name, "version": r.version} for r in c.renames]
+        columns.append(column)
+    out["columns"] = columns
+    if version >= 3 and schema.dropped:
+        out["dropped"] = [
+            {"id": d.id, "name": d.name, "version": d.version} for d in schema.dropped
+        ]
+    return out
