@@ -111,7 +111,7 @@ def main() -> None:
     parser.add_argument("--left", type=int, default=1_000_000)
     parser.add_argument("--keys", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=5, help="events per key")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--write-doc", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()
     rng = np.random.default_rng(42)
