@@ -88,9 +88,12 @@ class Table(TemporalMethods):
             version = tablelog.current_version(storage, name)
         elif isinstance(version, bool) or not isinstance(version, int) or version < 0:
             raise InvalidArgumentError(f"version {version!r} is not a whole number >= 0")
-        elif not storage.exists(tablelog.snapshot_name(version)) and not tablelog.is_table(storage):
-            tablelog.current_version(storage, name)  # raises: no table here
-        self._snapshot = self._load(version)
+        try:
+            self._snapshot = self._load(version)  # one read: the snapshot itself
+        except VersionNotFoundError:
+            if not tablelog.is_table(storage):
+                tablelog.current_version(storage, name)  # raises: no table here
+            raise
 
     def __repr__(self) -> str:
         return f"Table({self.name!r}, version={self.version})"
