@@ -462,6 +462,56 @@ class Table(TemporalMethods):
         self._snapshot = snapshot
         return snapshot.version
 
+    def restore(self, version: int | None = None, known_at: Any = None) -> int:
+        """Make the table's state that of an earlier ``version`` (or the one ``known_at``
+        chooses) again, as a new ``restore`` commit: every as-of answer of the latest
+        version becomes that version's, schema included (policy and properties stay). The
+        versions in between are kept (time travel to them still works; a vacuum may expire
+        them). Returns the new version, or the latest one when it already has that state.
+
+        The restored version's data files must still be there (checked first). A commit
+        that lands while restoring is a :class:`CommitConflictError`: a restore does not
+        commute with other writes (nothing is committed; restore again)."""
+        if version is None and known_at is None:
+            raise InvalidArgumentError("restore needs version= or known_at= (commit time)")
+        target = self.snapshot_at(version, known_at)
+        latest = self._latest()
+        if target.version == latest.version:
+            return latest.version
+        verify_files(self.storage, self.name, target)
+        before = {f.file for f in latest.files()}
+        after = {f.file for f in target.files()}
+
+        def build(parent: Snapshot, new_version: int, when: Instant) -> Snapshot:
+            if parent.version != latest.version:
+                raise CommitConflictError(
+                    f"table {self.name!r}: version {parent.version} landed while restoring "
+                    f"version {target.version}; nothing was restored, restore again"
+                )
+            info = CommitInfo(
+                time=when,
+                operation="restore",
+                added_files=len(after - before),
+                removed_files=len(before - after),
+                summary={"restored_version": target.version},
+            )
+            return upgrade(
+                parent,
+                new_version,
+                info,
+                schema=target.schema,
+                segments=target.segments,
+                deltas=target.deltas,
+                buckets=target.buckets,
+                tree_levels=target.tree_levels,
+            )
+
+        # a lost race rebuilds once, on the newer version, which build() then refuses
+        snapshot = commit_snapshot(self.storage, self.name, latest, build, max_attempts=2)
+        self._snapshots.put(snapshot)
+        self._snapshot = snapshot
+        return snapshot.version
+
     def compact(
         self, policy: CompactionPolicy | None = None, *, progress: Progress | None = None
     ) -> CompactionStats:

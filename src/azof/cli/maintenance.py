@@ -1,5 +1,5 @@
-"""``azof compact`` (fold pending deltas into the segment tree), ``azof vacuum`` and
-``azof verify``."""
+"""``azof compact`` (fold pending deltas into the segment tree), ``azof vacuum``,
+``azof verify`` and ``azof restore``."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from azof.cli.progress import progress_bar
 from azof.compact.policy import GRANULARITIES, CompactionPolicy
 from azof.table import Table
 
-__all__ = ["compact", "describe_policy", "vacuum", "verify"]
+__all__ = ["compact", "describe_policy", "restore", "vacuum", "verify"]
 
 
 def describe_policy(policy: CompactionPolicy) -> str:
@@ -224,3 +224,32 @@ def verify(table: Table, version: int | None, known_at: str | None) -> None:
         f"{table.name}: version {snapshot.version}: {checked} data "
         f"file{'s' if checked != 1 else ''} present and readable"
     )
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  azof restore --path ./lake --table prices --version 12
+  azof restore --path ./lake --table prices --known-at 2024-03-01T09:00:00Z
+
+\b
+The restore is a new commit: the versions in between stay readable (azof scan --version)
+until a vacuum expires them. It fails, committing nothing, if the restored version's data
+files are gone or if another commit lands meanwhile.
+"""
+)
+@table_options
+@VERSION_OPTION
+@KNOWN_AT_OPTION
+def restore(table: Table, version: int | None, known_at: str | None) -> None:
+    """Make a table's state that of an earlier version again (a new commit)."""
+    check_one_snapshot(version, known_at)
+    if version is None and known_at is None:
+        raise click.UsageError("name the version to restore: --version N or --known-at TIME")
+    before = table.version
+    target = table.snapshot_at(version, known_at).version
+    landed = table.restore(target)
+    if landed == before:
+        click.echo(f"{table.name}: nothing to restore: version {target} is the latest")
+    else:
+        click.echo(f"{table.name}: restored version {target} as version {landed}")
