@@ -158,7 +158,7 @@ def render(results: Results) -> str:
     lines += ["", "### Peak RSS", "", header, "|---|---|---|---|"]
     if results.idle:
         idle = mib(results.idle["peak_kib"])
-        lines.append(f"| idle process (Python + azof imported) | {idle} | {idle} | {idle} |")
+        lines.append(f"| idle process (Python, azof.table imported) | {idle} | {idle} | {idle} |")
     for method in methods:
         cells = []
         for name in PROBES:
