@@ -12,16 +12,14 @@ Delta table holds the same rows partitioned into as many files.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 from report import machine, publish
+from timing import median_time
 
 import azof
 
@@ -44,15 +42,6 @@ def rows(keys: int) -> pa.Table:
     )  # fmt: skip
 
 
-def median(action: Callable[[], object], runs: int) -> float:
-    samples = []
-    for _ in range(runs):
-        begin = time.perf_counter()
-        action()
-        samples.append(time.perf_counter() - begin)
-    return statistics.median(samples)
-
-
 def one_row(n: int) -> pa.Table:
     when = pa.array([START + timedelta(days=400, seconds=n)], SCHEMA.field(1).type)
     return pa.table({"key": [n], "event_time": when, "value": [1.0]}, SCHEMA)
@@ -63,10 +52,10 @@ def measure_azof(folder: Path, buckets: int, runs: int) -> dict[str, float]:
     table.append(rows(buckets * KEYS_PER_BUCKET))
     table.compact(azof.CompactionPolicy(segment="month", levels=("month",), buckets=buckets))
     files = len({f.file for f in table.snapshot.files()})
-    first_open = median(lambda: azof.Lakehouse(folder).table("t"), 1)
+    first_open = median_time(lambda: azof.Lakehouse(folder).table("t"), 1, warm_up=False)
     counter = iter(range(10**9))
-    append = median(lambda: table.append(one_row(next(counter))), runs)
-    reopen = median(lambda: azof.Lakehouse(folder).table("t"), runs)
+    append = median_time(lambda: table.append(one_row(next(counter))), runs, warm_up=False)
+    reopen = median_time(lambda: azof.Lakehouse(folder).table("t"), runs, warm_up=False)
     return {"files": files, "append": append, "first_open": first_open, "open": reopen}
 
 
@@ -83,8 +72,8 @@ def measure_delta(folder: Path, files: int, runs: int) -> dict[str, float]:
         write_deltalake(str(folder), row.append_column("part", pa.array([0])), mode="append")
 
     live = len(DeltaTable(str(folder)).file_uris())
-    return {"files": live, "append": median(append, runs),
-            "open": median(lambda: DeltaTable(str(folder)), runs)}  # fmt: skip
+    return {"files": live, "append": median_time(append, runs, warm_up=False),
+            "open": median_time(lambda: DeltaTable(str(folder)), runs, warm_up=False)}  # fmt: skip
 
 
 def ms(seconds: float) -> str:
