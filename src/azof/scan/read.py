@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -266,6 +267,9 @@ def _fragments(
     return groups
 
 
+_NAMES_KEY = re.compile(rf"\b{KEY}\b")
+
+
 def _ruled_out_by_key_range(
     snapshot: Snapshot,
     planned: Sequence[PlannedFile],
@@ -275,7 +279,9 @@ def _ruled_out_by_key_range(
     """The planned files that ``condition`` cannot match by their records' ``min_key`` and
     ``max_key`` alone, found without opening them (a point lookup on a large table then
     reads the footers of the few files that may hold the key, not of all)."""
-    if condition is None:
+    # only a condition that names the key can rule a file out by its keys: an as-of time
+    # alone (most reads) skips the work (the text test only gates it, it decides nothing)
+    if condition is None or _NAMES_KEY.search(str(condition)) is None:
         return set()
     key_type = snapshot.schema.key_type
     fmt = ds.ParquetFileFormat()
