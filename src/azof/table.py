@@ -71,6 +71,19 @@ def _optional(module: str, method: str) -> Any:
         ) from None
 
 
+def _logged(version: int, info: CommitInfo, parent: int | None) -> Commit:
+    """The :meth:`Table.log` entry of a version with a commit record."""
+    return Commit(
+        version=version,
+        time=instant_to_datetime(info.time),
+        operation=info.operation,
+        rows=info.added_rows,
+        files=info.added_files,
+        parent=parent,
+        properties=dict(info.properties),
+    )
+
+
 class Table(TemporalMethods):
     """One table. Reads are pinned to the version loaded; :meth:`refresh` loads the latest."""
 
@@ -299,10 +312,15 @@ class Table(TemporalMethods):
 
     # -- writes ------------------------------------------------------------------------------
 
+    def _adopt(self, snapshot: Snapshot) -> int:
+        """Read ``snapshot``, just committed by this table, from now on; its version."""
+        self._snapshots.put(snapshot)
+        self._snapshot = snapshot
+        return snapshot.version
+
     def _landed(self, snapshot: Snapshot | None) -> int:
         if snapshot is not None:
-            self._snapshots.put(snapshot)
-            self._snapshot = snapshot
+            self._adopt(snapshot)
             policy = self.policy
             if policy.auto and policy.due(
                 len(snapshot.deltas), sum(f.rows or 0 for f in snapshot.deltas)
@@ -410,30 +428,21 @@ class Table(TemporalMethods):
             self.refresh()
 
         def entry(version: int) -> Commit:
-            loaded = self._snapshots.get(version) or tablelog.load_commit(
-                self.storage, self.name, version
-            )
-            if isinstance(loaded, Snapshot) and loaded.commit is None:  # a seed snapshot
-                return Commit(
-                    version=version,
-                    time=instant_to_datetime(self.commit_time(version)),
-                    operation="seed",
-                    rows=sum(f.rows or 0 for f in loaded.files()),
-                    files=sum(1 for _ in loaded.files()),
-                    parent=loaded.parent_version,
-                )
-            info, parent = (
-                (loaded.commit, loaded.parent_version) if isinstance(loaded, Snapshot) else loaded
-            )
-            assert info is not None
-            return Commit(
+            snapshot = self._snapshots.get(version)
+            if snapshot is None:
+                loaded = tablelog.load_commit(self.storage, self.name, version)
+                if not isinstance(loaded, Snapshot):
+                    return _logged(version, *loaded)
+                snapshot = loaded
+            if snapshot.commit is not None:
+                return _logged(version, snapshot.commit, snapshot.parent_version)
+            return Commit(  # a seed snapshot: no commit record
                 version=version,
-                time=instant_to_datetime(info.time),
-                operation=info.operation,
-                rows=info.added_rows,
-                files=info.added_files,
-                parent=parent,
-                properties=dict(info.properties),
+                time=instant_to_datetime(self.commit_time(version)),
+                operation="seed",
+                rows=sum(f.rows or 0 for f in snapshot.files()),
+                files=sum(1 for _ in snapshot.files()),
+                parent=snapshot.parent_version,
             )
 
         with ThreadPoolExecutor(max_workers=min(LOG_READERS, len(versions))) as pool:
@@ -457,10 +466,7 @@ class Table(TemporalMethods):
             )
             return upgrade(parent, version, info, policy=policy.to_json())
 
-        snapshot = commit_snapshot(self.storage, self.name, self._latest(), build)
-        self._snapshots.put(snapshot)
-        self._snapshot = snapshot
-        return snapshot.version
+        return self._adopt(commit_snapshot(self.storage, self.name, self._latest(), build))
 
     def restore(self, version: int | None = None, known_at: Any = None) -> int:
         """Make the table's state that of an earlier ``version`` (or the one ``known_at``
@@ -507,10 +513,7 @@ class Table(TemporalMethods):
             )
 
         # a lost race rebuilds once, on the newer version, which build() then refuses
-        snapshot = commit_snapshot(self.storage, self.name, latest, build, max_attempts=2)
-        self._snapshots.put(snapshot)
-        self._snapshot = snapshot
-        return snapshot.version
+        return self._adopt(commit_snapshot(self.storage, self.name, latest, build, max_attempts=2))
 
     def compact(
         self, policy: CompactionPolicy | None = None, *, progress: Progress | None = None
@@ -524,8 +527,7 @@ class Table(TemporalMethods):
             self.storage, self.name, self._latest(), policy or self.policy, progress
         )
         if snapshot is not None:
-            self._snapshots.put(snapshot)
-            self._snapshot = snapshot
+            self._adopt(snapshot)
         return stats
 
     def vacuum(

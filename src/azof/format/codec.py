@@ -13,7 +13,7 @@ import json
 import re
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from azof.errors import InvalidArgumentError, UnsupportedFormatError
 from azof.format.schema_codec import Context, decode_schema, encode_schema
@@ -389,10 +389,13 @@ def encode_snapshot(snapshot: Snapshot) -> bytes:
 
 
 _CACHE_LOCK = threading.Lock()
+_TREES_HELD = 8
+"""Trees each cache holds (a few tables, or a few versions of one, in use at once)."""
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 _DECODED_TREES: dict[tuple[str, int, str], tuple[Segment, ...]] = {}
 """(table, format version, the segments' JSON) -> the segments, for the last few trees
 decoded: the snapshots of a table's appends share their tree."""
-_DECODED_TREES_HELD = 8
 
 
 def _decode_segments(segments_raw: list[Any], ctx: Context) -> tuple[Segment, ...]:
@@ -405,17 +408,13 @@ def _decode_segments(segments_raw: list[Any], ctx: Context) -> tuple[Segment, ..
     segments = tuple(
         _decode_segment(s, ctx, f"segment {i}", None) for i, s in enumerate(segments_raw)
     )
-    with _CACHE_LOCK:
-        if len(_DECODED_TREES) >= _DECODED_TREES_HELD:
-            _DECODED_TREES.pop(next(iter(_DECODED_TREES)), None)
-        _DECODED_TREES[key] = segments
+    _hold(_DECODED_TREES, key, segments)
     return segments
 
 
 _SEGMENT_TEXTS: dict[int, tuple[tuple[Segment, ...], str]] = {}
 """id(segments) -> (segments, their JSON), for the last few trees encoded (holding the
 tuple keeps its id from being reused)."""
-_SEGMENT_TEXTS_HELD = 8
 
 
 def _segments_text(segments: tuple[Segment, ...]) -> str:
@@ -423,8 +422,14 @@ def _segments_text(segments: tuple[Segment, ...]) -> str:
     if found is not None and found[0] is segments:
         return found[1]
     text = json.dumps([_encode_segment(s) for s in segments], ensure_ascii=False)
-    with _CACHE_LOCK:
-        if len(_SEGMENT_TEXTS) >= _SEGMENT_TEXTS_HELD:
-            _SEGMENT_TEXTS.pop(next(iter(_SEGMENT_TEXTS)), None)
-        _SEGMENT_TEXTS[id(segments)] = (segments, text)
+    _hold(_SEGMENT_TEXTS, id(segments), (segments, text))
     return text
+
+
+def _hold(cache: dict[_K, _V], key: _K, value: _V) -> None:
+    """Put ``value`` in one of the tree caches, dropping the oldest entry beyond
+    ``_TREES_HELD``."""
+    with _CACHE_LOCK:
+        if len(cache) >= _TREES_HELD:
+            cache.pop(next(iter(cache)), None)
+        cache[key] = value

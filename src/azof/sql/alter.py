@@ -171,35 +171,45 @@ def _statement(sql: str, dialect: str) -> exp.Alter:
     return statement
 
 
-def _target(tables: LakehouseTables, statement: exp.Alter) -> tuple[str | None, str]:
-    """(the lakehouse table ``statement`` alters, or ``None``; the name as written)."""
+def _identifier(statement: exp.Alter) -> exp.Identifier | None:
+    """The name the statement alters, when it is a plain (unqualified) table name."""
     target = statement.this
     if not isinstance(target, exp.Table) or target.args.get("db") is not None:
-        return None, target.sql()
+        return None
     identifier = target.this
-    return tables.resolve(identifier.name, bool(identifier.args.get("quoted"))), identifier.name
+    return identifier if isinstance(identifier, exp.Identifier) else None
+
+
+def _resolve(tables: LakehouseTables, identifier: exp.Identifier) -> str | None:
+    return tables.resolve(identifier.name, bool(identifier.args.get("quoted")))
 
 
 def alters_lakehouse_table(lakehouse: Lakehouse, sql: str, dialect: str) -> bool:
     """Whether ``ALTER TABLE`` statement ``sql`` names a table of the lakehouse (and not,
     say, one of an engine's own tables)."""
     try:
-        statement = _statement(sql, dialect)
+        identifier = _identifier(_statement(sql, dialect))
     except InvalidArgumentError:
         return False
-    return _target(LakehouseTables(lakehouse, {}), statement)[0] is not None
+    if identifier is None:
+        return False
+    return _resolve(LakehouseTables(lakehouse, {}), identifier) is not None
 
 
 def alter_table(lakehouse: Lakehouse, sql: str, dialect: str) -> AlterResult:
     """Run one ``ALTER TABLE`` statement as one ``evolve`` commit; its result row."""
     statement = _statement(sql, dialect)
+    identifier = _identifier(statement)
+    if identifier is None:
+        raise InvalidArgumentError(
+            f"ALTER TABLE {statement.this.sql()}: name a table of the lakehouse"
+        )
     tables = LakehouseTables(lakehouse, {})
-    name, written = _target(tables, statement)
+    name = _resolve(tables, identifier)
     if name is None:
-        target = statement.this
-        if not isinstance(target, exp.Table) or target.args.get("db") is not None:
-            raise InvalidArgumentError(f"ALTER TABLE {written}: name a table of the lakehouse")
-        raise TableNotFoundError(f"ALTER TABLE {written}: no such table in {tables.describe()}")
+        raise TableNotFoundError(
+            f"ALTER TABLE {identifier.name}: no such table in {tables.describe()}"
+        )
     table = tables.open(name)
     update = table.evolve()
     for action in statement.args.get("actions") or []:
