@@ -99,8 +99,9 @@ class Table(TemporalMethods):
         self._snapshots = tablelog.SnapshotCache()
         self._read_at = time.monotonic()
         if version is None:
-            version = tablelog.current_version(storage, name)
-        elif isinstance(version, bool) or not isinstance(version, int) or version < 0:
+            self._snapshot = self._load_latest(None)
+            return
+        if isinstance(version, bool) or not isinstance(version, int) or version < 0:
             raise InvalidArgumentError(f"version {version!r} is not a whole number >= 0")
         try:
             self._snapshot = self._load(version)  # one read: the snapshot itself
@@ -121,14 +122,15 @@ class Table(TemporalMethods):
             self._snapshots.put(snapshot)
         return snapshot
 
+    def _load_latest(self, at_least: int | None) -> Snapshot:
+        return tablelog.load_latest(self.storage, self.name, at_least, self._load)
+
     def refresh(self) -> Table:
         """Load the latest committed version (other writers' commits become visible).
 
         Never moves backwards: the latest version is searched from the one already loaded."""
         read_at = time.monotonic()
-        latest = tablelog.current_version(self.storage, self.name, at_least=self._snapshot.version)
-        if latest != self._snapshot.version:
-            self._snapshot = self._load(latest)
+        self._snapshot = self._load_latest(self._snapshot.version)
         self._read_at = read_at
         return self
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Callable
 
 from azof.errors import CorruptTableError, TableNotFoundError, VersionNotFoundError
 from azof.format import CommitInfo, Snapshot, decode_snapshot
@@ -28,6 +29,7 @@ __all__ = [
     "list_snapshots",
     "list_versions",
     "load_commit",
+    "load_latest",
     "load_snapshot",
     "snapshot_name",
 ]
@@ -164,6 +166,28 @@ def load_commit(
     if entry is not None:
         return entry
     return decode_snapshot(data, table=table, file=name, version=version)
+
+
+def load_latest(
+    storage: Storage,
+    table: str,
+    at_least: int | None = None,
+    load: Callable[[int], Snapshot] | None = None,
+) -> Snapshot:
+    """The latest snapshot, never one older than ``at_least`` (``load`` reads a version,
+    e.g. through a cache). A vacuum may expire the version found before it is read: then a
+    later one exists, and it is read instead."""
+    read = load or (lambda version: load_snapshot(storage, table, version))
+    for _ in range(100):
+        version = current_version(storage, table, at_least=at_least)
+        try:
+            return read(version)
+        except VersionNotFoundError:
+            at_least = version  # expired meanwhile: the latest is past it
+    raise VersionNotFoundError(
+        f"table {table!r}: every latest version found was expired before it could be read "
+        "(vacuums running back to back?); open the table again"
+    )
 
 
 class SnapshotCache:

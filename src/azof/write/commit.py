@@ -114,8 +114,7 @@ def _landed_anyway(storage: Storage, name: str, data: bytes) -> bool:
 
 def latest_snapshot(storage: Storage, table: str, at_least: int | None = None) -> Snapshot:
     """The latest snapshot, never one older than ``at_least``."""
-    version = tablelog.current_version(storage, table, at_least=at_least)
-    return tablelog.load_snapshot(storage, table, version)
+    return tablelog.load_latest(storage, table, at_least)
 
 
 def _fresh(storage: Storage, table: str, parent: Snapshot) -> Snapshot:
