@@ -17,6 +17,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +65,8 @@ class Gate:
     def __init__(self, name: str) -> None:
         self.name = name
         self.calls: list[tuple[str, str]] = []
+        self.times: list[float] = []
+        """When each call was made (wall clock, before it reached storage)."""
         self.pause_at: int | None = None
         self.blocked: set[int] = set()
         self.finished = False
@@ -75,11 +78,13 @@ class Gate:
         with self._cond:
             index = len(self.calls)
             self.calls.append((kind, path))
+            self.times.append(time.time())
             while self.pause_at is not None and index >= self.pause_at:
                 self.blocked.add(index)
                 self._cond.notify_all()
                 self._cond.wait()
             self.blocked.discard(index)
+            self.times[index] = time.time()  # the call goes to storage now
 
     def created(self, path: str) -> None:
         """A create-if-absent of ``path`` succeeded (called before the caller sees it)."""

@@ -9,7 +9,6 @@ versions they returned gives the state every version must answer.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -119,8 +118,8 @@ def _setup_states() -> dict[int, State]:
     states[2] = states[1]  # compact
     states[3] = State(rows=rows + _SETUP_ROWS[2])  # the -999 correction, D
     tomb = {"key": "B", "event_time": _ms("2024-03-01"), "value": None, "_deleted": True}
-    states[4] = State(rows=states[3].rows + (tomb,))  # delete B
-    states[5] = State(rows=states[4].rows + (_row("E", _ms("2023-12-01"), 40),))  # late row
+    states[4] = State(rows=(*states[3].rows, tomb))  # delete B
+    states[5] = State(rows=(*states[4].rows, _row("E", _ms("2023-12-01"), 40)))  # late row
     return states
 
 
@@ -229,9 +228,3 @@ class Op:
         if self.kind == "set_policy":
             return set(), set(), {self.max_deltas}
         return set(), set(), set()
-
-
-def grace_since(start: float, margin: float) -> Callable[[], timedelta]:
-    """A grace period reaching back to ``start`` (less ``margin`` seconds): files written
-    before the scenario started are old, files written since are young."""
-    return lambda: timedelta(seconds=time.time() - start + margin)

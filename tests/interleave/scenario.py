@@ -29,7 +29,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import timedelta
 
 from azof import Lakehouse
 from azof.errors import (
@@ -54,7 +54,6 @@ from interleave.model import (
     answer_of,
     as_datetime,
     expected_answer,
-    grace_since,
 )
 
 __all__ = ["Lake", "Scenario", "Step", "copy_lake"]
@@ -80,11 +79,15 @@ class Step:
 
 @dataclass(frozen=True)
 class Lake:
-    """Where scenarios run: a way to open a fresh empty lakehouse root, and the margin
-    (seconds) by which the grace period reaches back before the scenario's start."""
+    """Where scenarios run: a way to open a lakehouse holding a copy of the starting table
+    (made more than ``margin`` seconds ago), the margin by which a vacuum's grace period
+    reaches back before the scenario's start (so the copied files are old and everything
+    the scenario writes is young), and how much earlier than the wall clock the store's
+    modification times may be (``slack``: whole seconds on some S3 servers)."""
 
     open_fresh: Callable[[], tuple[Lakehouse, Storage]]
-    margin: float = 0.0005
+    margin: float = 0.25
+    slack: float = 0.0
 
 
 def copy_lake(source: Storage, target: Storage) -> None:
@@ -107,6 +110,7 @@ class Scenario:
     root: Storage
     ops: Sequence[Op]
     margin: float
+    slack: float = 0.0
     violations: list[str] = field(default_factory=list)
     acks: dict[int, Ack] = field(default_factory=dict)
     errors: dict[int, BaseException] = field(default_factory=dict)
@@ -122,7 +126,7 @@ class Scenario:
         self.seen = _Seen()
         self.reader = Table(self.lake, NAME, self.raw)
         self.start = time.time()
-        self.grace = grace_since(self.start, self.margin)
+        self.graces: dict[str, float] = {}
         self._lock = threading.Lock()
         self._answers: dict[bytes, tuple[Answer, int]] = {}
 
@@ -131,10 +135,15 @@ class Scenario:
     def _work(self, index: int) -> Callable[[], Ack]:
         op, gate = self.ops[index], self.gates[index]
 
+        def grace() -> timedelta:
+            seconds = time.time() - self.start + self.margin
+            self.graces[op.name] = seconds
+            return timedelta(seconds=seconds)
+
         def work() -> Ack:
             storage = GatedStorage(self.root, gate)
             table = Table(self.lake, NAME, storage.child(NAME))  # as a process opens it
-            return op.run(table, self.grace)
+            return op.run(table, grace)
 
         return work
 
@@ -174,7 +183,11 @@ class Scenario:
         if match is None:
             return
         version = int(match[1])
-        answer, max_deltas = self.answer(version)
+        try:
+            answer, max_deltas = self.answer(version)
+        except AzofError as exc:
+            self.violate("c", f"version {version} by {op} cannot be read as committed: {exc!r}")
+            return
         with self._lock:
             if version in self.created:
                 first = self.created[version][0]
@@ -301,8 +314,7 @@ class Scenario:
                 if operation != "vacuum":
                     self.violate(
                         "e",
-                        f"version {version} ({operation}) landed but no operation "
-                        "acknowledged it",
+                        f"version {version} ({operation}) landed but no operation acknowledged it",
                     )
             try:
                 answer, max_deltas = self.answer(version)
@@ -313,8 +325,7 @@ class Scenario:
             if answer != expected_answer(state):
                 self.violate(
                     "c",
-                    f"version {version} answers {answer}, the oracle says "
-                    f"{expected_answer(state)}",
+                    f"version {version} answers {answer}, the oracle says {expected_answer(state)}",
                 )
             if max_deltas != state.max_deltas:
                 self.violate(
@@ -343,25 +354,35 @@ class Scenario:
             if answer != expected:
                 when = "now" if as_of is None else "as of 2024-03-15"
                 self.violate(
-                    "a", f"latest version {table.version} answers {when} {answer}, expected {expected}"
+                    "a",
+                    f"latest version {table.version} answers {when} {answer}, expected {expected}",
                 )
 
     def _check_files(self, snapshots: dict[int, Snapshot | None]) -> None:
-        """(d): deletes stay in the table, spare young data files and retained files."""
-        written: dict[str, str] = {}
+        """(d): deletes stay in the table and spare data files younger than the grace
+        period when deleted; no retained version misses a file."""
+        written: dict[str, tuple[str, float]] = {}
         for gate in self.gates:
-            for kind, path in gate.calls:
+            for (kind, path), at in zip(gate.calls, gate.times, strict=True):
                 if kind in ("write", "create") and path.endswith(".parquet"):
-                    written[path] = gate.name
+                    written[path] = (gate.name, at)
         for gate in self.gates:
-            for kind, path in gate.calls:
+            for (kind, path), at in zip(gate.calls, gate.times, strict=True):
                 if kind != "delete":
                     continue
                 if not path.startswith(f"{NAME}/"):
                     self.violate("d", f"{gate.name} deleted {path}, outside the table")
-                owner = written.get(path)
-                if owner is not None and owner != gate.name:
-                    self.violate("d", f"{gate.name} deleted {path}, written by {owner} just now")
+                owner, written_at = written.get(path, (gate.name, 0.0))
+                grace = self.graces.get(gate.name)
+                if owner == gate.name or grace is None:
+                    continue  # its own file (a refused append), or not a vacuum
+                age = at - written_at + self.slack
+                if age < grace:
+                    self.violate(
+                        "d",
+                        f"{gate.name} deleted {path}, written by {owner} {age:.3f}s before, "
+                        f"within the grace period ({grace:.3f}s)",
+                    )
         present = {obj.path for obj in self.raw.list("")}
         for version, snapshot in snapshots.items():
             if snapshot is None:
@@ -389,19 +410,30 @@ class Scenario:
                     )
 
 
-def memory_lake(base: Storage) -> Lake:
-    """Scenarios on ``memory://`` lakehouses, each a copy of ``base``."""
+def memory_lake(base: Storage, batch: int = 32) -> Lake:
+    """Scenarios on ``memory://`` lakehouses, each a copy of ``base`` (made ``batch`` at a
+    time, then left to age past the margin)."""
+    ready: list[tuple[Lakehouse, Storage]] = []
+    margin = 0.25
 
     def open_fresh() -> tuple[Lakehouse, Storage]:
-        lake = Lakehouse(f"memory://interleave-{uuid.uuid4().hex}")
-        copy_lake(base, lake.storage)
-        time.sleep(0.002)  # the copies are older than the scenario by more than the margin
-        return lake, lake.storage
+        if not ready:
+            for _ in range(batch):
+                lake = Lakehouse(f"memory://interleave-{uuid.uuid4().hex}")
+                copy_lake(base, lake.storage)
+                ready.append((lake, lake.storage))
+            time.sleep(margin * 1.2)
+        return ready.pop()
 
-    return Lake(open_fresh)
+    return Lake(open_fresh, margin=margin)
 
 
 def run_scenario(lake: Lake, ops: Sequence[Op], steps: Sequence[Step]) -> list[str]:
+    """Run ``steps`` over ``ops`` on a fresh copy of the starting table; the violations.
+    The copy is emptied afterwards (memory stores live as long as the process)."""
     lakehouse, root = lake.open_fresh()
-    return Scenario(lakehouse, root, ops, lake.margin).run(steps)
-
+    try:
+        return Scenario(lakehouse, root, ops, lake.margin, lake.slack).run(steps)
+    finally:
+        for obj in root.list(""):
+            root.delete(obj.path)
