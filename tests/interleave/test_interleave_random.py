@@ -4,6 +4,8 @@ by hypothesis; the invariants are those of :mod:`interleave.scenario`."""
 
 from __future__ import annotations
 
+import os
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +16,9 @@ OPS = 3
 MAX_PAUSE = 45
 """Pause points are drawn up to here (a compaction makes about 45 storage calls; a pause
 point past an operation's last call lets it run to the end)."""
+
+EXAMPLES = int(os.environ.get("AZOF_INTERLEAVE_EXAMPLES", "60"))
+"""Schedules per run (60 run in about 10 s; set the variable for a longer hunt)."""
 
 pause_points = st.one_of(st.none(), st.integers(0, MAX_PAUSE))
 
@@ -39,7 +44,7 @@ def schedules(draw: st.DrawFn) -> tuple[list[Op], list[Step]]:
 
 
 @settings(
-    max_examples=60,
+    max_examples=EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
