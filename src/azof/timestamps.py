@@ -14,7 +14,7 @@ purpose (``docs/spec.md``, "Supported event times"):
   (:func:`as_of_units`): before every event time answers the empty state, after every event
   time the latest;
 - a time to *write* is exact or refused (:func:`exact_units`), and an event time must lie in
-  ``[MIN_EVENT_INSTANT, MAX_EVENT_INSTANT]`` (:func:`check_event_units`).
+  ``[MIN_EVENT_INSTANT, MAX_EVENT_INSTANT]`` (:func:`check_event_instants`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ __all__ = [
     "Instant",
     "TimeLike",
     "as_of_units",
-    "check_event_units",
+    "check_event_instants",
     "clamp_instant",
     "describe_instant",
     "event_range_text",
@@ -57,12 +57,14 @@ MIN_INSTANT: Instant = -(2**63) + 1
 """The earliest instant azof reads as of (an earlier ``as_of`` is clamped to it)."""
 MAX_INSTANT: Instant = 2**63 - 1
 """The instant of the current state (+infinity); a later ``as_of`` is clamped to it."""
-MIN_EVENT_INSTANT: Instant = MIN_INSTANT + 1
-"""The earliest event time a table accepts (1677-09-21T00:12:43.145224194Z): an int64 of
-nanoseconds, above the read sentinel ``MIN_INSTANT`` and Arrow's null (NaT) ``-(2**63)``."""
-MAX_EVENT_INSTANT: Instant = MAX_INSTANT - 1
-"""The latest event time a table accepts (2262-04-11T23:47:16.854775806Z): below the
-current-state sentinel ``MAX_INSTANT``, so every event is part of the current state."""
+MIN_EVENT_INSTANT: Instant = -9_214_560_000_000_000_000
+"""The earliest event time a table accepts: 1678-01-01T00:00:00Z."""
+MAX_EVENT_INSTANT: Instant = 9_214_646_399_999_999_999
+"""The latest event time a table accepts: 2261-12-31T23:59:59.999999999Z. Whole calendar
+years inside the int64 nanoseconds (1677-09-21 to 2262-04-11): every instant azof derives
+from an event time (the start of its year, quarter, week... in compaction's tree) is an
+int64 too, and stays strictly between the read sentinels ``MIN_INSTANT``/``MAX_INSTANT``
+and Arrow's null (NaT) ``-(2**63)``."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ISO = re.compile(
@@ -227,22 +229,22 @@ def exact_units(
     return units
 
 
-def check_event_units(
-    least: int,
-    greatest: int,
+def check_event_instants(
+    least: Instant,
+    greatest: Instant,
     per_unit: int,
     what: str,
     error: type[AzofError] = InvalidArgumentError,
 ) -> None:
-    """Refuse event times (in units of ``per_unit`` ns) outside the supported range with an
-    ``error`` naming the first bad value and the range."""
-    low, high = event_range_units(per_unit)
-    if low <= least and greatest <= high:
+    """Refuse event times outside ``[MIN_EVENT_INSTANT, MAX_EVENT_INSTANT]`` (the least and
+    greatest of a column, as instants) with an ``error`` naming the first bad value and the
+    range of a column of ``per_unit`` nanoseconds."""
+    if least >= MIN_EVENT_INSTANT and greatest <= MAX_EVENT_INSTANT:
         return
-    bad = least if least < low else greatest
+    bad = least if least < MIN_EVENT_INSTANT else greatest
     raise error(
-        f"{what}: event time {describe_instant(bad * per_unit)} is outside the supported "
-        f"range {event_range_text(per_unit)}; azof cannot store it"
+        f"{what}: event time {describe_instant(bad)} is outside the supported range "
+        f"{event_range_text(per_unit)}; azof cannot store it"
     )
 
 

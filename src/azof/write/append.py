@@ -11,7 +11,7 @@ from azof.errors import AzofError, InvalidArgumentError
 from azof.format import EVENT_TIME, KEY, TOMBSTONE, DataFile, Snapshot, TableSchema
 from azof.format.types import unit_nanos
 from azof.storage import Storage
-from azof.timestamps import Instant, check_event_units, exact_units, parse_instant
+from azof.timestamps import Instant, check_event_instants, exact_units, parse_instant
 from azof.write.commit import append_files, commit_snapshot
 from azof.write.conform import conform, iter_input_batches
 from azof.write.files import write_sorted
@@ -27,9 +27,9 @@ def event_time_scalar(value: Any, schema: TableSchema, what: str = "event_time")
     supported range, or refused with an :class:`InvalidArgumentError`."""
     dtype = schema.event_time_type
     per_unit = unit_nanos(dtype)
-    units = exact_units(parse_instant(value, what), per_unit, what)
-    check_event_units(units, units, per_unit, what)
-    return pa.scalar(units, type=dtype)
+    instant = parse_instant(value, what)
+    check_event_instants(instant, instant, per_unit, what)
+    return pa.scalar(exact_units(instant, per_unit, what), type=dtype)
 
 
 def tombstones(schema: TableSchema, keys: Iterable[Any], when: Instant) -> pa.Table:

@@ -20,7 +20,7 @@ from azof.format.evolution import default_scalar
 from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE, TableSchema
 from azof.format.types import unit_nanos
 from azof.scan.merge import run_edges
-from azof.timestamps import check_event_units, describe_instant, exact_units, parse_instant
+from azof.timestamps import check_event_instants, describe_instant, exact_units, parse_instant
 
 __all__ = ["KEY_TYPES", "conform", "dedup_last", "iter_input_batches", "validate_new_schema"]
 
@@ -83,9 +83,12 @@ def _is_missing(value: Any) -> bool:
     return name == "NaTType" or (name == "datetime64" and bool(value != value))
 
 
-def _timestamp_values(values: Sequence[Any], dtype: pa.DataType, where: str) -> pa.Array[Any]:
+def _timestamp_values(
+    values: Sequence[Any], dtype: pa.DataType, where: str, event_time: bool
+) -> pa.Array[Any]:
     """Python times (datetimes, dates, ISO-8601 text, pandas/numpy timestamps) as an array
-    of ``dtype``, each exactly (``put``'s rule: a finer time is refused, never truncated)."""
+    of ``dtype``, each exactly (``put``'s rule: a finer time is refused, never truncated);
+    ``event_time``: inside the supported range too."""
     per_unit = unit_nanos(dtype)
     units = [
         None
@@ -93,6 +96,10 @@ def _timestamp_values(values: Sequence[Any], dtype: pa.DataType, where: str) -> 
         else exact_units(parse_instant(v, where), per_unit, where, SchemaMismatchError)
         for v in values
     ]
+    present = [u for u in units if u is not None]
+    if event_time and present:
+        least, greatest = min(present) * per_unit, max(present) * per_unit
+        check_event_instants(least, greatest, per_unit, where, SchemaMismatchError)
     try:
         return pa.array(units, type=dtype)
     except (OverflowError, pa.ArrowInvalid):
@@ -123,7 +130,8 @@ def _from_pandas(frame: Any, schema: TableSchema, table: str) -> pa.Table:
             continue
         field, values = schema.field(name), list(frame[name])
         if _takes_times(field, values):
-            array = _timestamp_values(values, field.type, _column_place(table, name))
+            place = _column_place(table, name)
+            array = _timestamp_values(values, field.type, place, name == EVENT_TIME)
             converted = converted.set_column(index, pa.field(name, array.type), array)
     return converted
 
@@ -140,7 +148,8 @@ def _from_columns(columns: dict[str, list[Any]], schema: TableSchema, table: str
             arrays[name] = pa.array(values)  # refused by conform, with its name
             continue
         if _takes_times(field, values):
-            arrays[name] = _timestamp_values(values, field.type, _column_place(table, name))
+            place = _column_place(table, name)
+            arrays[name] = _timestamp_values(values, field.type, place, name == EVENT_TIME)
             continue
         try:
             arrays[name] = pa.array(values, type=field.type)
@@ -276,9 +285,13 @@ def conform(
                 filled = pa.repeat(default_scalar(declared), data.num_rows)  # type: ignore[call-overload]
                 columns[field.name] = pa.chunked_array([filled])
             continue
-        column = _cast_column(data.column(field.name), field.type, field.name, table)
-        if field.name == EVENT_TIME:
-            _check_event_times(column, table)
+        column = data.column(field.name)
+        checked = field.name == EVENT_TIME and pa.types.is_timestamp(column.type)
+        if checked:  # before the cast, which may not fit the unit (an exact cast keeps it)
+            _check_event_times(column, unit_nanos(field.type), table)
+        column = _cast_column(column, field.type, field.name, table)
+        if field.name == EVENT_TIME and not checked:  # e.g. dictionary-encoded timestamps
+            _check_event_times(column, unit_nanos(field.type), table)
         nulls = column.null_count
         if nulls and (field.name in (KEY, EVENT_TIME) or (not field.nullable and not tombstones)):
             raise SchemaMismatchError(
@@ -295,16 +308,17 @@ def conform(
     return pa.table(cast(Any, columns))
 
 
-def _check_event_times(column: pa.ChunkedArray[Any], table: str) -> None:
+def _check_event_times(column: pa.ChunkedArray[Any], per_unit: int, table: str) -> None:
     """Refuse event times outside the supported range (``docs/spec.md``, "Supported event
-    times"), naming the first bad value."""
+    times"), naming the first bad value and the range of a column of ``per_unit`` ns."""
     bounds = pc.min_max(column.cast(pa.int64()))
     least, greatest = bounds["min"].as_py(), bounds["max"].as_py()
     if least is not None:
-        check_event_units(
-            least,
-            greatest,
-            unit_nanos(column.type),
+        scale = unit_nanos(column.type)
+        check_event_instants(
+            least * scale,
+            greatest * scale,
+            per_unit,
             f"table {table!r}: column {EVENT_TIME!r}",
             SchemaMismatchError,
         )
