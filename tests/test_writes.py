@@ -227,7 +227,7 @@ def test_bad_timestamp_in_put_is_a_value_error() -> None:
     table = memory_lake().create_table("p", PRICES)
     with pytest.raises(azof.InvalidArgumentError, match="'yesterday'"):
         table.put("A", "yesterday", px=1.0)
-    with pytest.raises(ValueError, match="finer than the table's event-time unit"):
+    with pytest.raises(ValueError, match=r"finer than the column's unit \(ms\)"):
         table.put("A", "2024-01-01T00:00:00.0001Z", px=1.0)
     assert table.refresh().version == 0
 

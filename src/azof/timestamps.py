@@ -1,4 +1,4 @@
-"""Parsing and formatting of instants.
+"""Parsing and formatting of instants, and the one conversion of instants to a unit.
 
 azof keeps every instant as an ``int`` of nanoseconds since the Unix epoch, UTC. Users may
 pass an aware ``datetime``; a naive ``datetime`` (read as UTC); an ISO-8601 string with or
@@ -6,6 +6,15 @@ without time and offset (``2019-01-17``, ``2024-03-15T14:30:00``, ``...Z``, ``..
 string without offset is read as UTC); a ``pandas.Timestamp``; a ``numpy.datetime64``; or an
 ``int``/``float`` is *refused* (ambiguous unit). Anything else is an
 :class:`~azof.errors.InvalidArgumentError` naming the bad value.
+
+Instants become a timestamp column's units here and nowhere else, with one rounding rule per
+purpose (``docs/spec.md``, "Supported event times"):
+
+- a time to read *as of* is clamped to ``[MIN_INSTANT, MAX_INSTANT]`` and rounded down
+  (:func:`as_of_units`): before every event time answers the empty state, after every event
+  time the latest;
+- a time to *write* is exact or refused (:func:`exact_units`), and an event time must lie in
+  ``[MIN_EVENT_INSTANT, MAX_EVENT_INSTANT]`` (:func:`check_event_instants`).
 """
 
 from __future__ import annotations
@@ -15,12 +24,22 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from azof.errors import InvalidArgumentError
+from azof.errors import AzofError, InvalidArgumentError
 
 __all__ = [
+    "MAX_EVENT_INSTANT",
     "MAX_INSTANT",
+    "MIN_EVENT_INSTANT",
     "MIN_INSTANT",
     "Instant",
+    "TimeLike",
+    "as_of_units",
+    "check_event_instants",
+    "clamp_instant",
+    "describe_instant",
+    "event_range_text",
+    "event_range_units",
+    "exact_units",
     "format_instant",
     "instant_to_datetime",
     "parse_duration",
@@ -30,8 +49,22 @@ __all__ = [
 Instant = int
 """Nanoseconds since 1970-01-01T00:00:00Z."""
 
+TimeLike = Any
+"""What azof reads as an instant: an aware or naive ``datetime``, a ``date``, ISO-8601 text,
+a ``pandas.Timestamp`` or a ``numpy.datetime64`` (see :func:`parse_instant`)."""
+
 MIN_INSTANT: Instant = -(2**63) + 1
+"""The earliest instant azof reads as of (an earlier ``as_of`` is clamped to it)."""
 MAX_INSTANT: Instant = 2**63 - 1
+"""The instant of the current state (+infinity); a later ``as_of`` is clamped to it."""
+MIN_EVENT_INSTANT: Instant = -9_214_560_000_000_000_000
+"""The earliest event time a table accepts: 1678-01-01T00:00:00Z."""
+MAX_EVENT_INSTANT: Instant = 9_214_646_399_999_999_999
+"""The latest event time a table accepts: 2261-12-31T23:59:59.999999999Z. Whole calendar
+years inside the int64 nanoseconds (1677-09-21 to 2262-04-11): every instant azof derives
+from an event time (the start of its year, quarter, week... in compaction's tree) is an
+int64 too, and stays strictly between the read sentinels ``MIN_INSTANT``/``MAX_INSTANT``
+and Arrow's null (NaT) ``-(2**63)``."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ISO = re.compile(
@@ -129,11 +162,13 @@ def instant_to_datetime(instant: Instant) -> datetime:
 
 @functools.lru_cache(maxsize=1 << 16)
 def format_instant(instant: Instant) -> str:
-    """RFC 3339 text in UTC with ``Z``: milliseconds, or more digits when needed (cached:
-    snapshots repeat the same times, commit after commit)."""
+    """RFC 3339 text in UTC with ``Z``: a 4-digit year, milliseconds, or more digits when
+    needed (cached: snapshots repeat the same times, commit after commit). Every instant
+    of years 0001-9999 can be written; :func:`parse_instant` reads each one back."""
     seconds, nanos = divmod(instant, 1_000_000_000)
-    whole = _EPOCH + timedelta(seconds=seconds)
-    text = whole.strftime("%Y-%m-%dT%H:%M:%S")
+    w = _EPOCH + timedelta(seconds=seconds)
+    # not strftime("%Y"): it does not pad years before 1000 on every platform
+    text = f"{w.year:04d}-{w.month:02d}-{w.day:02d}T{w.hour:02d}:{w.minute:02d}:{w.second:02d}"
     if nanos % 1_000_000 == 0:
         frac = f"{nanos // 1_000_000:03d}"
     elif nanos % 1_000 == 0:
@@ -141,6 +176,76 @@ def format_instant(instant: Instant) -> str:
     else:
         frac = f"{nanos:09d}"
     return f"{text}.{frac}Z"
+
+
+def describe_instant(instant: Instant) -> str:
+    """Timestamp text of any instant, for messages: beyond years 0001-9999 the count of
+    nanoseconds since the epoch."""
+    try:
+        return format_instant(instant)
+    except (OverflowError, ValueError):
+        return f"{instant} ns since 1970-01-01T00:00:00Z"
+
+
+def clamp_instant(instant: Instant) -> Instant:
+    """``instant`` within ``[MIN_INSTANT, MAX_INSTANT]``: as of any earlier time nothing has
+    happened yet, as of any later time everything has."""
+    return min(max(instant, MIN_INSTANT), MAX_INSTANT)
+
+
+def as_of_units(instant: Instant, per_unit: int) -> int:
+    """The as-of time ``instant`` in units of ``per_unit`` nanoseconds: clamped
+    (:func:`clamp_instant`), then rounded down. The result fits an int64 for every unit."""
+    return clamp_instant(instant) // per_unit
+
+
+def event_range_units(per_unit: int) -> tuple[int, int]:
+    """The least and greatest event time a column of ``per_unit`` nanoseconds holds, in
+    its units (whole units inside ``[MIN_EVENT_INSTANT, MAX_EVENT_INSTANT]``)."""
+    return -(-MIN_EVENT_INSTANT // per_unit), MAX_EVENT_INSTANT // per_unit
+
+
+def event_range_text(per_unit: int) -> str:
+    """The supported event times of a unit, as text for messages and docs."""
+    low, high = event_range_units(per_unit)
+    return f"{format_instant(low * per_unit)} to {format_instant(high * per_unit)}"
+
+
+_UNIT_NAMES = {1: "ns", 1_000: "us", 1_000_000: "ms", 1_000_000_000: "s"}
+
+
+def exact_units(
+    instant: Instant, per_unit: int, what: str, error: type[AzofError] = InvalidArgumentError
+) -> int:
+    """``instant`` in units of ``per_unit`` nanoseconds, exactly: a finer instant is an
+    ``error`` (:class:`~azof.errors.InvalidArgumentError`; a write never rounds silently)."""
+    units, rest = divmod(instant, per_unit)
+    if rest:
+        unit = _UNIT_NAMES.get(per_unit, f"{per_unit} ns")
+        raise error(
+            f"{what}: {describe_instant(instant)} is finer than the column's unit ({unit}); "
+            f"round it to whole {unit} first"
+        )
+    return units
+
+
+def check_event_instants(
+    least: Instant,
+    greatest: Instant,
+    per_unit: int,
+    what: str,
+    error: type[AzofError] = InvalidArgumentError,
+) -> None:
+    """Refuse event times outside ``[MIN_EVENT_INSTANT, MAX_EVENT_INSTANT]`` (the least and
+    greatest of a column, as instants) with an ``error`` naming the first bad value and the
+    range of a column of ``per_unit`` nanoseconds."""
+    if least >= MIN_EVENT_INSTANT and greatest <= MAX_EVENT_INSTANT:
+        return
+    bad = least if least < MIN_EVENT_INSTANT else greatest
+    raise error(
+        f"{what}: event time {describe_instant(bad)} is outside the supported range "
+        f"{event_range_text(per_unit)}; azof cannot store it"
+    )
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 from azof.compact.policy import CompactionPolicy
 from azof.compact.spill import Spill, leaf_groups, profile_inputs, spill_inputs
 from azof.compact.tree import build_tree, leaves, period_label
-from azof.errors import CommitConflictError
+from azof.errors import CommitConflictError, CorruptTableError
 from azof.format import EVENT_TIME, KEY, CommitInfo, DataFile, Segment, Snapshot
 from azof.format.buckets import split_by_bucket
 from azof.format.types import unit_nanos
@@ -37,7 +37,13 @@ from azof.scan.merge import PRIORITY, merge_latest, run_edges
 from azof.scan.plan import PlannedFile, rank_files
 from azof.scan.read import read_rows
 from azof.storage import Storage
-from azof.timestamps import Instant
+from azof.timestamps import (
+    MAX_EVENT_INSTANT,
+    MIN_EVENT_INSTANT,
+    Instant,
+    describe_instant,
+    event_range_text,
+)
 from azof.write.commit import commit_snapshot, upgrade
 from azof.write.files import write_data_file
 
@@ -312,6 +318,23 @@ def _rebuild(
     return built
 
 
+def _check_event_range(table: str, snapshot: Snapshot) -> None:
+    """Refuse to compact a table holding event times outside the supported range
+    (``docs/spec.md``, "Supported event times"; written by azof before it checked them):
+    instants computed from them would not fit 64 bits. Uses the files' records only."""
+    for data_file in snapshot.files():
+        for bound in (data_file.start, data_file.end):
+            if bound is not None and not MIN_EVENT_INSTANT <= bound <= MAX_EVENT_INSTANT:
+                per_unit = unit_nanos(snapshot.schema.event_time_type)
+                raise CorruptTableError(
+                    f"table {table!r}: data file {data_file.file} holds event time "
+                    f"{describe_instant(bound)}, outside the supported range "
+                    f"{event_range_text(per_unit)}, so compaction cannot fold it (scans still "
+                    "read it); restore a version from before the commit that wrote it (see "
+                    "log()) and write those rows again inside the range"
+                )
+
+
 def compact_snapshot(
     storage: Storage,
     table: str,
@@ -320,10 +343,18 @@ def compact_snapshot(
     progress: Progress | None = None,
 ) -> tuple[Snapshot | None, CompactionStats]:
     """Compact ``snapshot`` with ``policy`` and commit; ``(None, stats)`` if nothing to do."""
-    work = _plan_work(storage, table, snapshot, policy)
-    if work is None:
-        return None, CompactionStats(None)
-    built = _rebuild(storage, table, snapshot, policy, work, progress)
+    _check_event_range(table, snapshot)
+    try:
+        work = _plan_work(storage, table, snapshot, policy)
+        if work is None:
+            return None, CompactionStats(None)
+        built = _rebuild(storage, table, snapshot, policy, work, progress)
+    except OverflowError as exc:  # an event time the metadata did not show out of range
+        raise CorruptTableError(
+            f"table {table!r}: an event time is outside the supported range "
+            f"{event_range_text(unit_nanos(snapshot.schema.event_time_type))} ({exc}); "
+            "compaction cannot fold it"
+        ) from None
     keep = list(work.keep)
     if keep and built:
         keep[-1] = replace(keep[-1], end=built[0].start - 1, tip=(), tip_from=None)

@@ -75,10 +75,18 @@ def _instant(
         raise ctx.error(f"{where}: {name} {value!r} is not a valid RFC 3339 timestamp") from None
 
 
+_SHORT_YEAR = re.compile(r"^\s*(\d{1,3})-")
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def _timestamp(text: str) -> Instant:
     """A snapshot's timestamp text as an instant (cached: snapshots of a table repeat the
-    same times, version after version; a failure is not cached)."""
+    same times, version after version; a failure is not cached). A year of fewer than 4
+    digits is read too: azof 0.3 development builds wrote years before 1000 unpadded
+    (``999-06-01...``), and those snapshots must stay readable."""
+    short = _SHORT_YEAR.match(text)
+    if short is not None:
+        text = f"{int(short[1]):04d}{text[short.end(1) :]}"
     return parse_instant(text)
 
 

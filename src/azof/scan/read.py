@@ -24,7 +24,7 @@ from azof.scan.merge import PRIORITY, drop_tombstones, merge_latest, merge_sorte
 from azof.scan.plan import PlannedFile, plan_files
 from azof.storage import ReadCounter, Storage
 from azof.tablelog import snapshot_name
-from azof.timestamps import Instant
+from azof.timestamps import Instant, as_of_units
 
 __all__ = [
     "BucketReader",
@@ -85,8 +85,9 @@ class ScanMetrics:
 
 
 def instant_scalar(instant: Instant, dtype: pa.DataType) -> pa.Scalar[Any]:
-    """``instant`` as a scalar of a timestamp type, rounded down to its unit."""
-    return pa.scalar(instant // unit_nanos(dtype), type=dtype)
+    """``instant`` as a scalar of a timestamp type, clamped and rounded down to its unit
+    (:func:`~azof.timestamps.as_of_units`: any instant fits)."""
+    return pa.scalar(as_of_units(instant, unit_nanos(dtype)), type=dtype)
 
 
 def references_only(expression: pc.Expression, schema: pa.Schema) -> bool:
@@ -409,9 +410,9 @@ class PreparedScan:
 def _prepare(table: str, snapshot: Snapshot, request: ScanRequest) -> PreparedScan:
     schema = snapshot.schema
     columns = _value_columns(table, schema, request)
-    if request.as_of is not None:  # plan with the time the row filter uses: floored to the unit
+    if request.as_of is not None:  # plan with the time the row filter uses: clamped, floored
         per_unit = unit_nanos(schema.event_time_type)
-        request = replace(request, as_of=request.as_of // per_unit * per_unit)
+        request = replace(request, as_of=as_of_units(request.as_of, per_unit) * per_unit)
     condition: pc.Expression | None = None
     if request.as_of is not None:
         condition = pc.field(EVENT_TIME) <= instant_scalar(request.as_of, schema.event_time_type)

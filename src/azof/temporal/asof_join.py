@@ -115,10 +115,8 @@ def _left_times(column: Any, per_unit: int, at: str) -> tuple[Ints, Bools]:
     raw = np.asarray(pc.fill_null(integers, 0), dtype=np.int64)
     if nanos >= per_unit:
         factor = nanos // per_unit
-        if factor > 1 and raw.size and int(np.abs(raw).max()) > _MAX // factor:
-            raise InvalidArgumentError(
-                f"asof_join: column {at!r} holds a time outside the table's event-time range"
-            )
+        if factor > 1:  # clamped like any as-of time: beyond every event time the table holds
+            raw = np.clip(raw, -(_MAX // factor), _MAX // factor)
         return raw * factor, valid
     return raw // (per_unit // nanos), valid  # floor division rounds down, also before 1970
 

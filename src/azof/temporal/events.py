@@ -34,7 +34,7 @@ from azof.scan.merge import PRIORITY, merge_latest
 from azof.scan.plan import PlannedFile, plan_files, rank_files
 from azof.scan.read import ScanMetrics, read_rows
 from azof.storage import Storage
-from azof.timestamps import Instant, parse_instant
+from azof.timestamps import Instant, as_of_units, clamp_instant, parse_instant
 
 if TYPE_CHECKING:
     from azof.table import Table
@@ -118,13 +118,14 @@ def open_source(
 
 def ceil_units(instant: Instant, per_unit: int) -> int:
     """The least whole unit at or after ``instant``: ``event_time >= instant`` holds exactly
-    when ``event_time >= ceil_units(instant)`` (in units)."""
-    return -(-instant // per_unit)
+    when ``event_time >= ceil_units(instant)`` (in units). Clamped like an as-of time, so
+    it fits an int64 for any instant (no event lies beyond the clamp)."""
+    return -(-clamp_instant(instant) // per_unit)
 
 
 def floor_units(instant: Instant, per_unit: int) -> int:
-    """The greatest whole unit at or before ``instant``."""
-    return instant // per_unit
+    """The greatest whole unit at or before ``instant`` (an as-of time: clamped)."""
+    return as_of_units(instant, per_unit)
 
 
 def window_units(start: Any, end: Any, per_unit: int) -> tuple[int | None, int | None] | None:

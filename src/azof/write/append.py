@@ -11,7 +11,7 @@ from azof.errors import AzofError, InvalidArgumentError
 from azof.format import EVENT_TIME, KEY, TOMBSTONE, DataFile, Snapshot, TableSchema
 from azof.format.types import unit_nanos
 from azof.storage import Storage
-from azof.timestamps import Instant, parse_instant
+from azof.timestamps import Instant, check_event_instants, exact_units, parse_instant
 from azof.write.commit import append_files, commit_snapshot
 from azof.write.conform import conform, iter_input_batches
 from azof.write.files import write_sorted
@@ -23,16 +23,13 @@ FILE_ROWS = 4 * 1024 * 1024
 
 
 def event_time_scalar(value: Any, schema: TableSchema, what: str = "event_time") -> pa.Scalar[Any]:
-    """A user's event time as a scalar of the table's event-time type (exact or refused)."""
-    instant = parse_instant(value, what)
+    """A user's event time as a scalar of the table's event-time type: exact, inside the
+    supported range, or refused with an :class:`InvalidArgumentError`."""
     dtype = schema.event_time_type
     per_unit = unit_nanos(dtype)
-    if instant % per_unit:
-        raise InvalidArgumentError(
-            f"{what} {value!s} is finer than the table's event-time unit "
-            f"({1_000_000_000 // per_unit} per second)"
-        )
-    return pa.scalar(instant // per_unit, type=dtype)
+    instant = parse_instant(value, what)
+    check_event_instants(instant, instant, per_unit, what)
+    return pa.scalar(exact_units(instant, per_unit, what), type=dtype)
 
 
 def tombstones(schema: TableSchema, keys: Iterable[Any], when: Instant) -> pa.Table:
@@ -59,7 +56,7 @@ def _chunks(data: Any, schema: TableSchema, table: str, deleting: bool) -> Itera
     """Conformed tables of at most FILE_ROWS rows each, in input order."""
     pending: list[pa.Table] = []
     rows = 0
-    for whole in iter_input_batches(data, schema):
+    for whole in iter_input_batches(data, schema, table):
         for offset in range(0, whole.num_rows, FILE_ROWS):
             part = whole.slice(offset, FILE_ROWS)
             pending.append(conform(part, schema, table, tombstones=deleting))

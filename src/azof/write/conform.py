@@ -9,6 +9,7 @@ refused; the error names the column and both types.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import date
 from typing import Any, cast
 
 import pyarrow as pa
@@ -17,8 +18,9 @@ import pyarrow.compute as pc
 from azof.errors import InvalidArgumentError, SchemaMismatchError
 from azof.format.evolution import default_scalar
 from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE, TableSchema
+from azof.format.types import unit_nanos
 from azof.scan.merge import run_edges
-from azof.timestamps import parse_instant
+from azof.timestamps import check_event_instants, describe_instant, exact_units, parse_instant
 
 __all__ = ["KEY_TYPES", "conform", "dedup_last", "iter_input_batches", "validate_new_schema"]
 
@@ -36,8 +38,10 @@ KEY_TYPES = (
 )
 
 
-def iter_input_batches(data: Any, schema: TableSchema) -> Iterator[pa.Table]:
-    """Yield the input as Arrow tables (a stream stays a stream)."""
+def iter_input_batches(data: Any, schema: TableSchema, table: str = "") -> Iterator[pa.Table]:
+    """Yield the input as Arrow tables (a stream stays a stream). Python values in timestamp
+    columns (lists, dicts, pandas object columns) are converted exactly or refused, like
+    Arrow input (``table`` names the table in those errors)."""
     if isinstance(data, pa.Table):
         yield data
     elif isinstance(data, pa.RecordBatch):
@@ -46,15 +50,15 @@ def iter_input_batches(data: Any, schema: TableSchema) -> Iterator[pa.Table]:
         for batch in data:
             yield pa.Table.from_batches([batch])
     elif isinstance(data, Mapping):
-        yield _from_columns({str(k): list(v) for k, v in data.items()}, schema)
+        yield _from_columns({str(k): list(v) for k, v in data.items()}, schema, table)
     elif isinstance(data, Sequence) and not isinstance(data, (str, bytes)):
         rows = list(data)
         if not all(isinstance(r, Mapping) for r in rows):
             raise InvalidArgumentError("a list given to append must hold dicts (one per row)")
         names = list(dict.fromkeys(name for row in rows for name in row))
-        yield _from_columns({n: [row.get(n) for row in rows] for n in names}, schema)
+        yield _from_columns({n: [row.get(n) for row in rows] for n in names}, schema, table)
     elif type(data).__module__.startswith("pandas"):
-        yield pa.Table.from_pandas(data, preserve_index=False)
+        yield _from_pandas(data, schema, table)
     elif hasattr(data, "__arrow_c_stream__"):
         reader = pa.RecordBatchReader.from_stream(data)
         for batch in reader:
@@ -66,9 +70,76 @@ def iter_input_batches(data: Any, schema: TableSchema) -> Iterator[pa.Table]:
         )
 
 
-def _from_columns(columns: dict[str, list[Any]], schema: TableSchema) -> pa.Table:
+_TIME_VALUES = (str, date)  # datetime and pandas.Timestamp are dates too
+
+
+def _is_missing(value: Any) -> bool:
+    """None, NaT (pandas or numpy) or NaN: a null in a column of Python values."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return value != value
+    name = type(value).__name__
+    return name == "NaTType" or (name == "datetime64" and bool(value != value))
+
+
+def _timestamp_values(
+    values: Sequence[Any], dtype: pa.DataType, where: str, event_time: bool
+) -> pa.Array[Any]:
+    """Python times (datetimes, dates, ISO-8601 text, pandas/numpy timestamps) as an array
+    of ``dtype``, each exactly (``put``'s rule: a finer time is refused, never truncated);
+    ``event_time``: inside the supported range too."""
+    per_unit = unit_nanos(dtype)
+    units = [
+        None
+        if _is_missing(v)
+        else exact_units(parse_instant(v, where), per_unit, where, SchemaMismatchError)
+        for v in values
+    ]
+    present = [u for u in units if u is not None]
+    if event_time and present:
+        least, greatest = min(present) * per_unit, max(present) * per_unit
+        check_event_instants(least, greatest, per_unit, where, SchemaMismatchError)
+    try:
+        return pa.array(units, type=dtype)
+    except (OverflowError, pa.ArrowInvalid):
+        bad = max((u for u in units if u is not None), key=abs)
+        raise SchemaMismatchError(
+            f"{where}: {describe_instant(bad * per_unit)} does not fit {dtype}"
+        ) from None
+
+
+def _column_place(table: str, name: str) -> str:
+    return f"table {table!r}: column {name!r}" if table else f"column {name!r}"
+
+
+def _takes_times(field: pa.Field[Any], values: Sequence[Any]) -> bool:
+    """Whether Python ``values`` for ``field`` are times to convert one by one (integers
+    in a timestamp column stay counts of its unit, as Arrow reads them)."""
+    return pa.types.is_timestamp(field.type) and any(
+        isinstance(v, _TIME_VALUES) or type(v).__name__ == "datetime64" for v in values
+    )
+
+
+def _from_pandas(frame: Any, schema: TableSchema, table: str) -> pa.Table:
+    """A pandas DataFrame as Arrow; object columns of times for timestamp columns are
+    converted exactly (Arrow would truncate them to microseconds, then to the unit)."""
+    converted = pa.Table.from_pandas(frame, preserve_index=False)
+    for index, name in enumerate(converted.column_names):
+        if name not in schema.names or str(frame[name].dtype) != "object":
+            continue
+        field, values = schema.field(name), list(frame[name])
+        if _takes_times(field, values):
+            place = _column_place(table, name)
+            array = _timestamp_values(values, field.type, place, name == EVENT_TIME)
+            converted = converted.set_column(index, pa.field(name, array.type), array)
+    return converted
+
+
+def _from_columns(columns: dict[str, list[Any]], schema: TableSchema, table: str) -> pa.Table:
     """Python values -> Arrow, typed by the table schema; timestamp columns also take
-    ISO-8601 text (no offset = UTC) like ``put`` does."""
+    ISO-8601 text (no offset = UTC) like ``put`` does, and times finer than the column's
+    unit are refused (never truncated)."""
     arrays = {}
     for name, values in columns.items():
         try:
@@ -76,9 +147,9 @@ def _from_columns(columns: dict[str, list[Any]], schema: TableSchema) -> pa.Tabl
         except KeyError:
             arrays[name] = pa.array(values)  # refused by conform, with its name
             continue
-        if pa.types.is_timestamp(field.type) and any(isinstance(v, str) for v in values):
-            instants = [None if v is None else parse_instant(v, name) for v in values]
-            arrays[name] = pa.array(instants, pa.timestamp("ns", tz="UTC"))
+        if _takes_times(field, values):
+            place = _column_place(table, name)
+            arrays[name] = _timestamp_values(values, field.type, place, name == EVENT_TIME)
             continue
         try:
             arrays[name] = pa.array(values, type=field.type)
@@ -214,7 +285,13 @@ def conform(
                 filled = pa.repeat(default_scalar(declared), data.num_rows)  # type: ignore[call-overload]
                 columns[field.name] = pa.chunked_array([filled])
             continue
-        column = _cast_column(data.column(field.name), field.type, field.name, table)
+        column = data.column(field.name)
+        checked = field.name == EVENT_TIME and pa.types.is_timestamp(column.type)
+        if checked:  # before the cast, which may not fit the unit (an exact cast keeps it)
+            _check_event_times(column, unit_nanos(field.type), table)
+        column = _cast_column(column, field.type, field.name, table)
+        if field.name == EVENT_TIME and not checked:  # e.g. dictionary-encoded timestamps
+            _check_event_times(column, unit_nanos(field.type), table)
         nulls = column.null_count
         if nulls and (field.name in (KEY, EVENT_TIME) or (not field.nullable and not tombstones)):
             raise SchemaMismatchError(
@@ -229,6 +306,22 @@ def conform(
     )
     columns[TOMBSTONE] = flag.fill_null(pa.scalar(False))
     return pa.table(cast(Any, columns))
+
+
+def _check_event_times(column: pa.ChunkedArray[Any], per_unit: int, table: str) -> None:
+    """Refuse event times outside the supported range (``docs/spec.md``, "Supported event
+    times"), naming the first bad value and the range of a column of ``per_unit`` ns."""
+    bounds = pc.min_max(column.cast(pa.int64()))
+    least, greatest = bounds["min"].as_py(), bounds["max"].as_py()
+    if least is not None:
+        scale = unit_nanos(column.type)
+        check_event_instants(
+            least * scale,
+            greatest * scale,
+            per_unit,
+            f"table {table!r}: column {EVENT_TIME!r}",
+            SchemaMismatchError,
+        )
 
 
 def dedup_last(table: pa.Table) -> pa.Table:
