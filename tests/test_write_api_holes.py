@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 import azof
@@ -446,3 +447,50 @@ def test_restatements_since_a_version_before_schema_changes() -> None:
     assert table.restatements(None, since_version=2, columns=["venue"]).num_rows == 3
     # since_version later than version: both read under the later schema too
     assert restatements(table, None, since_version=5, version=1).num_rows == 4
+
+
+# -- 3. filters on uint64 keys of 2**63 and more ------------------------------------------------
+
+BIG = 2**63 + 5
+
+
+@pytest.mark.parametrize("where", ["memory", "local"])
+def test_uint64_key_filters_answer_with_keys_past_the_signed_range(
+    tmp_path: Path, where: str
+) -> None:
+    lake = memory_lake() if where == "memory" else azof.Lakehouse(tmp_path)
+    schema = {"key": pa.uint64(), "event_time": US, "v": pa.uint64(), "n": pa.int32()}
+    table = lake.create_table("u", schema)
+    table.append({"key": [BIG, 1], "event_time": ["2024-01-01"] * 2, "v": [BIG, 2], "n": [1, 2]})
+    table.append(
+        {"key": [7, 2**64 - 1], "event_time": ["2024-01-02"] * 2, "v": [3, 4], "n": [3, 4]}
+    )
+
+    def keys(condition: Any) -> list[int]:
+        return sorted(table.scan(filter=condition).column("key").to_pylist())
+
+    assert keys(pc.field("key") == 1) == [1]
+    assert keys(pc.field("key") > 3) == [7, BIG, 2**64 - 1]
+    assert keys(pc.field("key") <= 7) == [1, 7]
+    assert keys(pc.field("key").isin([1, 7])) == [1, 7]
+    assert keys(pc.field("key") == pa.scalar(BIG, pa.uint64())) == [BIG]
+    assert keys((pc.field("key") == 1) | (pc.field("v") == 3)) == [1, 7]
+    assert keys(pc.field("v") == 2) == [1]  # a value column: filtered after the merge
+    assert keys((pc.field("v") >= 3) & (pc.field("n") > -5)) == [7, BIG, 2**64 - 1]
+    assert table.to_batches(filter=pc.field("key") == 7).read_all().num_rows == 1
+    with pytest.raises(azof.InvalidArgumentError, match="with -1, which no value"):
+        table.scan(filter=pc.field("key") > -1)
+    with pytest.raises(azof.InvalidArgumentError, match="cannot be evaluated on the unsigned"):
+        table.scan(filter=pc.field("key") == 1.5)
+
+
+def test_sql_predicates_on_uint64_keys() -> None:
+    from azof.predicate import parse_predicate
+
+    table = memory_lake().create_table("u", {"key": pa.uint64(), "event_time": US})
+    table.append({"key": [BIG, 1, 2], "event_time": ["2024-01-01"] * 3})
+    for sql, expected in (("key = 1", [1]), ("key IN (1, 2)", [1, 2]), ("key > 1", [2, BIG])):
+        condition = parse_predicate(sql, table.schema)
+        assert sorted(table.scan(filter=condition).column("key").to_pylist()) == expected
+    with pytest.raises(azof.InvalidArgumentError, match="whole numbers"):
+        parse_predicate("key = 1.5", table.schema)

@@ -30,6 +30,7 @@ from azof.errors import (
     VersionNotFoundError,
 )
 from azof.format import KEY, CommitInfo, Snapshot
+from azof.predicate import fit_unsigned_literals
 from azof.scan.read import ScanMetrics, ScanRequest, execute_scan, references_only
 from azof.scan.stream import MERGE_ROWS, check_merge_rows, iter_scan, record_batches
 from azof.scan.verify import verify_files
@@ -206,6 +207,7 @@ class Table(TemporalMethods):
             )
         key_filter = None
         if filter is not None:
+            filter = fit_unsigned_literals(filter, self._snapshot.schema.to_arrow())
             key_schema = pa.schema([self._snapshot.schema.field(KEY)])
             if references_only(filter, key_schema):
                 key_filter, filter = filter, None
