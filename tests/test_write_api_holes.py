@@ -494,3 +494,34 @@ def test_sql_predicates_on_uint64_keys() -> None:
         assert sorted(table.scan(filter=condition).column("key").to_pylist()) == expected
     with pytest.raises(azof.InvalidArgumentError, match="whole numbers"):
         parse_predicate("key = 1.5", table.schema)
+
+
+# -- 6. no raw exceptions from the paths above -----------------------------------------------------
+
+
+def test_delete_of_no_iterable_is_an_invalid_argument() -> None:
+    table = memory_lake().create_table("p", PRICES)
+    with pytest.raises(azof.InvalidArgumentError, match="iterable of keys"):
+        table.delete(None)
+    with table.writer() as writer, pytest.raises(azof.InvalidArgumentError, match="iterable"):
+        writer.delete(3.5)
+    assert table.refresh().version == 0
+
+
+@pytest.mark.parametrize(
+    ("properties", "message"),
+    [
+        ("x", "mapping of names to JSON values"),
+        ({"when": dt.datetime(2024, 1, 1)}, "'when' is not a JSON value"),
+        ({"ratio": float("nan")}, "'ratio' is not a JSON value"),
+        ({1: "x"}, "names must be strings"),
+    ],
+)
+def test_create_table_refuses_properties_that_are_not_json(properties: Any, message: str) -> None:
+    lake = memory_lake()
+    with pytest.raises(azof.InvalidArgumentError, match=message):
+        lake.create_table("t", PRICES, properties=properties)
+    assert lake.tables() == []
+    table = lake.create_table("t", PRICES, properties={"owner": "ops", "limits": [1, None]})
+    assert lake.table("t").snapshot.properties == {"owner": "ops", "limits": [1, None]}
+    assert table.version == 0

@@ -104,6 +104,7 @@ class Lakehouse:
         from azof.table import Table
         from azof.write.conform import validate_new_schema
         from azof.write.create import initial_snapshot, schema_from_arrow
+        from azof.write.properties import table_properties
 
         check_table_name(name)
         storage = self.storage.child(name)
@@ -124,7 +125,7 @@ class Lakehouse:
                 f"table {name!r} already exists in {self.storage.uri}; open it with "
                 "lakehouse.table(name) or pass exist_ok=True"
             )
-        snapshot = initial_snapshot(table_schema, properties or {})
+        snapshot = initial_snapshot(table_schema, table_properties(properties, name))
         if not storage.write_if_absent(tablelog.snapshot_name(0), encode_snapshot(snapshot)):
             if exist_ok:
                 return self.table(name)

@@ -72,7 +72,14 @@ def put_row(
 
 def key_list(keys: Any) -> list[Any]:
     """One key or an iterable of keys, as a list."""
-    return [keys] if isinstance(keys, (str, bytes, int)) else list(keys)
+    if isinstance(keys, (str, bytes, int)):
+        return [keys]
+    try:
+        return list(keys)
+    except TypeError:
+        raise InvalidArgumentError(
+            f"keys must be a key or an iterable of keys, not {type(keys).__name__}"
+        ) from None
 
 
 def delete_instant(event_time: Any, schema: TableSchema) -> Instant:
