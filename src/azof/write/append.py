@@ -66,8 +66,8 @@ def put_row(
                 f"table {table!r}: {name!r} is reserved (column names starting '_azof'); "
                 "to delete a key use delete(keys, event_time)"
             )
-    scalar = event_time_scalar(event_time, schema)
-    return {KEY: key, EVENT_TIME: scalar.as_py(), **values}
+    # the scalar itself, exact at any unit (nanoseconds too), not a datetime
+    return {KEY: key, EVENT_TIME: event_time_scalar(event_time, schema), **values}
 
 
 def key_list(keys: Any) -> list[Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -56,11 +56,11 @@ class _RowCheck:
             for column in schema.columns
             if not column.nullable and column.default is None
         ]
-        self.per_unit = {
-            name: unit_nanos(f.type)
-            for name, f in self.fields.items()
-            if pa.types.is_timestamp(f.type)
-        }
+        self.plain: dict[str, Callable[[Any], bool]] = {}
+        for name, found in self.fields.items():
+            plain = _plain_check(found.type)
+            if plain is not None:
+                self.plain[name] = plain
 
     def fits(self, row: Mapping[str, Any]) -> bool:
         for name, value in row.items():
@@ -71,15 +71,45 @@ class _RowCheck:
                 if not found.nullable or name in (KEY, EVENT_TIME):
                     return False
                 continue
-            try:
-                if isinstance(value, str) and name in self.per_unit:
-                    if parse_instant(value, name) % self.per_unit[name]:
-                        return False
-                else:
-                    pa.scalar(value, type=found.type)
-            except (pa.ArrowException, OverflowError, TypeError, ValueError):
+            if isinstance(value, pa.Scalar) and value.type.equals(found.type):
+                continue  # the event time put_row made
+            plain = self.plain.get(name)
+            if plain is not None and plain(value):
+                continue
+            if not self._converts(found.type, name, value):
                 return False
         return all(name in row for name in self.required)
+
+    @staticmethod
+    def _converts(dtype: pa.DataType, name: str, value: Any) -> bool:
+        """Whether ``value`` becomes a value of ``dtype`` as an append converts it."""
+        try:
+            if isinstance(value, str) and pa.types.is_timestamp(dtype):
+                return parse_instant(value, name) % unit_nanos(dtype) == 0
+            pa.scalar(value, type=dtype)
+        except (pa.ArrowException, OverflowError, TypeError, ValueError):
+            return False
+        return True
+
+
+def _plain_check(dtype: pa.DataType) -> Callable[[Any], bool] | None:
+    """A check of Python values that surely fit ``dtype`` (cheaper than converting them);
+    a value it does not accept is converted to decide."""
+    if pa.types.is_integer(dtype):
+        bits = dtype.bit_width
+        low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+        if pa.types.is_unsigned_integer(dtype):
+            low, high = 0, 2**bits - 1
+        return lambda v: type(v) is int and low <= v <= high
+    if pa.types.is_floating(dtype) and dtype.bit_width == 64:
+        return lambda v: type(v) is float or (type(v) is int and abs(v) <= 2**53)
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
+        return lambda v: type(v) is str
+    if pa.types.is_boolean(dtype):
+        return lambda v: type(v) is bool
+    if pa.types.is_timestamp(dtype) and dtype.unit in ("us", "ns"):
+        return lambda v: type(v) is datetime  # microseconds fit
+    return None
 
 
 class TableWriter:
