@@ -190,6 +190,49 @@ def test_writer_put_checks_keys_nulls_and_required_columns() -> None:
     assert table.scan().column("n").to_pylist() == [7, 8]
 
 
+def test_writer_put_takes_what_an_append_takes() -> None:
+    import decimal
+
+    import numpy as np
+
+    schema = pa.schema(
+        [
+            ("key", pa.uint64()),
+            ("event_time", pa.timestamp("ns", tz="UTC")),
+            ("i8", pa.int8()),
+            ("u", pa.uint64()),
+            ("dec", pa.decimal128(6, 2)),
+            ("f", pa.float64()),
+            ("ms", pa.timestamp("ms", tz="UTC")),
+            ("tags", pa.list_(pa.string())),
+        ]
+    )
+    table = memory_lake().create_table("t", schema)
+    row: dict[str, Any] = {
+        "i8": np.int64(-3),
+        "u": 2**64 - 1,
+        "dec": decimal.Decimal("12.34"),
+        "f": 2**53,
+        "ms": dt.datetime(2024, 1, 1, 0, 0, 0, 5000),
+        "tags": ["a", "b"],
+    }
+    with table.writer() as writer:
+        writer.put(2**63 + 1, "2024-01-01T00:00:00.000000001", **row)
+        with pytest.raises(azof.SchemaMismatchError, match="'i8'"):
+            writer.put(1, "2024-01-01", i8=300)
+        with pytest.raises(azof.SchemaMismatchError, match="'dec'"):
+            writer.put(1, "2024-01-01", dec=decimal.Decimal("1.234"))
+        with pytest.raises(azof.SchemaMismatchError, match="'f'"):
+            writer.put(1, "2024-01-01", f=2**60 + 1)
+    table.put(2, "2024-01-01", **row)
+    (first,) = table.scan(filter=pc.field("key") > 2).to_pylist()
+    assert first["u"] == 2**64 - 1
+    assert first["dec"] == decimal.Decimal("12.34")
+    assert first["tags"] == ["a", "b"]
+    assert first["event_time"].value == 1_704_067_200_000_000_001  # to the nanosecond
+    assert table.scan().num_rows == 2
+
+
 def test_writer_put_takes_timestamp_text_in_value_columns() -> None:
     schema = PRICES.append(pa.field("seen", pa.timestamp("ms", tz="UTC")))
     table = memory_lake().create_table("p", schema)
