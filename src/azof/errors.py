@@ -12,9 +12,10 @@ Every error azof raises on purpose is an :class:`AzofError`. The tree is shallow
     ├── CommitConflictError                             a commit could not land after retries
     └── StorageError                                    the object store failed or refused
 
-Bad arguments (an unparsable timestamp, an unknown column name) are ``ValueError``s, as
-Python users expect; those raised by azof are :class:`InvalidArgumentError`, which is both an
-``AzofError`` and a ``ValueError``.
+Bad arguments (an unparsable timestamp, an unknown column name, a call on a closed writer)
+are ``ValueError``s, as Python users expect; those raised by azof are
+:class:`InvalidArgumentError`, which is both an ``AzofError`` and a ``ValueError`` (a column
+type azof cannot store is its subclass ``azof.format.types.UnknownTypeError``).
 
 Every message says what was wrong, where (table, file, column) and what to do.
 

@@ -13,6 +13,7 @@ import pyarrow as pa
 from azof import tablelog
 from azof.errors import InvalidArgumentError, TableExistsError, TableNotFoundError
 from azof.format import encode_snapshot
+from azof.format.types import UnknownTypeError, type_to_json
 from azof.storage import Storage, open_storage
 
 if TYPE_CHECKING:
@@ -29,6 +30,36 @@ def check_table_name(name: str) -> str:
             f"table name {name!r} is not valid; use letters, digits, '_', '-' and '.'"
         )
     return name
+
+
+def _arrow_schema(schema: Any, table: str) -> pa.Schema:
+    """The schema given to ``create_table`` as a ``pyarrow.Schema``."""
+    if isinstance(schema, pa.Schema):
+        return schema
+    if isinstance(schema, Mapping):
+        try:
+            return pa.schema(list(schema.items()))
+        except (TypeError, ValueError, KeyError, pa.ArrowException) as exc:
+            raise InvalidArgumentError(
+                f"table {table!r}: cannot read the schema mapping as column name -> pyarrow "
+                f"type ({exc}); write it as {{'key': pa.string(), 'event_time': "
+                "pa.timestamp('us', tz='UTC'), ...}"
+            ) from None
+    raise InvalidArgumentError(
+        f"table {table!r}: the schema must be a pyarrow.Schema or a mapping of column name to "
+        f"pyarrow type, not {type(schema).__name__}"
+    )
+
+
+def _check_storable(schema: pa.Schema, table: str) -> None:
+    """Refuse a column type azof cannot store, naming the column."""
+    for field in schema:
+        try:
+            type_to_json(field.type)
+        except UnknownTypeError as exc:
+            raise UnknownTypeError(
+                f"table {table!r}: column {field.name!r}: {exc}; choose another type"
+            ) from None
 
 
 class Lakehouse:
@@ -57,7 +88,7 @@ class Lakehouse:
     def create_table(
         self,
         name: str,
-        schema: pa.Schema,
+        schema: pa.Schema | Mapping[str, pa.DataType],
         *,
         exist_ok: bool = False,
         properties: Mapping[str, Any] | None = None,
@@ -65,17 +96,21 @@ class Lakehouse:
         """Create an empty table (version 0).
 
         ``schema`` holds ``key`` (string or integer), ``event_time`` (a timestamp; stored as
-        UTC, a naive type is read as UTC) and the value columns. With ``exist_ok`` an existing
-        table of the same schema is opened instead; otherwise it is a ``TableExistsError``.
+        UTC, a naive type is read as UTC) and the value columns: a ``pyarrow.Schema``, or a
+        mapping of column name to pyarrow type (in that order; every column nullable but
+        ``key`` and ``event_time``). With ``exist_ok`` an existing table of the same schema
+        is opened instead; otherwise it is a ``TableExistsError``.
         """
         from azof.table import Table
         from azof.write.conform import validate_new_schema
         from azof.write.create import initial_snapshot, schema_from_arrow
+        from azof.write.properties import table_properties
 
         check_table_name(name)
         storage = self.storage.child(name)
-        validate_new_schema(schema, name)
+        schema = validate_new_schema(_arrow_schema(schema, name), name)
         table_schema = schema_from_arrow(schema)
+        _check_storable(table_schema.to_arrow(), name)
         if tablelog.is_table(storage):
             if exist_ok:
                 existing = self.table(name)
@@ -90,7 +125,7 @@ class Lakehouse:
                 f"table {name!r} already exists in {self.storage.uri}; open it with "
                 "lakehouse.table(name) or pass exist_ok=True"
             )
-        snapshot = initial_snapshot(table_schema, properties or {})
+        snapshot = initial_snapshot(table_schema, table_properties(properties, name))
         if not storage.write_if_absent(tablelog.snapshot_name(0), encode_snapshot(snapshot)):
             if exist_ok:
                 return self.table(name)

@@ -14,6 +14,10 @@ a timestamp column is read as an ISO-8601 instant (no offset means UTC) and cast
 column's unit. SQL's three-valued logic is kept: a comparison with ``NULL`` matches no row,
 and ``x NOT IN (...)`` does not match rows where ``x`` is null.
 
+:func:`fit_unsigned_literals` does the same for a pyarrow expression a caller wrote: Arrow
+compares ``uint64`` with ``int64`` as ``int64``, which fails on values of ``2**63`` and more,
+so a Python integer compared with an unsigned 64-bit column takes the column's type.
+
 Column names are checked against the schema (unquoted names match case-insensitively when
 there is no exact match). Anything else is an :class:`~azof.errors.InvalidArgumentError`
 naming the offending text; valid SQL that is not translated (functions, arithmetic,
@@ -38,7 +42,12 @@ from azof.errors import InvalidArgumentError
 from azof.format.types import unit_nanos
 from azof.timestamps import Instant, parse_instant
 
-__all__ = ["UnsupportedPredicateError", "parse_predicate", "translate_predicate"]
+__all__ = [
+    "UnsupportedPredicateError",
+    "fit_unsigned_literals",
+    "parse_predicate",
+    "translate_predicate",
+]
 
 
 class UnsupportedPredicateError(InvalidArgumentError):
@@ -120,7 +129,130 @@ def translate_predicate(node: exp.Expr, schema: pa.Schema) -> pc.Expression:
             f"the predicate {node.sql()!r} does not fit the column types "
             f"({_first_line(str(exc))}); columns: {_columns(schema)}"
         ) from None
-    return expression
+    return fit_unsigned_literals(expression, schema)
+
+
+_UINT64_MAX = 2**64 - 1
+
+
+def fit_unsigned_literals(expression: pc.Expression, schema: pa.Schema) -> pc.Expression:
+    """``expression`` (a filter over ``schema``) made to answer on ``uint64`` columns whose
+    values reach ``2**63`` and more.
+
+    ``pc.field("key") == 1`` holds an ``int64`` literal, and Arrow compares ``uint64`` with
+    ``int64`` by casting the column to ``int64``, which fails on larger values (in a filter
+    and in row-group pruning by statistics). An expression on ``uint64`` columns only (a
+    filter on an unsigned key) gets its integer literals and ``isin`` value sets as
+    ``uint64`` (the same numbers; a negative one, which no such value equals, is an
+    :class:`InvalidArgumentError`); one that also refers to other columns gets its
+    non-negative ones so only when it fails on the largest ``uint64`` values. An expression
+    that still fails on them is an :class:`InvalidArgumentError` saying to compare with
+    ``pa.scalar(n, pa.uint64())``.
+    """
+    unsigned = pa.schema([f for f in schema if pa.types.is_uint64(f.type)])
+    if len(unsigned) == 0:
+        return expression
+    names = ", ".join(unsigned.names)
+    probe = pa.table({f.name: pa.array([_probe_value(f.type)], f.type) for f in schema})
+    try:
+        unsigned.empty_table().filter(expression)
+        only_unsigned = True
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        only_unsigned = False  # it refers to other columns too
+    if only_unsigned:  # always: row-group pruning compares statistics with the literals too
+        fitted = _unsigned_literals(expression, names, refuse_negative=True)
+    elif _evaluates(expression, probe):
+        return expression
+    else:
+        fitted = _unsigned_literals(expression, names, refuse_negative=False)
+    if _evaluates(fitted, probe):
+        return fitted
+    raise InvalidArgumentError(
+        f"the filter {expression} cannot be evaluated on the unsigned 64-bit column(s) {names}, "
+        "whose values may exceed the signed range; compare them with whole numbers >= 0 (in "
+        "Python, unsigned values such as pa.scalar(1, pa.uint64()))"
+    )
+
+
+def _evaluates(expression: pc.Expression, probe: pa.Table) -> bool:
+    """Whether ``expression`` evaluates on ``probe`` (any failure but an integer out of
+    range is left for the scan to report)."""
+    try:
+        probe.filter(expression)
+    except pa.ArrowInvalid as exc:
+        return "not in range" not in str(exc)
+    except (pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return True
+    return True
+
+
+def _probe_value(dtype: pa.DataType) -> Any:
+    return _UINT64_MAX if pa.types.is_uint64(dtype) else None
+
+
+def _unsigned_literals(
+    expression: pc.Expression, names: str, *, refuse_negative: bool
+) -> pc.Expression:
+    """``expression`` with its non-negative signed integer literals (and ``isin`` value
+    sets) cast to ``uint64``; a negative one is refused or left as it is. Rewritten
+    through the expression's own serialized form (what pickling it writes): an Arrow IPC
+    batch with one column per literal or function option."""
+    try:
+        reduced: Any = expression.__reduce__()
+        rebuild, arguments = reduced
+        batch = pa.ipc.open_file(arguments[0]).get_batch(0)
+    except (pa.ArrowException, TypeError, ValueError):
+        return expression  # a form Arrow does not serialize: left as it is
+    schema, columns = batch.schema, list(batch.columns)
+    changed = False
+    for index, column in enumerate(columns):
+        fitted = _unsigned_column(column, names, refuse_negative)
+        if fitted is not None:
+            columns[index] = fitted
+            schema = schema.set(index, schema.field(index).with_type(fitted.type))
+            changed = True
+    if not changed:
+        return expression
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, schema) as writer:  # Schema.set keeps the expression tree
+        writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=schema))
+    rebuilt: pc.Expression = rebuild(sink.getvalue())
+    return rebuilt
+
+
+def _unsigned_column(
+    column: pa.Array[Any], names: str, refuse_negative: bool
+) -> pa.Array[Any] | None:
+    """A literal's or a set lookup's column with signed integers as ``uint64`` (``None``:
+    nothing to change)."""
+    dtype = column.type
+    if pa.types.is_signed_integer(dtype):
+        return _unsigned_values(column, names, refuse_negative)
+    if pa.types.is_struct(dtype) and dtype.get_field_index("value_set") >= 0:
+        struct = cast(pa.StructArray, column)
+        value_set = struct.field("value_set")
+        values: Any = cast(Any, value_set).flatten()
+        if not pa.types.is_signed_integer(values.type):
+            return None
+        if _unsigned_values(values, names, refuse_negative) is None:
+            return None
+        fields = [f.with_type(pa.list_(pa.uint64())) if f.name == "value_set" else f for f in dtype]
+        return column.cast(pa.struct(fields))
+    return None
+
+
+def _unsigned_values(values: Any, names: str, refuse_negative: bool) -> pa.Array[Any] | None:
+    negative = pc.any(pc.less(values, pa.scalar(0, values.type))).as_py()
+    if negative and not refuse_negative:
+        return None
+    if negative:
+        least = pc.min(values).as_py()
+        raise InvalidArgumentError(
+            f"the filter compares the unsigned 64-bit column(s) {names} with {least}, which "
+            "no value of them can equal; compare with whole numbers >= 0"
+        )
+    unsigned: pa.Array[Any] = values.cast(pa.uint64())
+    return unsigned
 
 
 class _Translator:

@@ -30,7 +30,7 @@ from azof.errors import (
     VersionNotFoundError,
 )
 from azof.format import KEY, CommitInfo, Snapshot
-from azof.format.types import unit_nanos
+from azof.predicate import fit_unsigned_literals
 from azof.scan.read import ScanMetrics, ScanRequest, execute_scan, references_only
 from azof.scan.stream import MERGE_ROWS, check_merge_rows, iter_scan, record_batches
 from azof.scan.verify import verify_files
@@ -43,9 +43,10 @@ from azof.timestamps import (
     parse_duration,
     parse_instant,
 )
-from azof.write.append import append_data, event_time_scalar, tombstones
+from azof.write.append import append_data, delete_instant, key_list, put_row, tombstones
 from azof.write.commit import commit_snapshot, upgrade
 from azof.write.evolve import SchemaUpdate
+from azof.write.properties import commit_properties
 from azof.write.writer import Commit, TableWriter
 
 if TYPE_CHECKING:
@@ -213,6 +214,7 @@ class Table(TemporalMethods):
             )
         key_filter = None
         if filter is not None:
+            filter = fit_unsigned_literals(filter, self._snapshot.schema.to_arrow())
             key_schema = pa.schema([self._snapshot.schema.field(KEY)])
             if references_only(filter, key_schema):
                 key_filter, filter = filter, None
@@ -362,23 +364,40 @@ class Table(TemporalMethods):
         columns (missing nullable columns are null). A row with the same key and event time
         as an earlier one replaces it (a correction); within one append the later row wins.
         Invalid data is refused with a ``SchemaMismatchError`` and nothing is committed.
-        ``properties`` (strings) are stored with the commit and shown by :meth:`log`.
+        ``properties`` (a mapping of strings to strings; anything else is an
+        ``InvalidArgumentError``) are stored with the commit and shown by :meth:`log`.
         """
-        parent = self._latest()
+        return self._commit_rows(data, properties=properties)
+
+    def _commit_rows(
+        self,
+        data: Any,
+        *,
+        operation: str = "append",
+        deleting: bool = False,
+        properties: Mapping[str, str] | None = None,
+    ) -> int:
+        """Commit rows (``deleting``: rows may be tombstones, whose values may be null) on
+        the latest version; the version the table is at afterwards."""
         snapshot = append_data(
             self.storage,
             self.name,
-            parent,
+            self._latest(),
             data,
+            operation=operation,
+            deleting=deleting,
             properties=properties,
             parent_read_at=self._read_at,
         )
         return self._landed(snapshot)
 
     def put(self, key: Any, event_time: Any, /, **values: Any) -> int:
-        """Append one row and commit it; returns the committed version."""
-        scalar = event_time_scalar(event_time, self._snapshot.schema)
-        return self.append([{KEY: key, "event_time": scalar.as_py(), **values}])
+        """Append one row and commit it; returns the committed version.
+
+        The key and the event time are the first two arguments; a value named ``key``,
+        ``event_time`` or ``_azof...`` is an ``InvalidArgumentError`` (use :meth:`delete`
+        to delete)."""
+        return self.append([put_row(self._snapshot.schema, self.name, key, event_time, values)])
 
     def delete(
         self, keys: Any, event_time: Any = None, *, properties: Mapping[str, str] | None = None
@@ -388,32 +407,18 @@ class Table(TemporalMethods):
         As of any T at or after ``event_time`` the keys are absent, until a newer row for
         them; as of earlier T their old state still shows.
         """
-        key_list = [keys] if isinstance(keys, (str, int)) else list(keys)
-        if not key_list:
+        commit_properties(properties, self.name)
+        keys = key_list(keys)
+        if not keys:
             return self.version
         schema = self._snapshot.schema
-        per_unit = unit_nanos(schema.event_time_type)
-        if event_time is None:
-            when = time.time_ns() // per_unit * per_unit
-        else:
-            when = event_time_scalar(event_time, schema).cast(pa.int64()).as_py() * per_unit
-        rows = tombstones(schema, key_list, when)
-        snapshot = append_data(
-            self.storage,
-            self.name,
-            self._latest(),
-            rows,
-            operation="delete",
-            deleting=True,
-            properties=properties,
-            parent_read_at=self._read_at,
-        )
-        return self._landed(snapshot)
+        rows = tombstones(schema, keys, delete_instant(event_time, schema))
+        return self._commit_rows(rows, operation="delete", deleting=True, properties=properties)
 
     def writer(self, *, batch_rows: int = 100_000) -> TableWriter:
         """A buffered writer: ``put``/``write``/``delete`` calls commit every ``batch_rows``
         rows and on a clean exit of the ``with`` block (on an exception, unflushed rows are
-        discarded)."""
+        discarded); see :class:`TableWriter`."""
         return TableWriter(self, batch_rows=batch_rows)
 
     def evolve(self) -> SchemaUpdate:

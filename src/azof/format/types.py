@@ -14,6 +14,8 @@ from typing import Any, cast
 
 import pyarrow as pa
 
+from azof.errors import InvalidArgumentError
+
 __all__ = [
     "SEED_TYPES",
     "SIMPLE_TYPES",
@@ -61,8 +63,11 @@ SIMPLE_TYPES: dict[str, pa.DataType] = dict(_SIMPLE)
 _UTC_NAMES = {"UTC", "utc", "Etc/UTC", "+00:00", "Z", "GMT", "Etc/GMT"}
 
 
-class UnknownTypeError(ValueError):
-    """A JSON type the codec does not know; the codec turns it into a CorruptTableError."""
+class UnknownTypeError(InvalidArgumentError):
+    """A type azof cannot store: an Arrow type given to ``create_table`` (an
+    :class:`~azof.errors.InvalidArgumentError`, so also an ``AzofError`` and a
+    ``ValueError``), or a JSON type the codec does not know, which the codec turns into a
+    ``CorruptTableError``."""
 
 
 _NANOS_PER_UNIT = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}

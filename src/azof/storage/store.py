@@ -4,14 +4,22 @@
 uses ``/``. It offers exactly what azof needs: whole and ranged reads, a seekable input file
 for Parquet, plain and create-if-absent puts, listing and deletion. Nothing else in azof
 touches files or the network.
+
+On local disk a Storage never reaches past its root through a symbolic link: listings skip
+every symlinked entry below the root (neither reported nor descended into, whatever it
+points to), and reads, writes and deletes refuse, with a :class:`StorageError`, a path that
+resolves outside the root. So ``vacuum`` (which deletes what a listing reports) and scans
+stay inside the table, whatever links someone put in its folder. The root itself may be a
+link.
 """
 
 from __future__ import annotations
 
 import builtins
+import os
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlparse
@@ -89,10 +97,66 @@ class Storage:
         local = self._local_root / _clean_relative(prefix) if self._local_root else None
         return Storage(self._store, uri, local, key)
 
+    # -- symlinks (local disk) ----------------------------------------------------------------
+
+    def _inside(self, path: str, doing: str) -> str:
+        """``path`` (cleaned); on local disk, a :class:`StorageError` when it resolves
+        outside the root through a symlink."""
+        path = _clean_relative(path)
+        if self._local_root is None:
+            return path
+        root = os.path.realpath(self._local_root)
+        real = os.path.realpath(os.path.join(self._local_root, path))
+        if real != root and not real.startswith(root + os.sep):
+            raise StorageError(
+                f"refusing to {doing} {self._where(path)}: a symbolic link takes it to {real}, "
+                f"outside {root}; azof does not follow links out of a table (remove the link)"
+            )
+        return path
+
+    def _local_listing(
+        self, prefix: str, recursive: bool
+    ) -> tuple[builtins.list[ObjectInfo], builtins.list[str]]:
+        """On local disk: the files below ``prefix`` (all, or its direct children) and, when
+        not ``recursive``, its direct sub-folders, without following symbolic links (a link
+        is neither reported nor descended into; a ``prefix`` reached through one lists
+        nothing)."""
+        assert self._local_root is not None
+        prefix = _clean_relative(prefix)
+        root = str(self._local_root)
+        real_root = os.path.realpath(root)
+        start = os.path.join(root, prefix) if prefix else root
+        if os.path.realpath(start) != (os.path.join(real_root, prefix) if prefix else real_root):
+            return [], []
+        files: builtins.list[ObjectInfo] = []
+        folders: builtins.list[str] = []
+        pending = [prefix]
+        while pending:
+            folder = pending.pop()
+            try:
+                with os.scandir(os.path.join(root, folder) if folder else root) as entries:
+                    found = builtins.list(entries)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except OSError as exc:
+                raise StorageError(f"cannot list {self._where(folder)}: {exc}") from exc
+            for entry in found:
+                path = f"{folder}/{entry.name}" if folder else entry.name
+                if entry.is_symlink():
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    (pending if recursive else folders).append(path)
+                elif entry.is_file(follow_symlinks=False) and not _staged(entry.name):
+                    stat = entry.stat(follow_symlinks=False)
+                    modified = _EPOCH + timedelta(microseconds=stat.st_mtime_ns // 1_000)
+                    files.append(ObjectInfo(path, stat.st_size, modified))
+        return files, folders
+
     # -- reads -------------------------------------------------------------------------------
 
     def read(self, path: str) -> bytes:
         """The whole object; ``FileNotFoundError`` when it does not exist."""
+        self._inside(path, "read")
         try:
             return bytes(obstore.get(self._store, self._key(path)).bytes())
         except FileNotFoundError:
@@ -106,6 +170,7 @@ class Storage:
             raise InvalidArgumentError(f"invalid byte range {start}..{end} of {self._where(path)}")
         if end == start:
             return b""
+        self._inside(path, "read")
         try:
             return bytes(obstore.get_range(self._store, self._key(path), start=start, end=end))
         except FileNotFoundError:
@@ -132,15 +197,16 @@ class Storage:
         return ObjectInfo(_clean_relative(path), int(meta["size"]), meta["last_modified"])
 
     def arrow_filesystem(self, counter: ReadCounter | None = None) -> pafs.FileSystem:
-        """A pyarrow filesystem rooted here, for Parquet scans (native for local disk)."""
+        """A pyarrow filesystem rooted here, for Parquet scans (on local disk, without a
+        counter, files open as native memory maps through :meth:`open_input`)."""
         if self._local_root is not None and counter is None:
-            return pafs.SubTreeFileSystem(str(self._local_root), pafs.LocalFileSystem())
+            return pafs.PyFileSystem(_LocalHandler(self))
         return pafs.PyFileSystem(StorageHandler(self, counter))
 
     def open_input(self, path: str) -> pa.NativeFile:
         """A seekable pyarrow input file, as Parquet readers need (ranged reads remotely)."""
         if self._local_root is not None:
-            local = self._local_root / _clean_relative(path)
+            local = self._local_root / self._inside(path, "read")
             try:
                 return pa.memory_map(str(local), "r")
             except FileNotFoundError:
@@ -153,6 +219,8 @@ class Storage:
 
     def list(self, prefix: str = "", *, recursive: bool = True) -> list[ObjectInfo]:
         """Objects below ``prefix`` (only its direct children when not ``recursive``)."""
+        if self._local_root is not None:
+            return self._local_listing(prefix, recursive)[0]
         key = self._key(prefix)
         try:
             if recursive:
@@ -171,6 +239,9 @@ class Storage:
 
     def list_dirs(self, prefix: str = "") -> builtins.list[str]:
         """Names of the 'folders' directly below ``prefix``."""
+        if self._local_root is not None:
+            folders = self._local_listing(prefix, recursive=False)[1]
+            return sorted(folder.rsplit("/", 1)[-1] for folder in folders)
         key = self._key(prefix)
         try:
             listing = obstore.list_with_delimiter(self._store, key or None)
@@ -184,6 +255,7 @@ class Storage:
 
     def write(self, path: str, data: bytes) -> None:
         """Write (or overwrite) an object atomically."""
+        self._inside(path, "write")
         try:
             obstore.put(self._store, self._key(path), data)
         except BaseError as exc:
@@ -191,6 +263,7 @@ class Storage:
 
     def write_if_absent(self, path: str, data: bytes) -> bool:
         """Create ``path`` only if no object is there; ``False`` when one already was."""
+        self._inside(path, "create")
         try:
             obstore.put(self._store, self._key(path), data, mode="create")
         except (AlreadyExistsError, PreconditionError):
@@ -200,6 +273,9 @@ class Storage:
         return True
 
     def delete(self, path: str) -> None:
+        """Delete ``path`` (nothing there is fine); refused when a link takes it outside the
+        root."""
+        self._inside(path, "delete")
         try:
             obstore.delete(self._store, self._key(path))
         except FileNotFoundError:
@@ -209,6 +285,36 @@ class Storage:
 
     def _where(self, path: str) -> str:
         return f"{self.uri.rstrip('/')}/{path}" if path else self.uri
+
+
+class _LocalHandler(StorageHandler):
+    """The pyarrow filesystem of local storage: files open as native memory maps, through
+    :meth:`Storage.open_input` (which refuses paths that links take out of the root)."""
+
+    def get_file_info(self, paths: str | builtins.list[str]) -> builtins.list[pafs.FileInfo]:
+        infos = []
+        for path in [paths] if isinstance(paths, str) else paths:
+            local = os.path.join(str(self.storage._local_root), _clean_relative(path))
+            try:
+                size = os.stat(local).st_size
+            except FileNotFoundError:
+                infos.append(pafs.FileInfo(path, pafs.FileType.NotFound))
+                continue
+            infos.append(pafs.FileInfo(path, pafs.FileType.File, size=size))
+        return infos
+
+    def open_input_file(self, path: str) -> pa.NativeFile:
+        return self.storage.open_input(path)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _staged(name: str) -> bool:
+    """Whether a file name is one obstore writes before renaming it into place
+    (``<name>#<digits>``), which its own local listing leaves out too."""
+    _, mark, suffix = name.rpartition("#")
+    return bool(mark) and suffix.isdigit()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -5,6 +5,7 @@ whose state differs, with the state on each side."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -160,6 +161,22 @@ def _candidates(
     return keys.take(pc.sort_indices(keys))
 
 
+def _under_one_schema(newer: Source, older: Source) -> tuple[Source, Source]:
+    """Both sources read under the schema of the later of their snapshots: rows written
+    under an older schema read by column id (renamed columns under their new name, added
+    ones as their default, widened types cast), as a scan of the later version reads them.
+    Schemas only evolve forwards, so the later schema knows every column id still kept."""
+    later = max(newer, older, key=lambda source: source.snapshot.version)
+    schema = later.schema
+
+    def read_under(source: Source) -> Source:
+        if source.schema is schema:
+            return source
+        return replace(source, snapshot=replace(source.snapshot, schema=schema))
+
+    return read_under(newer), read_under(older)
+
+
 def restatements(
     table: Table,
     as_of: Any,
@@ -176,6 +193,10 @@ def restatements(
     default: the version the table has loaded): late data, corrections and deletes
     committed after ``since_version``.
 
+    Both answers are read under the schema of the later of the two versions (rows written
+    under an older schema read by column id: renamed, added and widened columns as a scan of
+    that version shows them), so ``columns`` and the output name its columns.
+
     ``change`` is ``added`` (absent in the old answer, present in the new), ``removed``
     (present, then absent) or ``changed`` (present in both, a value column of ``columns``
     differs). Columns: ``key``, ``change``, ``old_event_time``, the ``old_<column>``
@@ -187,6 +208,7 @@ def restatements(
         raise InvalidArgumentError(f"since_version {since_version!r} is not a whole number")
     newer = open_source(table, version, known_at, metrics)
     older = Source(table.storage, table.name, table.snapshot_at(since_version), metrics)
+    newer, older = _under_one_schema(newer, older)
     names = newer.value_columns(columns)
     wanted = key_filter(newer, keys)
     instant = None if as_of is None else floor_units(parse_instant(as_of, "as_of"), newer.per_unit)

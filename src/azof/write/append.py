@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
 
-from azof.errors import AzofError, InvalidArgumentError
+from azof.errors import AzofError, InvalidArgumentError, SchemaMismatchError
 from azof.format import EVENT_TIME, KEY, TOMBSTONE, DataFile, Snapshot, TableSchema
 from azof.format.types import unit_nanos
 from azof.storage import Storage
@@ -15,8 +16,18 @@ from azof.timestamps import Instant, check_event_instants, exact_units, parse_in
 from azof.write.commit import append_files, commit_snapshot
 from azof.write.conform import conform, iter_input_batches
 from azof.write.files import write_sorted
+from azof.write.properties import commit_properties
 
-__all__ = ["FILE_ROWS", "append_data", "event_time_scalar", "tombstones"]
+__all__ = [
+    "FILE_ROWS",
+    "append_data",
+    "delete_instant",
+    "event_time_scalar",
+    "input_tables",
+    "key_list",
+    "put_row",
+    "tombstones",
+]
 
 FILE_ROWS = 4 * 1024 * 1024
 """Rows per data file written by one append (a larger input becomes several files)."""
@@ -30,6 +41,99 @@ def event_time_scalar(value: Any, schema: TableSchema, what: str = "event_time")
     instant = parse_instant(value, what)
     check_event_instants(instant, instant, per_unit, what)
     return pa.scalar(exact_units(instant, per_unit, what), type=dtype)
+
+
+def put_row(
+    schema: TableSchema, table: str, key: Any, event_time: Any, values: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The row ``put(key, event_time, **values)`` appends.
+
+    The key and the event time are the positional arguments; a value named like them, or
+    like a reserved ``_azof*`` column (the tombstone flag: use ``delete``), is refused
+    instead of silently overriding them.
+    """
+    for name in values:
+        if name in (KEY, EVENT_TIME):
+            raise InvalidArgumentError(
+                f"table {table!r}: put() takes the key and the event time as its first two "
+                f"arguments, not as {name}=...; call put(key, event_time, column=value, ...)"
+            )
+        if name.startswith("_azof"):
+            raise InvalidArgumentError(
+                f"table {table!r}: {name!r} is reserved (column names starting '_azof'); "
+                "to delete a key use delete(keys, event_time)"
+            )
+    # the scalar itself, exact at any unit (nanoseconds too), not a datetime
+    return {KEY: key, EVENT_TIME: event_time_scalar(event_time, schema), **values}
+
+
+def key_list(keys: Any) -> list[Any]:
+    """One key or an iterable of keys, as a list."""
+    if isinstance(keys, (str, bytes, int)):
+        return [keys]
+    try:
+        return list(keys)
+    except TypeError:
+        raise InvalidArgumentError(
+            f"keys must be a key or an iterable of keys, not {type(keys).__name__}"
+        ) from None
+
+
+def delete_instant(event_time: Any, schema: TableSchema) -> Instant:
+    """The instant a delete happens at: ``event_time`` (exact at the table's unit or refused)
+    or, when ``None``, now rounded down to the unit."""
+    per_unit = unit_nanos(schema.event_time_type)
+    if event_time is None:
+        return time.time_ns() // per_unit * per_unit
+    units: int = event_time_scalar(event_time, schema).cast(pa.int64()).as_py()
+    return units * per_unit
+
+
+_UNREADABLE = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError)
+
+
+def input_tables(data: Any, schema: TableSchema, table: str) -> Iterator[pa.Table]:
+    """The input as Arrow tables (a stream stays a stream); Python values Arrow cannot read
+    (a string in an integer column, an integer too large for any) are a
+    :class:`SchemaMismatchError` naming the column, as every other misfit is."""
+    parts = iter_input_batches(data, schema, table)
+    while True:
+        try:
+            part = next(parts)
+        except StopIteration:
+            return
+        except _UNREADABLE as exc:
+            column = _unreadable_column(data, schema)
+            where = f"column {column!r}" if column is not None else "the data"
+            wanted = f" ({schema.field(column).type})" if column in schema.names else ""
+            raise SchemaMismatchError(
+                f"table {table!r}: {where} holds values that do not fit the table{wanted}: "
+                f"{str(exc).strip().splitlines()[0]}; convert them before appending"
+            ) from None
+        yield part
+
+
+def _unreadable_column(data: Any, schema: TableSchema) -> str | None:
+    """The first column of Python rows (a list of dicts or a dict of lists) whose values
+    Arrow reads neither as the column's type nor as any one type."""
+    if isinstance(data, Mapping):
+        columns = {str(name): list(values) for name, values in data.items()}
+    elif isinstance(data, Sequence) and all(isinstance(row, Mapping) for row in data):
+        names = dict.fromkeys(name for row in data for name in row)
+        columns = {str(name): [row.get(name) for row in data] for name in names}
+    else:
+        return None
+    for name, values in columns.items():
+        dtype = schema.field(name).type if name in schema.names else None
+        for attempt in (dtype, None):
+            try:
+                pa.array(values, type=attempt)
+            except (*_UNREADABLE, TypeError, ValueError):
+                continue
+            break
+        else:
+            return name
+    return None
 
 
 def tombstones(schema: TableSchema, keys: Iterable[Any], when: Instant) -> pa.Table:
@@ -56,7 +160,7 @@ def _chunks(data: Any, schema: TableSchema, table: str, deleting: bool) -> Itera
     """Conformed tables of at most FILE_ROWS rows each, in input order."""
     pending: list[pa.Table] = []
     rows = 0
-    for whole in iter_input_batches(data, schema, table):
+    for whole in input_tables(data, schema, table):
         for offset in range(0, whole.num_rows, FILE_ROWS):
             part = whole.slice(offset, FILE_ROWS)
             pending.append(conform(part, schema, table, tombstones=deleting))
@@ -85,8 +189,10 @@ def append_data(
     see :func:`~azof.write.commit.commit_snapshot`.
 
     Nothing becomes visible unless every row is valid: files already written for a refused
-    input are removed again (and would be unreferenced anyway).
+    input are removed again (and would be unreferenced anyway). ``properties`` must map
+    strings to strings (checked before anything is written).
     """
+    properties = commit_properties(properties, table)
     written: list[DataFile] = []
     try:
         for chunk in _chunks(data, parent.schema, table, deleting):

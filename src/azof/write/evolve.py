@@ -40,6 +40,7 @@ from azof.scan.read import read_rows
 from azof.storage import Storage
 from azof.timestamps import MAX_INSTANT, MIN_INSTANT, Instant
 from azof.write.commit import commit_snapshot, upgrade
+from azof.write.properties import commit_properties
 
 if TYPE_CHECKING:
     from azof.table import Table
@@ -194,7 +195,10 @@ class SchemaUpdate:
         return (self._preview or self.snapshot.schema).to_arrow()
 
     def commit(self, *, properties: Mapping[str, str] | None = None) -> int:
-        """Commit the changes as one version (built on the latest); returns the version."""
+        """Commit the changes as one version (built on the latest); returns the version.
+
+        ``properties`` (strings to strings) are stored with the commit, as an append's."""
+        properties = commit_properties(properties, self.table.name)
         if not self.changes:
             raise InvalidArgumentError(
                 f"table {self.table.name!r}: there are no schema changes to commit; call "
