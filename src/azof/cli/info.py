@@ -312,8 +312,10 @@ Examples:
 )
 @lakehouse_options
 def tables(lakehouse: Lakehouse) -> None:
-    """List the tables of a lakehouse, one per line (a table that cannot be opened is
-    left out, with a warning line on stderr saying what is wrong)."""
+    """List the tables of a lakehouse, one per line.
+
+    A table that cannot be opened is left out, with a warning line on stderr saying what
+    is wrong (the exit code stays 0)."""
     names = _readable_tables(lakehouse)
     if use_rich():
         console = make_console()
