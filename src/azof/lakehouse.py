@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from azof import tablelog
-from azof.errors import InvalidArgumentError, TableExistsError, TableNotFoundError
+from azof.errors import (
+    InvalidArgumentError,
+    StorageError,
+    TableExistsError,
+    TableNotFoundError,
+)
 from azof.format import encode_snapshot
 from azof.format.types import UnknownTypeError, type_to_json
 from azof.storage import Storage, open_storage
@@ -78,12 +83,19 @@ class Lakehouse:
         return f"Lakehouse({self.storage.uri!r})"
 
     def tables(self) -> list[str]:
-        """The names of the tables in the lakehouse, sorted."""
+        """The names of the tables in the lakehouse, sorted. A folder that cannot be listed
+        is named too (opening it says what is wrong), so one bad folder hides no table."""
         return [
             name
             for name in self.storage.list_dirs("")
-            if _TABLE_NAME.match(name) and tablelog.is_table(self.storage.child(name))
+            if _TABLE_NAME.match(name) and self._may_be_table(name)
         ]
+
+    def _may_be_table(self, name: str) -> bool:
+        try:
+            return tablelog.is_table(self.storage.child(name))
+        except StorageError:
+            return True
 
     def create_table(
         self,

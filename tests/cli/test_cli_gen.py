@@ -58,6 +58,11 @@ def test_gen_seed_errors(azof_cli, writable_copy) -> None:
     result.assert_clean_error("table 'table2': delta1.csv: column 'value2'", "int64", "'lots'")
     assert result.code == 1
 
+    # Arrow's default null markers are values: NA in a number column is an error, not a null
+    csv.write_text(csv.read_text().replace(",lots,", ",NA,"))
+    result = azof_cli("gen", "--path", lake, "--table", "table2", "--file", "delta1")
+    result.assert_clean_error("table 'table2': delta1.csv: column 'value2'", "int64", "'NA'")
+
     result = azof_cli("gen", "--path", lake, "--table", "table2", "--file", "nope")
     result.assert_clean_error("no nope.csv beside its snapshot")
     assert result.code == 1

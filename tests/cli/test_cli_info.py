@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 
 import azof
+from broken_lake import build_broken_lake
 
 
 def test_info_plain(azof_cli, seed: Path) -> None:
@@ -103,6 +104,23 @@ def test_tables(azof_cli, seed: Path, tmp_path: Path) -> None:
     )  # fmt: skip
     empty = azof_cli("tables", "--path", tmp_path)
     assert (empty.code, empty.stdout, empty.stderr) == (0, "", "")
+
+
+def test_tables_with_broken_folders(azof_cli, tmp_path: Path) -> None:
+    """One unreadable table folder hides no other table: it gets a warning line."""
+    lake = build_broken_lake(tmp_path / "lake")
+    result = azof_cli("tables", "--path", lake)
+    assert (result.code, result.stdout) == (0, "good\nodd\n"), result
+    assert result.stderr.splitlines() == [
+        "warning: table 'badhint' is unreadable: version.txt holds 'garbage', not a snapshot "
+        "number; write the number of the latest s<N>.json into it",
+        "warning: table 'truncated' is unreadable: s1.json: not readable JSON (Unterminated "
+        "string starting at: line 1 column 23 (char 22))",
+    ]
+    result = azof_cli("sql", "--path", lake, "SELECT key FROM good JOIN odd USING (key)")
+    assert (result.code, result.stdout, result.stderr) == (0, "key\na\n", ""), result
+    result = azof_cli("sql", "--path", lake, "SELECT * FROM truncated")
+    result.assert_clean_error("table 'truncated': s1.json: not readable JSON")
 
 
 def test_help_and_version(azof_cli) -> None:

@@ -284,3 +284,48 @@ def test_usage_errors_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[s
         assert err.startswith("error: "), (argv, err)
         assert fragment in err, (argv, err)
         assert err.count("\n") == 1
+
+
+def test_csv_text_like_na_or_null_is_a_value_not_null(azof_cli, tmp_path: Path) -> None:
+    """Only an empty field is null: ``NA`` (a ticker, a country), ``NULL``, ``n/a`` are data."""
+    lake = tmp_path / "lake"
+    schema = "key:string, event_time:timestamp[ms, tz=UTC], px:float64, note:string"
+    result = azof_cli("create", "--path", lake, "--table", "t", "--schema", schema)
+    assert result.code == 0, result
+    text = tmp_path / "text.csv"
+    text.write_text(
+        "key,event_time,px,note\n"
+        "NA,2024-01-01,1.5,NA\n"
+        "NULL,2024-01-01,2.5,NULL\n"
+        "N/A,2024-01-01,,n/a\n"
+        'B,2024-01-01,3.5,""\n'
+        "C,2024-01-01,4.5,\n"
+    )
+    result = azof_cli("write", "--path", lake, "--table", "t", text)
+    assert (result.code, result.stderr) == (0, ""), result
+    rows = azof.Lakehouse(lake).table("t").scan().sort_by("key").to_pylist()
+    assert [(r["key"], r["px"], r["note"]) for r in rows] == [
+        ("B", 3.5, ""),
+        ("C", 4.5, None),
+        ("N/A", None, "n/a"),
+        ("NA", 1.5, "NA"),
+        ("NULL", 2.5, "NULL"),
+    ]
+
+    number = tmp_path / "number.csv"
+    number.write_text("key,event_time,px,note\nD,2024-01-02,n/a,x\n")
+    result = azof_cli("write", "--path", lake, "--table", "t", number)
+    result.assert_clean_error("number.csv: column 'px'", "'n/a'")
+    assert azof.Lakehouse(lake).table("t").version == 1  # nothing written
+
+    # a new table from a CSV: "NA" in a column of numbers makes it text, not a null
+    liked = tmp_path / "liked.csv"
+    liked.write_text("key,event_time,n\nNA,2024-01-01,1\nB,2024-01-01,NA\n")
+    result = azof_cli("write", "--path", lake, "--table", "liked", liked, "--create")
+    assert result.code == 0, result
+    table = azof.Lakehouse(lake).table("liked")
+    assert str(table.schema.field("n").type) == "string"
+    assert table.scan().sort_by("key").to_pylist() == [
+        {"key": "B", "event_time": utc(2024, 1, 1), "n": "NA"},
+        {"key": "NA", "event_time": utc(2024, 1, 1), "n": "1"},
+    ]

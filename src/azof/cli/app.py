@@ -79,6 +79,10 @@ SUMMARIES: dict[str, str] = {
 none of them (a test keeps these equal to the commands' own docstrings)."""
 
 
+class StdoutClosed(Exception):
+    """The reader of stdout closed it (``azof scan ... | head``): not an error."""
+
+
 @dataclass
 class CliState:
     """What the group learns before a command runs (``ctx.obj``)."""
@@ -111,6 +115,14 @@ class LazyGroup(click.Group):
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:  # before click turns it into exit code 1
+                raise StdoutClosed from exc
+            raise
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.commands or cmd_name not in self.lazy_commands:
@@ -169,9 +181,9 @@ def _report(exc: BaseException, *, debug: bool) -> int:
     """Print ``exc`` as one line on stderr (and its traceback when debugging); the exit code."""
     if isinstance(exc, SystemExit):
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    if isinstance(exc, OSError) and exc.errno == errno.EPIPE:  # stdout closed (| head)
+    if isinstance(exc, StdoutClosed) or (isinstance(exc, OSError) and exc.errno == errno.EPIPE):
         _silence_stdout()
-        return 1  # as click does for a broken pipe inside a command
+        return 0  # the reader had enough: normal for a command in a pipe, as for cat or ls
     if isinstance(exc, click.exceptions.NoArgsIsHelpError):
         click.echo(exc.ctx.get_help(), err=True)
         return exc.exit_code

@@ -91,6 +91,7 @@ def csv_to_parquet(storage: Storage, base: str, schema: pa.Schema, table: str) -
                 column_types={
                     f.name: pa.string() if pa.types.is_timestamp(f.type) else f.type for f in schema
                 },
+                null_values=[""],  # only an empty field is null, not Arrow's "NA", "NULL"...
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),

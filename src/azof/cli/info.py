@@ -312,8 +312,11 @@ Examples:
 )
 @lakehouse_options
 def tables(lakehouse: Lakehouse) -> None:
-    """List the tables of a lakehouse, one per line."""
-    names = lakehouse.tables()
+    """List the tables of a lakehouse, one per line.
+
+    A table that cannot be opened is left out, with a warning line on stderr saying what
+    is wrong (the exit code stays 0)."""
+    names = _readable_tables(lakehouse)
     if use_rich():
         console = make_console()
         for name in names:
@@ -322,3 +325,24 @@ def tables(lakehouse: Lakehouse) -> None:
             make_console(stderr=True).print(f"[dim]no tables in {escape(lakehouse.uri)}[/]")
         return
     sys.stdout.write("".join(name + "\n" for name in names))
+
+
+def _readable_tables(lakehouse: Lakehouse) -> list[str]:
+    """The tables that open (version hint and snapshot readable); one warning line on
+    stderr for each other one, so that one broken folder does not hide the rest."""
+    names = lakehouse.tables()
+
+    def problem(name: str) -> str | None:
+        try:
+            lakehouse.table(name)
+        except AzofError as exc:
+            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return text.removeprefix(f"table {name!r}: ")
+        return None
+
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(names)))) as pool:
+        problems = list(pool.map(problem, names))
+    for name, message in zip(names, problems, strict=True):
+        if message is not None:
+            click.echo(f"warning: table {name!r} is unreadable: {message}", err=True)
+    return [name for name, message in zip(names, problems, strict=True) if message is None]

@@ -254,6 +254,7 @@ class InputFile:
             parse_options=_csv_parse_options(self.path),
             convert_options=pcsv.ConvertOptions(
                 column_types=self._source_types(),
+                null_values=[""],  # only an empty field is null, not Arrow's "NA", "NULL"...
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=False,
             ),

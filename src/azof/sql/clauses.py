@@ -120,7 +120,7 @@ class _Rewriter:
         self.consumed: set[int] = set()
         self.references: list[TableReference] = []
         self.edits: list[tuple[int, int, str]] = []
-        self.ctes = {cte.name for cte in find_ctes(sql, tokens)}
+        self.ctes = find_ctes(sql, tokens)
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -169,8 +169,8 @@ class _Rewriter:
         has_clause = self.clause_at(index + 1)
         table = self.resolve(token.text, quoted)
         if not has_clause:
-            if self.is_cte(token):
-                return
+            if self.is_cte(index):
+                return  # a CTE in scope shadows a lakehouse table of the same name
             if table is None:
                 if self.unknown == "keep":
                     return
@@ -181,14 +181,14 @@ class _Rewriter:
             travel, last = self.parse_at(index, index + 1)
         else:
             travel, last = self.parse_system_time(index, index + 1)
+        if self.is_cte(index):
+            raise self.fail(
+                f"{token.text!r} is a CTE, not a lakehouse table; a time-travel clause "
+                "applies to lakehouse tables (put it on the table inside the CTE)",
+                index,
+                last,
+            )
         if table is None:
-            if self.is_cte(token):
-                raise self.fail(
-                    f"{token.text!r} is a CTE, not a lakehouse table; a time-travel clause "
-                    "applies to lakehouse tables (put it on the table inside the CTE)",
-                    index,
-                    last,
-                )
             raise self.not_found(token.text, index, last)
         if self.clause_at(last + 1):
             raise self.fail(
@@ -196,9 +196,11 @@ class _Rewriter:
             )
         self.add_reference(table, index, last, travel)
 
-    def is_cte(self, token: Token) -> bool:
+    def is_cte(self, index: int) -> bool:
+        """Whether the name at token ``index`` denotes a CTE in scope there."""
+        token = self.tokens[index]
         name = token.text if token.kind == "IDENTIFIER" else token.text.lower()
-        return name in self.ctes
+        return any(cte.name == name and cte.visible_at(index) for cte in self.ctes)
 
     def not_found(self, name: str, first: int, last: int) -> TableNotFoundError:
         line, column = line_column(self.sql, self.tokens[first].start)

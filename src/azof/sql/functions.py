@@ -192,7 +192,7 @@ class _Evaluator:
             word = words[0]
             quoted = word.kind == "IDENTIFIER"
             folded = word.text if quoted else word.text.lower()
-            before = [c for c in self.ctes if c.close < name_index and c.name == folded]
+            before = [c for c in self.ctes if c.visible_at(name_index) and c.name == folded]
             if before:
                 cte = before[-1]
                 definitions = self.sql[self.tokens[cte.first].start : self.tokens[cte.close].end]

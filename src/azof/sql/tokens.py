@@ -276,6 +276,18 @@ class Cte:
     """The index of the ``WITH`` token of its clause."""
     close: int
     """The index of the closing parenthesis of its body."""
+    recursive: bool = False
+    """Its clause is ``WITH RECURSIVE`` (its names are visible in all its bodies)."""
+    scope_end: int = -1
+    """The index of the last token of the query its clause prefixes (before the closing
+    parenthesis of the subquery it sits in, or before ``;``)."""
+
+    def visible_at(self, index: int) -> bool:
+        """Whether a name at token ``index`` denotes this CTE (ignoring shadowing): after its
+        body, up to the end of the query its ``WITH`` prefixes (the later CTEs of the clause
+        and the query itself); with ``RECURSIVE``, in every body of its clause too."""
+        start = self.first if self.recursive else self.close + 1
+        return start <= index <= self.scope_end
 
 
 def find_ctes(sql: str, tokens: Sequence[Token]) -> list[Cte]:
@@ -286,8 +298,10 @@ def find_ctes(sql: str, tokens: Sequence[Token]) -> list[Cte]:
         if token.kind != "WITH":
             continue
         position = first + 1
-        if position < len(tokens) and tokens[position].kind == "RECURSIVE":
+        recursive = position < len(tokens) and tokens[position].kind == "RECURSIVE"
+        if recursive:
             position += 1
+        scope_end = _query_end(tokens, first)
         while position < len(tokens) and _is_name(tokens[position]):
             name = tokens[position]
             position += 1
@@ -313,6 +327,8 @@ def find_ctes(sql: str, tokens: Sequence[Token]) -> list[Cte]:
                     quoted=quoted,
                     first=first,
                     close=len(tokens) - 1 if close is None else close,
+                    recursive=recursive,
+                    scope_end=scope_end,
                 )
             )
             if close is None:
@@ -323,6 +339,23 @@ def find_ctes(sql: str, tokens: Sequence[Token]) -> list[Cte]:
             else:
                 break
     return found
+
+
+def _query_end(tokens: Sequence[Token], first: int) -> int:
+    """The last token of the query that starts at token ``first``: before the parenthesis
+    that closes the one it sits in, before a ``;`` at its level, or the last token."""
+    depth = 0
+    for position in range(first + 1, len(tokens)):
+        kind = tokens[position].kind
+        if kind in ("L_PAREN", "L_BRACKET"):
+            depth += 1
+        elif kind in ("R_PAREN", "R_BRACKET"):
+            if depth == 0:
+                return position - 1
+            depth -= 1
+        elif kind == "SEMICOLON" and depth == 0:
+            return position - 1
+    return len(tokens) - 1
 
 
 def _is_name(token: Token) -> bool:

@@ -7,7 +7,10 @@ uses pyarrow's native local filesystem below the lakehouse root instead, which i
 
 from __future__ import annotations
 
+import atexit
 import threading
+import time
+import weakref
 from typing import TYPE_CHECKING, Any, cast
 
 import pyarrow as pa
@@ -19,6 +22,27 @@ if TYPE_CHECKING:
     from azof.storage.store import Storage
 
 __all__ = ["ReadCounter", "StorageHandler", "input_file"]
+
+
+# Files pyarrow holds open through this bridge. Arrow's worker threads release the last
+# reference to such a file (the dataset scanner's read-ahead state, freed just after a scan
+# returns) and must take the GIL to do so. A thread that asks for the GIL once interpreter
+# finalization has begun is ended with pthread_exit, whose forced unwinding through
+# Arrow's noexcept destructors calls std::terminate: "terminate called without an active
+# exception", SIGABRT at exit. So at exit, before finalization, wait (briefly) for those
+# threads to let go of the files.
+_LIVE_FILES: weakref.WeakSet[_CountingFile] = weakref.WeakSet()
+_EXIT_WAIT_SECONDS = 2.0
+
+
+def _wait_for_arrow_threads() -> None:
+    """At exit: wait until Arrow's threads released every file of this bridge."""
+    deadline = time.monotonic() + _EXIT_WAIT_SECONDS
+    while len(_LIVE_FILES) and time.monotonic() < deadline:
+        time.sleep(0.002)  # releases the GIL, which those threads need
+
+
+atexit.register(_wait_for_arrow_threads)
 
 
 class ReadCounter:
@@ -88,6 +112,7 @@ def input_file(storage: Storage, path: str, counter: ReadCounter | None = None) 
     """A seekable pyarrow file over one object, reading ranges on demand."""
     size = storage.info(path).size
     file = _CountingFile(storage, path, size, counter or ReadCounter())
+    _LIVE_FILES.add(file)
     return pa.PythonFile(cast("IOBase", file), mode="r")
 
 
