@@ -143,12 +143,16 @@ class Table(TemporalMethods):
         return self._snapshot.schema.to_arrow()
 
     def verify(self, version: int | None = None, known_at: Any = None) -> int:
-        """Check that every data file of a snapshot (default: the loaded one) exists and is
-        readable Parquet holding the columns the snapshot says, reading one listing of the
-        table folder and every file's footer (no rows); returns the number of files checked.
-        A problem is a ``CorruptTableError`` naming the file."""
+        """Check that every data file of a snapshot (default: the loaded one) exists, is
+        readable Parquet holding the columns the snapshot says, and that its rows keep the
+        promises of its record: no null ``key``/``event_time``, a boolean ``_azof_deleted``,
+        event times inside ``start``/``end``, keys inside ``min_key``/``max_key`` and its
+        bucket, the stated row count and order. Reads one listing of the table folder, every
+        file's footer and its ``key`` and ``event_time`` columns (a batch at a time); returns
+        the number of files checked. Problems are one ``CorruptTableError`` naming the files
+        and columns."""
         snapshot = self.snapshot_at(version, known_at)
-        return verify_files(self.storage, self.name, snapshot)
+        return verify_files(self.storage, self.name, snapshot, rows=True)
 
     def versions(self) -> list[int]:
         """Every retained snapshot number, ascending."""
