@@ -129,16 +129,16 @@ def _check_batch(
         return f"column {EVENT_TIME!r} holds a time before the record's start"
     if data_file.end is not None and high_time > data_file.end:
         return f"column {EVENT_TIME!r} holds a time after the record's end"
-    low_key, high_key = (v.as_py() for v in pc.min_max(keys).values())
-    if data_file.min_key is not None and _before(low_key, data_file.min_key):
-        return f"column {KEY!r} holds a key below the record's min_key {data_file.min_key!r}"
-    if data_file.max_key is not None and _before(data_file.max_key, high_key):
-        return f"column {KEY!r} holds a key above the record's max_key {data_file.max_key!r}"
     if data_file.buckets > 1 and np.any(bucket_of(keys, data_file.buckets) != data_file.bucket):
         return (
             f"column {KEY!r} holds a key outside the record's bucket {data_file.bucket} of "
             f"{data_file.buckets}"
         )
+    low_key, high_key = (v.as_py() for v in pc.min_max(keys).values())
+    if data_file.min_key is not None and _before(low_key, data_file.min_key):
+        return f"column {KEY!r} holds a key below the record's min_key {data_file.min_key!r}"
+    if data_file.max_key is not None and _before(data_file.max_key, high_key):
+        return f"column {KEY!r} holds a key above the record's max_key {data_file.max_key!r}"
     if data_file.sorted and not _in_order(keys, times, seen):
         return f"rows are not sorted by {KEY!r}, then {EVENT_TIME!r}, as the record says"
     return None
