@@ -24,10 +24,12 @@ import resource
 import shutil
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -335,3 +337,276 @@ def test_malformed_snapshots_are_refused_cleanly(lake: Lake, data: st.DataObject
     finally:
         lake.reset(name)
     assert peak_kb() - before < MEMORY_GROWTH_KB
+
+
+# -- (b) malformed input to the write APIs -------------------------------------------------
+
+FIELD_NAMES = ["key", "event_time", "v", "s", "n", "extra", "_azof_deleted", "", "ünï", "k y"]
+wild_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.sampled_from(BAD_NUMBERS),
+    st.integers(),
+    st.floats(),
+    st.sampled_from(BAD_TEXT),
+    st.text(max_size=8),
+    st.sampled_from(
+        [
+            "x" * 1_000_000,
+            b"\x00bytes",
+            datetime(2024, 5, 1),
+            datetime(2024, 5, 1, tzinfo=UTC),
+            datetime(1, 1, 1),
+            datetime(9999, 12, 31, 23, 59),
+            date(2024, 5, 1),
+            Decimal("1.5"),
+            Decimal("NaN"),
+            pd.NaT,
+            pd.Timestamp("2024-05-01T12:00:00+05:00"),
+            [1, 2],
+            {"a": 1},
+            (),
+            object(),
+        ]
+    ),
+)
+valid_rows = st.lists(
+    st.builds(
+        lambda i, day: {
+            "key": f"k{i}",
+            "event_time": datetime(2024, 1 + day % 12, 1 + day % 28, tzinfo=UTC),
+            "v": i,
+            "s": "s",
+            "n": 0.5,
+        },
+        st.integers(0, 5),
+        st.integers(0, 400),
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@st.composite
+def bad_rows(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Valid rows, some of their fields replaced, dropped or added."""
+    out = []
+    for row in draw(valid_rows):
+        for name in draw(st.lists(st.sampled_from(FIELD_NAMES), max_size=3)):
+            if draw(st.booleans()):
+                row[name] = draw(wild_values)
+            else:
+                row.pop(name, None)
+        out.append(row)
+    return out
+
+
+def as_frame(rows: list[dict[str, Any]], form: str) -> Any:
+    """The rows in one of the forms ``append`` takes (or the list if they do not fit it)."""
+    try:
+        if form == "columns":
+            names = {n for r in rows for n in r}
+            return {n: [r.get(n) for r in rows] for n in names}
+        if form == "short column":
+            names = {n for r in rows for n in r}
+            return {
+                n: [r.get(n) for r in rows][: max(0, len(rows) - i)] for i, n in enumerate(names)
+            }
+        if form == "arrow":
+            return pa.Table.from_pylist(rows)
+        if form == "pandas":
+            return pd.DataFrame(rows)
+    except (pa.ArrowException, ValueError, TypeError, OverflowError):
+        pass
+    return rows
+
+
+appendable = st.one_of(
+    st.builds(
+        as_frame,
+        bad_rows(),
+        st.sampled_from(["list", "columns", "short column", "arrow", "pandas"]),
+    ),
+    wild_values,
+    st.just([]),
+    st.lists(wild_values, max_size=3),
+)
+TYPES = [
+    pa.int8(),
+    pa.int64(),
+    pa.float32(),
+    pa.string(),
+    pa.large_string(),
+    pa.bool_(),
+    pa.null(),
+    pa.timestamp("s"),
+    pa.timestamp("ns", tz="Asia/Tokyo"),
+    pa.decimal128(5, 2),
+    pa.list_(pa.int32()),
+    pa.struct([("a", pa.int8())]),
+    pa.dictionary(pa.int8(), pa.string()),
+    pa.map_(pa.string(), pa.int8()),
+    pa.binary(3),
+]
+types = st.one_of(st.sampled_from(TYPES), wild_values)
+names = st.one_of(st.sampled_from(FIELD_NAMES), st.text(max_size=6), wild_values)
+schema_changes = st.lists(
+    st.one_of(
+        st.tuples(st.just("add_column"), names, types, st.booleans(), wild_values),
+        st.tuples(st.just("drop_column"), names),
+        st.tuples(st.just("rename_column"), names, names),
+        st.tuples(st.just("widen"), names, types),
+        st.tuples(st.just("move_column"), names, names),
+        st.tuples(st.just("reorder"), st.lists(names, max_size=4)),
+    ),
+    min_size=1,
+    max_size=3,
+)
+policy_values = st.dictionaries(
+    st.sampled_from(
+        ["segment", "levels", "max_deltas", "max_delta_rows", "target_file_mb", "auto",
+         "buckets", "bucket_keys"]
+    ),
+    st.one_of(wild_values, st.lists(st.sampled_from(["year", "month", "day", "week", "x"]))),
+    max_size=3,
+)  # fmt: skip
+write_ops = st.one_of(
+    st.tuples(st.just("append"), appendable),
+    st.tuples(
+        st.just("put"),
+        wild_values,
+        wild_values,
+        st.dictionaries(st.sampled_from([n for n in FIELD_NAMES if n]), wild_values, max_size=3),
+    ),
+    st.tuples(st.just("delete"), st.one_of(wild_values, st.lists(wild_values)), wild_values),
+    st.tuples(
+        st.just("writer"),
+        st.lists(
+            st.one_of(
+                st.tuples(st.just("put"), wild_values, wild_values, st.just({"v": 1})),
+                st.tuples(st.just("write"), appendable),
+            ),
+            min_size=1,
+            max_size=3,
+        ),
+    ),
+    st.tuples(st.just("evolve"), schema_changes),
+    st.tuples(st.just("set_policy"), policy_values),
+    st.tuples(st.just("set_policy object"), wild_values),
+)
+
+
+def apply_write(table: azof.Table, op: tuple[Any, ...]) -> None:
+    kind = op[0]
+    if kind == "append":
+        table.append(op[1])
+    elif kind == "put":
+        table.put(op[1], op[2], **op[3])
+    elif kind == "delete":
+        table.delete(op[1], op[2])
+    elif kind == "writer":
+        with table.writer() as writer:
+            for step in op[1]:
+                if step[0] == "put":
+                    writer.put(step[1], step[2], **step[3])
+                else:
+                    writer.write(step[1])
+    elif kind == "evolve":
+        update = table.evolve()
+        for change in op[1]:
+            if change[0] == "add_column":
+                update = update.add_column(
+                    change[1], change[2], nullable=change[3], default=change[4]
+                )
+            elif change[0] in ("move_column",):
+                update = update.move_column(change[1], after=change[2])
+            else:
+                update = getattr(update, change[0])(*change[1:])
+        update.commit()
+    elif kind == "set_policy":
+        table.set_policy(azof.CompactionPolicy(**op[1]))
+    else:
+        table.set_policy(op[1])
+
+
+def attempt(table: azof.Table, op: tuple[Any, ...]) -> AzofError | None:
+    """Run one write with a deadline; the AzofError it raised, if any (any other error
+    fails the test)."""
+    failure: list[AzofError] = []
+
+    def body() -> None:
+        try:
+            apply_write(table, op)
+        except AzofError as exc:
+            failure.append(exc)
+
+    run_bounded(body)
+    return failure[0] if failure else None
+
+
+def state(lake: azof.Lakehouse, name: str) -> tuple[int, pa.Table, list[str]]:
+    """What a fresh reader sees: the version, the answer, the snapshot files."""
+    table = lake.table(name)
+    logs = sorted(o.path for o in table.storage.list("", recursive=False))
+    return table.version, table.scan(), logs
+
+
+@pytest.fixture(scope="module")
+def write_lake(tmp_path_factory: pytest.TempPathFactory) -> azof.Lakehouse:
+    root = tmp_path_factory.mktemp("fuzz-writes") / "lake"
+    root.mkdir()
+    return azof.Lakehouse(root)
+
+
+@settings(
+    max_examples=int(os.environ.get("AZOF_FUZZ_EXAMPLES", "120")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(ops=st.lists(write_ops, min_size=1, max_size=3))
+def test_malformed_writes_change_nothing(
+    write_lake: azof.Lakehouse, ops: list[tuple[Any, ...]]
+) -> None:
+    name = f"t{len(write_lake.tables())}"
+    table = write_lake.create_table(name, SCHEMA)
+    table.append(rows(0, 3))
+    before_peak = peak_kb()
+    for op in ops:
+        before = state(write_lake, name)
+        failure = attempt(table, op)
+        if failure:
+            after = state(write_lake, name)
+            assert after[0] == before[0], f"{op[0]} failed ({failure}) but committed"
+            assert after[1].equals(before[1]), f"{op[0]} failed but the answer changed"
+            assert after[2] == before[2], f"{op[0]} failed but left files in the log"
+    assert peak_kb() - before_peak < MEMORY_GROWTH_KB
+
+
+names_or_wild = st.one_of(st.sampled_from(["ok", "a/b", "..", "", "x" * 300, "s3://x", "ü"]), names)
+
+
+@settings(
+    max_examples=int(os.environ.get("AZOF_FUZZ_EXAMPLES", "120")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    name=names_or_wild,
+    fields=st.lists(st.tuples(names, types, st.booleans()), max_size=4),
+    keep=st.sets(st.sampled_from(["key", "event_time"])),
+)
+def test_malformed_create_table_creates_nothing(
+    write_lake: azof.Lakehouse, name: Any, fields: list[tuple[Any, Any, bool]], keep: set[str]
+) -> None:
+    base = [f for f in SCHEMA if f.name in keep]
+    try:
+        schema: Any = pa.schema([*base, *(pa.field(n, t, nullable=b) for n, t, b in fields)])
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        schema = fields  # not an Arrow schema at all
+    if isinstance(name, str) and name:
+        name = f"c-{name}" if name[0].isalnum() else name
+    tables = write_lake.tables()
+    try:
+        run_bounded(lambda: write_lake.create_table(name, schema))
+    except AzofError:
+        assert write_lake.tables() == tables

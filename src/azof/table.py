@@ -380,7 +380,12 @@ class Table(TemporalMethods):
         As of any T at or after ``event_time`` the keys are absent, until a newer row for
         them; as of earlier T their old state still shows.
         """
-        key_list = [keys] if isinstance(keys, (str, int)) else list(keys)
+        try:
+            key_list = [keys] if isinstance(keys, (str, int, bytes)) else list(keys)
+        except TypeError:
+            raise InvalidArgumentError(
+                f"table {self.name!r}: delete takes a key or a list of keys, not {keys!r}"
+            ) from None
         if not key_list:
             return self.version
         schema = self._snapshot.schema
