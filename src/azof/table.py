@@ -26,6 +26,7 @@ from azof.errors import (
     AzofError,
     AzofWarning,
     CommitConflictError,
+    CorruptTableError,
     InvalidArgumentError,
     VersionNotFoundError,
 )
@@ -150,12 +151,16 @@ class Table(TemporalMethods):
         return self._snapshot.schema.to_arrow()
 
     def verify(self, version: int | None = None, known_at: Any = None) -> int:
-        """Check that every data file of a snapshot (default: the loaded one) exists and is
-        readable Parquet holding the columns the snapshot says, reading one listing of the
-        table folder and every file's footer (no rows); returns the number of files checked.
-        A problem is a ``CorruptTableError`` naming the file."""
+        """Check that every data file of a snapshot (default: the loaded one) exists, is
+        readable Parquet holding the columns the snapshot says, and that its rows keep the
+        promises of its record: no null ``key``/``event_time``, a boolean ``_azof_deleted``,
+        event times inside ``start``/``end``, keys inside ``min_key``/``max_key`` and its
+        bucket, the stated row count and order. Reads one listing of the table folder, every
+        file's footer and its ``key`` and ``event_time`` columns (a batch at a time); returns
+        the number of files checked. Problems are one ``CorruptTableError`` naming the files
+        and columns."""
         snapshot = self.snapshot_at(version, known_at)
-        return verify_files(self.storage, self.name, snapshot)
+        return verify_files(self.storage, self.name, snapshot, rows=True)
 
     def versions(self) -> list[int]:
         """Every retained snapshot number, ascending."""
@@ -330,24 +335,26 @@ class Table(TemporalMethods):
     def _landed(self, snapshot: Snapshot | None) -> int:
         if snapshot is not None:
             self._adopt(snapshot)
-            policy = self.policy
-            if policy.auto and policy.due(
-                len(snapshot.deltas), sum(f.rows or 0 for f in snapshot.deltas)
-            ):
-                self._auto_compact(snapshot.version)
+            self._auto_compact(snapshot)
         return snapshot.version if snapshot is not None else self._snapshot.version
 
-    def _auto_compact(self, landed: int) -> None:
-        """Compact after version ``landed``, which stays landed whatever happens here: a
-        compaction that fails is an :class:`AzofWarning`, not an error of the commit."""
+    def _auto_compact(self, landed: Snapshot) -> None:
+        """Compact after ``landed`` if its policy says so; ``landed`` stays landed whatever
+        happens here: a policy that cannot be read or a compaction that fails is an
+        :class:`AzofWarning`, not an error of the commit."""
         try:
-            self.compact()
+            policy = self.policy
+            if policy.auto and policy.due(
+                len(landed.deltas), sum(f.rows or 0 for f in landed.deltas)
+            ):
+                self.compact()
         except CommitConflictError:
             pass  # another compaction landed meanwhile: it folded (most of) the deltas
         except AzofError as exc:
             warnings.warn(
-                f"table {self.name!r}: version {landed} landed, but the automatic compaction "
-                f"after it failed ({exc}); the deltas stay pending until compact() succeeds",
+                f"table {self.name!r}: version {landed.version} landed, but the automatic "
+                f"compaction after it failed ({exc}); the deltas stay pending until compact() "
+                "succeeds",
                 AzofWarning,
                 stacklevel=4,
             )
@@ -473,8 +480,16 @@ class Table(TemporalMethods):
 
     @property
     def policy(self) -> CompactionPolicy:
-        """The compaction policy stored with the table (defaults if none was set)."""
-        return CompactionPolicy.from_json(self._snapshot.policy)
+        """The compaction policy stored with the table (defaults if none was set); a stored
+        policy that is invalid is a :class:`CorruptTableError` (``set_policy`` replaces it)."""
+        try:
+            return CompactionPolicy.from_json(self._snapshot.policy)
+        except InvalidArgumentError as exc:
+            raise CorruptTableError(
+                f"table {self.name!r}: version {self._snapshot.version} stores an invalid "
+                f"compaction policy ({exc}); store a valid one with "
+                "table.set_policy(azof.CompactionPolicy(...))"
+            ) from None
 
     def set_policy(self, policy: CompactionPolicy) -> int:
         """Store ``policy`` with the table (a commit); returns the version."""

@@ -72,7 +72,7 @@ SUMMARIES: dict[str, str] = {
     "sql": "Run SQL over the lakehouse's tables, each as of its own event time.",
     "tables": "List the tables of a lakehouse, one per line.",
     "vacuum": "Expire old versions and delete the data files no retained version references.",
-    "verify": "Check every data file of a version (default: the latest) without reading rows.",
+    "verify": "Check every data file of a version (default: the latest), with its keys and times.",
     "write": "Append CSV, Parquet or JSON-lines FILES to a table.",
 }
 """The first line of each command's help, for ``azof --help``: listing the commands imports

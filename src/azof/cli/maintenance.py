@@ -211,9 +211,10 @@ Examples:
 @VERSION_OPTION
 @KNOWN_AT_OPTION
 def verify(table: Table, version: int | None, known_at: str | None) -> None:
-    """Check every data file of a version (default: the latest) without reading rows.
+    """Check every data file of a version (default: the latest), with its keys and times.
 
-    Each file must exist, be readable Parquet and hold the columns the snapshot declares.
+    Each file must exist, be readable Parquet and hold the columns the snapshot declares;
+    its rows must have a key and event time inside the ranges and bucket its record says.
     Opening a table does not check its files (a read checks those it plans); this does, for
     all of them. Exits 1 naming the damaged files.
     """

@@ -41,12 +41,18 @@ class CompactionPolicy:
     bucket_keys: int = 500_000
 
     def __post_init__(self) -> None:
-        if self.segment not in GRANULARITIES:
+        if not isinstance(self.segment, str) or self.segment not in GRANULARITIES:
             raise InvalidArgumentError(
                 f"segment {self.segment!r} is not one of {', '.join(GRANULARITIES)}"
             )
+        if isinstance(self.levels, str) or not isinstance(self.levels, list | tuple):
+            raise InvalidArgumentError(
+                f"levels must be a list of granularities, not {self.levels!r}"
+            )
         levels = tuple(self.levels) or _default_levels(self.segment)
-        unknown = [level for level in levels if level not in GRANULARITIES]
+        unknown = [
+            level for level in levels if not isinstance(level, str) or level not in GRANULARITIES
+        ]
         if unknown:
             raise InvalidArgumentError(
                 f"levels {unknown} are not granularities ({', '.join(GRANULARITIES)})"
@@ -71,6 +77,8 @@ class CompactionPolicy:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidArgumentError(f"{name} must be a whole number >= 1, not {value!r}")
+        if not isinstance(self.auto, bool):
+            raise InvalidArgumentError(f"auto must be true or false, not {self.auto!r}")
         object.__setattr__(self, "levels", levels)
 
     def to_json(self) -> dict[str, Any]:
@@ -80,13 +88,22 @@ class CompactionPolicy:
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> CompactionPolicy:
-        """The policy stored in a snapshot (defaults for absent fields)."""
+        """The policy stored in a snapshot (defaults for absent fields); an
+        :class:`InvalidArgumentError` saying which field is wrong if it is invalid."""
         if not raw:
             return cls()
         known = {k: v for k, v in raw.items() if k in cls.__dataclass_fields__}
-        if "levels" in known:
+        if isinstance(known.get("levels"), list):
             known["levels"] = tuple(known["levels"])
-        return cls(**known)
+        try:
+            return cls(**known)
+        except InvalidArgumentError as exc:
+            # name the field: the checks of __post_init__ name it first in their message
+            field_name = next(
+                (name for name in cls.__dataclass_fields__ if str(exc).startswith(name)),
+                "levels",
+            )
+            raise InvalidArgumentError(f"policy field {field_name!r}: {exc}") from None
 
     def bucket_count(self, keys: int) -> int:
         """Buckets for a table of about ``keys`` keys: the fixed count, or the smallest

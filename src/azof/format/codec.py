@@ -15,9 +15,11 @@ import threading
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+import pyarrow as pa
+
 from azof.errors import InvalidArgumentError, UnsupportedFormatError
 from azof.format.schema_codec import Context, decode_schema, encode_schema
-from azof.format.snapshot import CommitInfo, DataFile, Segment, Snapshot
+from azof.format.snapshot import CommitInfo, DataFile, Segment, Snapshot, thaw
 from azof.timestamps import Instant, format_instant, parse_instant
 
 __all__ = [
@@ -34,6 +36,20 @@ CURRENT_FORMAT_VERSION = 3
 _KNOWN_VERSIONS = (1, 2, 3)
 _CONTROL = re.compile(r"[\x00-\x1f]")
 
+# Bounds on what a snapshot may say (``docs/spec.md``, "Validity rules"): a reader sizes
+# lists, loops and recursion by these numbers, so a value beyond them is refused rather
+# than trusted.
+MAX_BUCKETS = 4096
+"""Hash buckets of a table or a data file (a scan keeps one list per bucket)."""
+MAX_WHOLE = 2**63 - 1
+"""Counts, sizes and sequence numbers: 64-bit signed integers, as Arrow and Parquet hold them."""
+MAX_SEGMENT_DEPTH = 32
+"""Nesting of segments (azof writes at most one level per granularity, six)."""
+MAX_TREE_LEVELS = 16
+"""Names in ``tree.levels``."""
+MAX_NAME_CHARS = 1024
+"""Characters of a data-file name, a segment id, a tree level or the table uuid."""
+
 
 def validate_file_name(name: Any, ctx_table: str, ctx_file: str) -> str:
     """A data file name must stay inside the table folder: relative, no '..', no scheme."""
@@ -41,6 +57,10 @@ def validate_file_name(name: Any, ctx_table: str, ctx_file: str) -> str:
     if not isinstance(name, str) or not name:
         raise ctx.error(f"data file name {name!r} is not a non-empty string")
     problem = None
+    if len(name) > MAX_NAME_CHARS:
+        raise ctx.error(
+            f"data file name {name[:40]!r}... is longer than {MAX_NAME_CHARS} characters"
+        )
     if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
         problem = "is absolute"
     elif "://" in name or name.split("/", 1)[0].endswith(":"):
@@ -90,6 +110,41 @@ def _timestamp(text: str) -> Instant:
     return parse_instant(text)
 
 
+def _whole_number(value: Any, ctx: Context, where: str, name: str) -> int:
+    """``value`` if it is a whole number from 0 to ``MAX_WHOLE`` (``true`` is not one)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ctx.error(f"{where}: {name} {value!r} is not a whole number >= 0")
+    if value > MAX_WHOLE:
+        raise ctx.error(f"{where}: {name} {value} is above {MAX_WHOLE} (a 64-bit integer)")
+    return value
+
+
+def _key_bound(value: Any, ctx: Context, where: str, name: str) -> str | int | None:
+    """A record's ``min_key``/``max_key``: absent, or a key of the table's key type."""
+    if value is None:
+        return None
+    kind = ctx.key_kind
+    if isinstance(value, str) and kind in (None, str):
+        return value
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and kind in (None, int)
+        and -(2**63) <= value <= MAX_WHOLE
+    ):
+        return value
+    expected = {None: "a key", str: "a string key", int: "a 64-bit integer key"}[kind]
+    raise ctx.error(f"{where}: {name} {value!r} is not {expected}")
+
+
+def _ordered(low: str | int, high: str | int) -> bool:
+    if isinstance(low, str) and isinstance(high, str):
+        return low <= high
+    if isinstance(low, int) and isinstance(high, int):
+        return low <= high
+    return False
+
+
 def _decode_file(raw: Any, ctx: Context, where: str, default_start: Instant | None) -> DataFile:
     if isinstance(raw, str):
         return DataFile(validate_file_name(raw, ctx.table, ctx.file), start=default_start)
@@ -108,14 +163,25 @@ def _decode_file(raw: Any, ctx: Context, where: str, default_start: Instant | No
     known = ("seq", "rows", "bytes", "bucket", "buckets", "tombstones")
     for key in (*known, "schema_id") if ctx.version >= 3 else known:
         value = raw.get(key)
-        if value is not None and (
-            not isinstance(value, int) or isinstance(value, bool) or value < 0
-        ):
-            raise ctx.error(f"{where} ({name}): {key} {value!r} is not a whole number >= 0")
+        if value is not None:
+            _whole_number(value, ctx, f"{where} ({name})", key)
         ints[key] = value
+    if (ints["buckets"] or 1) > MAX_BUCKETS:
+        raise ctx.error(f"{where} ({name}): buckets {ints['buckets']} is above {MAX_BUCKETS}")
     if (ints["bucket"] or 0) >= (ints["buckets"] or 1):
         raise ctx.error(
             f"{where} ({name}): bucket {ints['bucket']} is not below buckets {ints['buckets'] or 1}"
+        )
+    if ints["rows"] is not None and (ints["tombstones"] or 0) > ints["rows"]:
+        raise ctx.error(
+            f"{where} ({name}): tombstones {ints['tombstones']} is above rows {ints['rows']}"
+        )
+    min_key = _key_bound(raw.get("min_key"), ctx, f"{where} ({name})", "min_key")
+    max_key = _key_bound(raw.get("max_key"), ctx, f"{where} ({name})", "max_key")
+    if min_key is not None and max_key is not None and not _ordered(min_key, max_key):
+        raise ctx.error(
+            f"{where} ({name}): min_key {min_key!r} and max_key {max_key!r} are not keys of "
+            "one type in order"
         )
     return DataFile(
         name,
@@ -126,8 +192,8 @@ def _decode_file(raw: Any, ctx: Context, where: str, default_start: Instant | No
         size=ints["bytes"],
         bucket=ints["bucket"] or 0,
         buckets=ints["buckets"] or 1,
-        min_key=raw.get("min_key"),
-        max_key=raw.get("max_key"),
+        min_key=min_key,
+        max_key=max_key,
         tombstones=ints["tombstones"] or 0,
         derived=raw.get("derived") is True,
         sorted=raw.get("sorted") is True,
@@ -135,10 +201,19 @@ def _decode_file(raw: Any, ctx: Context, where: str, default_start: Instant | No
     )
 
 
-def _decode_segment(raw: Any, ctx: Context, where: str, parent: Segment | None) -> Segment:
+def _decode_segment(
+    raw: Any, ctx: Context, where: str, parent: Segment | None, depth: int = 1
+) -> Segment:
     if not isinstance(raw, dict):
         raise ctx.error(f"{where} is not an object")
-    seg_id = str(raw.get("id", where))
+    if depth > MAX_SEGMENT_DEPTH:
+        raise ctx.error(f"{where}: segments nest deeper than {MAX_SEGMENT_DEPTH} levels")
+    seg_id = raw.get("id", where)
+    if not isinstance(seg_id, str | int) or isinstance(seg_id, bool):
+        raise ctx.error(f"{where}: id {seg_id!r} is not a string")
+    seg_id = str(seg_id)
+    if len(seg_id) > MAX_NAME_CHARS:
+        raise ctx.error(f"{where}: id is longer than {MAX_NAME_CHARS} characters")
     where = f"segment {seg_id!r}"
     start = _instant(raw, "start", ctx, where)
     end = _instant(raw, "end", ctx, where, required=False)
@@ -179,7 +254,8 @@ def _decode_segment(raw: Any, ctx: Context, where: str, parent: Segment | None) 
     if not isinstance(children_raw, list):
         raise ctx.error(f"{where}: 'segments' is not a list")
     children = tuple(
-        _decode_segment(c, ctx, f"{where} child {i}", node) for i, c in enumerate(children_raw)
+        _decode_segment(c, ctx, f"{where} child {i}", node, depth + 1)
+        for i, c in enumerate(children_raw)
     )
     tip: tuple[DataFile, ...] = ()
     tip_from = None
@@ -207,10 +283,7 @@ def _decode_commit(raw: Any, ctx: Context) -> CommitInfo | None:
         raise ctx.error("commit: 'properties' is not an object")
     counts = {}
     for name in ("added_rows", "added_files", "removed_files"):
-        value = raw.get(name, 0)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ctx.error(f"commit: {name} {value!r} is not a whole number >= 0")
-        counts[name] = value
+        counts[name] = _whole_number(raw.get(name, 0), ctx, "commit", name)
     return CommitInfo(
         time=time,
         operation=str(raw.get("operation", "")),
@@ -235,7 +308,7 @@ def decode_commit_entry(
     if commit is None:
         return None
     parent = raw.get("parent_version")
-    return commit, parent if isinstance(parent, int) else None
+    return commit, _version_number(parent)
 
 
 def _snapshot_object(data: bytes, ctx: Context) -> dict[str, Any]:
@@ -244,6 +317,8 @@ def _snapshot_object(data: bytes, ctx: Context) -> dict[str, Any]:
         raw = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ctx.error(f"not readable JSON ({exc})") from None
+    except RecursionError:
+        raise ctx.error("not readable JSON (nested too deeply)") from None
     if not isinstance(raw, dict):
         raise ctx.error("the snapshot is not a JSON object")
     format_version = raw.get("format_version", 1)
@@ -266,6 +341,7 @@ def decode_snapshot(data: bytes, *, table: str, file: str, version: int) -> Snap
     raw = _snapshot_object(data, ctx)
     format_version = ctx.version
     schema = decode_schema(raw.get("schema"), format_version, ctx)
+    ctx.key_kind = int if pa.types.is_integer(schema.key_type) else str
     segments_raw = raw.get("segments", [])
     if not isinstance(segments_raw, list):
         raise ctx.error("field 'segments' is not a list")
@@ -280,8 +356,11 @@ def decode_snapshot(data: bytes, *, table: str, file: str, version: int) -> Snap
         raise ctx.error(f"it says version {raw.get('version')!r} but is named for {version}")
     parent = raw.get("parent_version")
     buckets = raw.get("buckets", 1)
-    if not isinstance(buckets, int) or buckets < 1:
+    if not isinstance(buckets, int) or isinstance(buckets, bool) or buckets < 1:
         raise ctx.error(f"buckets {buckets!r} is not a whole number >= 1")
+    if buckets > MAX_BUCKETS:
+        raise ctx.error(f"buckets {buckets} is above {MAX_BUCKETS}")
+    uuid = raw.get("table_uuid")
     policy = raw.get("policy", {})
     properties = raw.get("properties", {})
     return Snapshot(
@@ -290,14 +369,21 @@ def decode_snapshot(data: bytes, *, table: str, file: str, version: int) -> Snap
         schema=schema,
         segments=segments,
         deltas=pending,
-        parent_version=parent if isinstance(parent, int) else None,
+        parent_version=_version_number(parent),
         commit=_decode_commit(raw.get("commit"), ctx),
-        table_uuid=raw["table_uuid"] if isinstance(raw.get("table_uuid"), str) else "",
+        table_uuid=uuid if isinstance(uuid, str) and len(uuid) <= MAX_NAME_CHARS else "",
         buckets=buckets,
         policy=policy if isinstance(policy, dict) else {},
         properties=properties if isinstance(properties, dict) else {},
         tree_levels=_decode_tree_levels(raw.get("tree"), ctx),
     )
+
+
+def _version_number(value: Any) -> int | None:
+    """A ``parent_version`` as a version number, or ``None`` (a wrong one reads as absent)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_WHOLE:
+        return value
+    return None
 
 
 def _decode_tree_levels(raw: Any, ctx: Context) -> tuple[str, ...]:
@@ -306,6 +392,8 @@ def _decode_tree_levels(raw: Any, ctx: Context) -> tuple[str, ...]:
     levels = raw.get("levels") if isinstance(raw, dict) else None
     if not isinstance(levels, list) or not all(isinstance(x, str) for x in levels):
         raise ctx.error("field 'tree' must be an object with 'levels', a list of names")
+    if len(levels) > MAX_TREE_LEVELS or any(len(x) > MAX_NAME_CHARS for x in levels):
+        raise ctx.error(f"tree: 'levels' holds more than {MAX_TREE_LEVELS} names, or a long one")
     return tuple(levels)
 
 
@@ -376,13 +464,13 @@ def encode_snapshot(snapshot: Snapshot) -> bytes:
             "added_rows": commit.added_rows,
             "added_files": commit.added_files,
             "removed_files": commit.removed_files,
-            "summary": dict(commit.summary),
-            "properties": dict(commit.properties),
+            "summary": thaw(commit.summary),
+            "properties": thaw(commit.properties),
         }
     raw["schema"] = encode_schema(snapshot.schema, version)
     raw["buckets"] = snapshot.buckets
-    raw["policy"] = dict(snapshot.policy)
-    raw["properties"] = dict(snapshot.properties)
+    raw["policy"] = thaw(snapshot.policy)
+    raw["properties"] = thaw(snapshot.properties)
     if snapshot.tree_levels:
         raw["tree"] = {"levels": list(snapshot.tree_levels)}
     raw["deltas"] = [_encode_file(f) for f in snapshot.deltas]
@@ -401,15 +489,15 @@ _TREES_HELD = 8
 """Trees each cache holds (a few tables, or a few versions of one, in use at once)."""
 _K = TypeVar("_K")
 _V = TypeVar("_V")
-_DECODED_TREES: dict[tuple[str, int, str], tuple[Segment, ...]] = {}
-"""(table, format version, the segments' JSON) -> the segments, for the last few trees
+_DECODED_TREES: dict[tuple[str, int, str, str], tuple[Segment, ...]] = {}
+"""(table, format version, key kind, the segments' JSON) -> the segments, for the last few trees
 decoded: the snapshots of a table's appends share their tree."""
 
 
 def _decode_segments(segments_raw: list[Any], ctx: Context) -> tuple[Segment, ...]:
     """The snapshot's segments, decoded and checked once per distinct tree (a commit that
     keeps its parent's tree does not make the next open decode it again)."""
-    key = (ctx.table, ctx.version, json.dumps(segments_raw, ensure_ascii=False))
+    key = (ctx.table, ctx.version, str(ctx.key_kind), json.dumps(segments_raw, ensure_ascii=False))
     found = _DECODED_TREES.get(key)
     if found is not None:
         return found

@@ -23,6 +23,8 @@ class Context:
         self.table = table
         self.file = file
         self.version = version
+        self.key_kind: type[str] | type[int] | None = None
+        """The Python type of the table's keys, once its schema is decoded."""
 
     def error(self, what: str) -> CorruptTableError:
         return CorruptTableError(f"table {self.table!r}: {self.file}: {what}")
@@ -65,7 +67,7 @@ def decode_schema(raw: Any, version: int, ctx: Context) -> TableSchema:
                 column_id = position + 1
             else:
                 dtype = type_from_json(item.get("type"))
-                column_id = require(item, "id", int, ctx, where)
+                column_id = _column_id(require(item, "id", int, ctx, where), ctx, where)
         except UnknownTypeError as exc:
             raise ctx.error(f"{where} ({name!r}): {exc}") from None
         nullable = item.get("nullable", True)
@@ -105,10 +107,20 @@ def decode_schema(raw: Any, version: int, ctx: Context) -> TableSchema:
     return schema
 
 
-def _whole(value: Any, ctx: Context, where: str, name: str) -> int:
+MAX_COLUMN_ID = 2**31 - 1
+"""Column ids are Parquet field ids: 32-bit signed integers."""
+
+
+def _whole(value: Any, ctx: Context, where: str, name: str, limit: int = 2**63 - 1) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise ctx.error(f"{where}: {name} {value!r} is not a whole number >= 0")
+    if value > limit:
+        raise ctx.error(f"{where}: {name} {value} is above {limit}")
     return value
+
+
+def _column_id(value: int, ctx: Context, where: str) -> int:
+    return _whole(value, ctx, where, "id", MAX_COLUMN_ID)
 
 
 def _decode_evolved_column(
@@ -139,7 +151,7 @@ def _decode_evolved_schema(
 ) -> TableSchema:
     """The format-3 fields of a schema: ``schema_id``, ``next_column_id``, ``dropped``."""
     schema_id = _whole(raw.get("schema_id", 0), ctx, "schema", "schema_id")
-    next_id = _whole(raw.get("next_column_id", 0), ctx, "schema", "next_column_id")
+    next_id = _whole(raw.get("next_column_id", 0), ctx, "schema", "next_column_id", MAX_COLUMN_ID)
     dropped_raw = raw.get("dropped", [])
     if not isinstance(dropped_raw, list):
         raise ctx.error("schema: 'dropped' is not a list")
@@ -149,7 +161,7 @@ def _decode_evolved_schema(
             raise ctx.error("schema: a dropped column is not an object")
         name = require(item, "name", str, ctx, "schema dropped column")
         where = f"schema dropped column {name!r}"
-        column_id = require(item, "id", int, ctx, where)
+        column_id = _column_id(require(item, "id", int, ctx, where), ctx, where)
         dropped.append(
             DroppedColumn(column_id, name, _whole(item.get("version"), ctx, where, "version"))
         )

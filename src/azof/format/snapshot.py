@@ -12,12 +12,38 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from azof.format.schema import TableSchema
 from azof.timestamps import Instant
 
-__all__ = ["CommitInfo", "DataFile", "Segment", "Snapshot"]
+__all__ = ["CommitInfo", "DataFile", "Segment", "Snapshot", "freeze", "thaw"]
+
+
+def freeze(value: Any) -> Any:
+    """``value`` made read-only all the way down: a mapping becomes a ``MappingProxyType``
+    of frozen values (keys as given), a list or tuple a tuple; anything else is kept."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """The plain JSON form of a frozen value: dicts and lists again (for encoding)."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [thaw(v) for v in value]
+    return value
+
+
+def _frozen_mapping(value: Any) -> Mapping[str, Any]:
+    frozen = freeze(value if isinstance(value, Mapping) else {})
+    assert isinstance(frozen, MappingProxyType)
+    return frozen
 
 
 @dataclass(frozen=True)
@@ -98,6 +124,11 @@ class CommitInfo:
     properties: Mapping[str, str] = field(default_factory=dict)
     """The writer's own commit metadata (e.g. a job id), stored as given."""
 
+    def __post_init__(self) -> None:
+        # frozen means frozen: a cached snapshot's commit cannot be changed by a caller
+        object.__setattr__(self, "summary", _frozen_mapping(self.summary))
+        object.__setattr__(self, "properties", _frozen_mapping(self.properties))
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -116,6 +147,12 @@ class Snapshot:
     properties: Mapping[str, Any] = field(default_factory=dict)
     tree_levels: tuple[str, ...] = ()
     """The levels of a segment tree written by azof's compaction; empty for a seed tree."""
+
+    def __post_init__(self) -> None:
+        # frozen means frozen: snapshots are shared by caches, so their mappings are
+        # read-only views (nested lists become tuples)
+        object.__setattr__(self, "policy", _frozen_mapping(self.policy))
+        object.__setattr__(self, "properties", _frozen_mapping(self.properties))
 
     def files(self) -> Iterator[DataFile]:
         """Every data file the snapshot references."""

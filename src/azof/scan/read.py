@@ -146,6 +146,12 @@ def file_columns(
     path = data_file.file
     for name in (KEY, EVENT_TIME):
         _check_type(table, path, name, schema.field(name).type, physical, name)
+    tombstone = physical.get_field_index(TOMBSTONE)
+    if tombstone >= 0 and not pa.types.is_boolean(physical.field(tombstone).type):
+        raise CorruptTableError(
+            f"table {table!r}: data file {path} column {TOMBSTONE!r} is "
+            f"{physical.field(tombstone).type}, not bool; the file does not belong to this table"
+        )
     by_id = {}
     for stored in physical:
         field_id = _field_id(stored)
@@ -383,17 +389,33 @@ def read_rows(
         parts = [_read_group(schema, g, condition, filesystem, out) for g in groups]
     except FileNotFoundError as exc:
         raise CorruptTableError(f"table {table!r}: a data file is missing ({exc})") from None
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError) as exc:
         raise CorruptTableError(f"table {table!r}: cannot read data files ({exc})") from None
     if not parts:
         raw = out.empty_table()
     else:
         raw = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+    _refuse_null_keys(table, raw, planned)
     metrics.files.extend(p.file.file for p in planned)
     metrics.rows_read += raw.num_rows
     if counter is not None:
         metrics.bytes_read += counter.bytes_read
     return raw
+
+
+def _refuse_null_keys(table: str, raw: pa.Table, planned: Sequence[PlannedFile]) -> None:
+    """A ``CorruptTableError`` naming the file and column if rows read hold a null ``key``
+    or ``event_time`` (the merge and every writer rely on both being set)."""
+    for name in (KEY, EVENT_TIME):
+        column = raw.column(name)
+        if column.null_count:
+            priority = raw.filter(pc.is_null(column)).column(PRIORITY)[0].as_py()
+            path = next((p.file.file for p in planned if p.priority == priority), "?")
+            raise CorruptTableError(
+                f"table {table!r}: data file {path} column {name!r} holds nulls (every row "
+                "needs a key and an event time); run table.verify() and restore the file or "
+                "read another version"
+            )
 
 
 @dataclass(frozen=True)

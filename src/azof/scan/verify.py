@@ -1,17 +1,32 @@
-"""Checking a snapshot's data files without reading their rows: ``Table.verify``.
+"""Checking a snapshot's data files: ``Table.verify``.
 
 Opening a table reads only its snapshot, and a read checks the files it plans. A
 verification checks every file the snapshot names: that it exists (one listing of the
-table folder), that it is readable Parquet (its footer) and that it holds the columns the
-snapshot says, with readable types (``docs/spec.md``, "Validity rules").
+table folder), that it is readable Parquet (its footer), that it holds the columns the
+snapshot says, with readable types, and (``rows=True``) that its rows keep the promises of
+its record and of the format (``docs/spec.md``, "Validity rules"): no null ``key`` or
+``event_time``, a boolean ``_azof_deleted``, event times inside the record's
+``start``/``end``, keys inside its ``min_key``/``max_key`` and its bucket, the row count it
+states, and the order ``sorted`` promises. Rows are read a batch at a time, only the
+columns checked, so memory stays bounded whatever the file's size.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
 
 from azof.errors import CorruptTableError
+from azof.format.buckets import bucket_of
+from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE, TableSchema
 from azof.format.snapshot import DataFile, Snapshot
+from azof.format.types import unit_nanos
 from azof.scan.read import file_columns, open_fragment
 from azof.storage import Storage
 from azof.tablelog import snapshot_name
@@ -22,11 +37,14 @@ _READERS = 8
 """Footers read at once (each is a small ranged read: latency, not bandwidth, bound)."""
 _SHOWN = 5
 """Problems named in the error; the rest are counted."""
+_BATCH_ROWS = 65_536
+"""Rows checked at once: memory is a few columns of this many rows per reader."""
 
 
-def verify_files(storage: Storage, table: str, snapshot: Snapshot) -> int:
+def verify_files(storage: Storage, table: str, snapshot: Snapshot, *, rows: bool = False) -> int:
     """Check every data file of ``snapshot``; the number of files checked. All problems
-    found are reported together in one ``CorruptTableError``."""
+    found are reported together in one ``CorruptTableError``. ``rows`` also reads the
+    ``key``, ``event_time`` and ``_azof_deleted`` columns of every file to check its rows."""
     files = list({f.file: f for f in snapshot.files()}.values())
     present = {obj.path for obj in storage.list("")}
     named = f"{snapshot_name(snapshot.version)} names "
@@ -38,6 +56,8 @@ def verify_files(storage: Storage, table: str, snapshot: Snapshot) -> int:
         try:
             fragment = open_fragment(table, data_file, filesystem, version=snapshot.version)
             file_columns(table, snapshot.schema, data_file, fragment.physical_schema)
+            if rows:
+                return _check_rows(snapshot.schema, data_file, fragment)
         except CorruptTableError as exc:
             return str(exc).removeprefix(f"table {table!r}: ")
         return None
@@ -54,3 +74,94 @@ def verify_files(storage: Storage, table: str, snapshot: Snapshot) -> int:
             "version"
         )
     return len(files)
+
+
+@dataclass
+class _Seen:
+    """What the batches of one file held so far."""
+
+    rows: int = 0
+    last_key: Any = None
+    last_time: int | None = None
+
+
+def _check_rows(
+    schema: TableSchema, data_file: DataFile, fragment: ds.ParquetFileFragment
+) -> str | None:
+    """The first broken promise of a data file's rows, naming the file and column."""
+    physical = fragment.physical_schema
+    where = f"data file {data_file.file}"
+    index = physical.get_field_index(TOMBSTONE)
+    if index >= 0 and not pa.types.is_boolean(physical.field(index).type):
+        return f"{where} column {TOMBSTONE!r} is {physical.field(index).type}, not bool"
+    per_unit = unit_nanos(schema.event_time_type)
+    seen = _Seen()
+    try:
+        for batch in fragment.to_batches(columns=[KEY, EVENT_TIME], batch_size=_BATCH_ROWS):
+            keys = batch.column(KEY).cast(schema.key_type)
+            times = batch.column(EVENT_TIME).cast(pa.int64())
+            problem = _check_batch(data_file, keys, times, per_unit, seen)
+            if problem is not None:
+                return f"{where} {problem}"
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError) as exc:
+        return f"{where} cannot be read ({exc})"
+    if data_file.rows is not None and data_file.rows != seen.rows:
+        return f"{where} holds {seen.rows} rows, but its record says rows {data_file.rows}"
+    return None
+
+
+def _check_batch(
+    data_file: DataFile,
+    keys: pa.Array[Any],
+    times: pa.Array[Any],
+    per_unit: int,
+    seen: _Seen,
+) -> str | None:
+    seen.rows += len(keys)
+    if not len(keys):
+        return None
+    if keys.null_count:
+        return f"column {KEY!r} holds {keys.null_count} nulls (a key must not be null)"
+    if times.null_count:
+        return f"column {EVENT_TIME!r} holds {times.null_count} nulls (an event time must not be)"
+    low_time, high_time = (v.as_py() * per_unit for v in pc.min_max(times).values())
+    if data_file.start is not None and low_time < data_file.start:
+        return f"column {EVENT_TIME!r} holds a time before the record's start"
+    if data_file.end is not None and high_time > data_file.end:
+        return f"column {EVENT_TIME!r} holds a time after the record's end"
+    if data_file.buckets > 1 and np.any(bucket_of(keys, data_file.buckets) != data_file.bucket):
+        return (
+            f"column {KEY!r} holds a key outside the record's bucket {data_file.bucket} of "
+            f"{data_file.buckets}"
+        )
+    low_key, high_key = (v.as_py() for v in pc.min_max(keys).values())
+    if data_file.min_key is not None and _before(low_key, data_file.min_key):
+        return f"column {KEY!r} holds a key below the record's min_key {data_file.min_key!r}"
+    if data_file.max_key is not None and _before(data_file.max_key, high_key):
+        return f"column {KEY!r} holds a key above the record's max_key {data_file.max_key!r}"
+    if data_file.sorted and not _in_order(keys, times, seen):
+        return f"rows are not sorted by {KEY!r}, then {EVENT_TIME!r}, as the record says"
+    return None
+
+
+def _before(a: Any, b: Any) -> bool:
+    """``a < b`` for two keys (strings compare by their UTF-8 bytes, as Arrow orders them)."""
+    if isinstance(a, str) and isinstance(b, str):
+        return a.encode() < b.encode()
+    return bool(a < b)
+
+
+def _in_order(keys: pa.Array[Any], times: pa.Array[Any], seen: _Seen) -> bool:
+    """Whether the batch's rows, after the last row of the previous batch, are sorted by
+    key, then event time; remembers the batch's last row."""
+    if seen.last_key is not None:
+        keys = pa.concat_arrays([pa.array([seen.last_key], keys.type), keys])
+        times = pa.concat_arrays([pa.array([seen.last_time], times.type), times])
+    n = len(keys)
+    seen.last_key, seen.last_time = keys[n - 1].as_py(), times[n - 1].as_py()
+    if n < 2:
+        return True
+    k0, k1 = keys.slice(0, n - 1), keys.slice(1)
+    t0, t1 = times.slice(0, n - 1), times.slice(1)
+    broken = pc.or_(pc.greater(k0, k1), pc.and_(pc.equal(k0, k1), pc.greater(t0, t1)))
+    return not pc.any(broken).as_py()

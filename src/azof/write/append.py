@@ -147,6 +147,8 @@ def tombstones(schema: TableSchema, keys: Iterable[Any], when: Instant) -> pa.Ta
         raise InvalidArgumentError(
             f"keys to delete must be of the key type {schema.key_type}: {exc}"
         ) from None
+    if key_array.null_count:
+        raise InvalidArgumentError("a key to delete is None; keys are never null")
     return pa.table(
         {
             KEY: key_array,

@@ -343,6 +343,10 @@ def dedup_last(table: pa.Table) -> pa.Table:
 
 def validate_new_schema(schema: pa.Schema, table: str) -> pa.Schema:
     """Check a schema given to create_table: key, event_time, supported types, unique names."""
+    if not isinstance(schema, pa.Schema):
+        raise InvalidArgumentError(
+            f"table {table!r}: create_table takes a pyarrow.Schema, not {type(schema).__name__}"
+        )
     names = schema.names
     if len(set(names)) != len(names):
         raise SchemaMismatchError(f"table {table!r}: the schema has duplicate column names")
