@@ -97,6 +97,7 @@ class Table(TemporalMethods):
         self.name = name
         self.storage = storage
         self._snapshots = tablelog.SnapshotCache()
+        self._read_at = time.monotonic()
         if version is None:
             version = tablelog.current_version(storage, name)
         elif isinstance(version, bool) or not isinstance(version, int) or version < 0:
@@ -121,10 +122,14 @@ class Table(TemporalMethods):
         return snapshot
 
     def refresh(self) -> Table:
-        """Load the latest committed version (other writers' commits become visible)."""
-        latest = tablelog.current_version(self.storage, self.name)
+        """Load the latest committed version (other writers' commits become visible).
+
+        Never moves backwards: the latest version is searched from the one already loaded."""
+        read_at = time.monotonic()
+        latest = tablelog.current_version(self.storage, self.name, at_least=self._snapshot.version)
         if latest != self._snapshot.version:
             self._snapshot = self._load(latest)
+        self._read_at = read_at
         return self
 
     @property
@@ -357,7 +362,15 @@ class Table(TemporalMethods):
         Invalid data is refused with a ``SchemaMismatchError`` and nothing is committed.
         ``properties`` (strings) are stored with the commit and shown by :meth:`log`.
         """
-        snapshot = append_data(self.storage, self.name, self._latest(), data, properties=properties)
+        parent = self._latest()
+        snapshot = append_data(
+            self.storage,
+            self.name,
+            parent,
+            data,
+            properties=properties,
+            parent_read_at=self._read_at,
+        )
         return self._landed(snapshot)
 
     def put(self, key: Any, event_time: Any, /, **values: Any) -> int:
@@ -391,6 +404,7 @@ class Table(TemporalMethods):
             operation="delete",
             deleting=True,
             properties=properties,
+            parent_read_at=self._read_at,
         )
         return self._landed(snapshot)
 
@@ -466,7 +480,10 @@ class Table(TemporalMethods):
             )
             return upgrade(parent, version, info, policy=policy.to_json())
 
-        return self._adopt(commit_snapshot(self.storage, self.name, self._latest(), build))
+        parent = self._latest()
+        return self._adopt(
+            commit_snapshot(self.storage, self.name, parent, build, parent_read_at=self._read_at)
+        )
 
     def restore(self, version: int | None = None, known_at: Any = None) -> int:
         """Make the table's state that of an earlier ``version`` (or the one ``known_at``
@@ -544,8 +561,11 @@ class Table(TemporalMethods):
         A version is kept if it is among the last ``retain_versions`` or younger than
         ``older_than`` (e.g. ``"7d"``); with neither, every version is kept and only
         unreferenced files (of failed commits, or of versions expired earlier) go. Files
-        younger than ``grace`` are never deleted, so commits in flight are safe.
-        ``dry_run`` lists what would go.
+        younger than ``grace`` are never deleted, so commits in flight are safe; files that
+        only the versions expired now referenced are *released* and deleted by a vacuum at
+        least ``grace`` later (at once with a zero grace), so a restore or a reader that
+        read such a version just before has the grace to finish. An expired version's
+        number stays taken (spec 14). ``dry_run`` lists what would go.
         """
         if retain_versions is not None and (
             isinstance(retain_versions, bool)
@@ -557,6 +577,7 @@ class Table(TemporalMethods):
         snapshot = self._latest()
         result = vacuum_table(
             self.storage,
+            self.name,
             snapshot,
             self._load,
             self.commit_time,

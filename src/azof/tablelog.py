@@ -3,7 +3,9 @@
 Reading side of the commit protocol (``docs/spec.md``, "Layout" and "Commits"): the
 current version is the one ``version.txt`` names, or a later one if ``s<N+1>.json`` exists
 (``version.txt`` is only a hint written after each commit; the create-if-absent of the
-snapshot file is the commit).
+snapshot file is the commit). A vacuum overwrites the snapshot of an expired version with
+:data:`EXPIRED_MARKER` instead of deleting it, so that its number can never be committed
+again (spec 11.1 and 14); a marker reads as a missing version.
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ from collections import OrderedDict
 from azof.errors import CorruptTableError, TableNotFoundError, VersionNotFoundError
 from azof.format import CommitInfo, Snapshot, decode_snapshot
 from azof.format.codec import decode_commit_entry
-from azof.storage import Storage
+from azof.storage import ObjectInfo, Storage
 
 __all__ = [
+    "EXPIRED_MARKER",
     "VERSION_HINT",
     "SnapshotCache",
     "current_version",
+    "is_marker",
     "is_table",
+    "list_snapshots",
     "list_versions",
     "load_commit",
     "load_snapshot",
@@ -28,6 +33,9 @@ __all__ = [
 ]
 
 VERSION_HINT = "version.txt"
+EXPIRED_MARKER = b'{"expired":true}'
+"""What a vacuum leaves in place of an expired snapshot: the name stays taken (no writer can
+create that version again), the version reads as gone. No snapshot is ever this short."""
 _SNAPSHOT = re.compile(r"^s(\d+)\.json$")
 
 
@@ -35,14 +43,24 @@ def snapshot_name(version: int) -> str:
     return f"s{version}.json"
 
 
-def list_versions(storage: Storage) -> list[int]:
-    """Every snapshot number present in the table folder, ascending."""
-    versions = []
+def is_marker(size: int) -> bool:
+    """Whether a snapshot object of ``size`` bytes is an expired marker."""
+    return size == len(EXPIRED_MARKER)
+
+
+def list_snapshots(storage: Storage) -> list[tuple[int, ObjectInfo]]:
+    """Every ``s<N>.json`` object in the table folder (markers included), by version."""
+    found = []
     for obj in storage.list("", recursive=False):
         match = _SNAPSHOT.match(obj.path.rsplit("/", 1)[-1])
         if match:
-            versions.append(int(match[1]))
-    return sorted(versions)
+            found.append((int(match[1]), obj))
+    return sorted(found, key=lambda item: item[0])
+
+
+def list_versions(storage: Storage) -> list[int]:
+    """Every retained snapshot number (markers of expired versions left out), ascending."""
+    return [version for version, obj in list_snapshots(storage) if not is_marker(obj.size)]
 
 
 def is_table(storage: Storage) -> bool:
@@ -53,33 +71,64 @@ def is_table(storage: Storage) -> bool:
     )
 
 
-def current_version(storage: Storage, table: str) -> int:
-    """The latest committed version of the table."""
+def _snapshot_size(storage: Storage, version: int) -> int | None:
+    """The size of ``s<version>.json``, ``None`` when there is no such object."""
+    try:
+        return storage.info(snapshot_name(version)).size
+    except FileNotFoundError:
+        return None
+
+
+def _is_live(storage: Storage, version: int) -> bool:
+    size = _snapshot_size(storage, version)
+    return size is not None and not is_marker(size)
+
+
+def _read_hint(storage: Storage, table: str) -> int | None:
     try:
         text = storage.read(VERSION_HINT).decode("utf-8", errors="replace").strip()
     except FileNotFoundError:
-        versions = list_versions(storage)
-        if not versions:
-            raise TableNotFoundError(
-                f"no table {table!r} at {storage.uri}: it has no {VERSION_HINT} and no "
-                "snapshots; check the name with lakehouse.tables()"
-            ) from None
-        return versions[-1]
+        return None
     if not (text.isascii() and text.isdigit()):
         raise CorruptTableError(
             f"table {table!r}: {VERSION_HINT} holds {text[:40]!r}, not a snapshot number; "
             f"write the number of the latest s<N>.json into it"
         )
-    version = int(text)
-    if not storage.exists(snapshot_name(version)):
-        later = [v for v in list_versions(storage) if v > version]
-        if later:  # a stale hint whose snapshot was vacuumed: the log goes on past it
-            return later[-1]
-        raise CorruptTableError(
-            f"table {table!r}: {VERSION_HINT} names version {version} but "
-            f"{snapshot_name(version)} is missing; restore it or fix {VERSION_HINT}"
-        )
-    while storage.exists(snapshot_name(version + 1)):
+    return int(text)
+
+
+def current_version(storage: Storage, table: str, at_least: int | None = None) -> int:
+    """The latest committed version of the table.
+
+    Starts from the greater of ``version.txt`` and ``at_least`` (a version the caller has
+    already seen, so that a reader never moves backwards when a racing writer rewrote the
+    hint with an older number) and probes upwards while the next snapshot object exists
+    (markers of expired versions included: a later real snapshot follows them). When the
+    start is missing or expired, the hint is stale: the greatest listed version is the
+    start instead.
+    """
+    hint = _read_hint(storage, table)
+    start = max((v for v in (hint, at_least) if v is not None), default=None)
+    if start is not None and not _is_live(storage, start):
+        # a stale hint: its snapshot was vacuumed, and the log goes on past it
+        later = [v for v in list_versions(storage) if v > start]
+        if not later:
+            raise CorruptTableError(
+                f"table {table!r}: {VERSION_HINT} names version {start} but "
+                f"{snapshot_name(start)} is missing and no later snapshot exists; restore "
+                f"it or fix {VERSION_HINT}"
+            )
+        start = later[-1]
+    if start is None:
+        versions = list_versions(storage)
+        if not versions:
+            raise TableNotFoundError(
+                f"no table {table!r} at {storage.uri}: it has no {VERSION_HINT} and no "
+                "snapshots; check the name with lakehouse.tables()"
+            )
+        start = versions[-1]
+    version = start
+    while _snapshot_size(storage, version + 1) is not None:
         version += 1
     return version
 
@@ -87,12 +136,15 @@ def current_version(storage: Storage, table: str) -> int:
 def _read(storage: Storage, table: str, version: int) -> bytes:
     name = snapshot_name(version)
     try:
-        return storage.read(name)
+        data = storage.read(name)
     except FileNotFoundError:
+        data = EXPIRED_MARKER
+    if data == EXPIRED_MARKER:
         raise VersionNotFoundError(
             f"table {table!r} has no version {version} ({name} is missing or was vacuumed); "
             f"see table.versions()"
-        ) from None
+        )
+    return data
 
 
 def load_snapshot(storage: Storage, table: str, version: int) -> Snapshot:

@@ -333,13 +333,20 @@ def compact_snapshot(
     added = [f for leaf in built for f in leaf.files()]
     rows_written = sum(f.rows or 0 for f in added)
     removed = [f for f in snapshot.files() if f.file in work.folded]
-    original_segments, original_levels = snapshot.segments, snapshot.tree_levels
+    original = snapshot
 
     def build(parent: Snapshot, version: int, when: Instant) -> Snapshot:
-        if parent.segments != original_segments or parent.tree_levels != original_levels:
+        pending = {d.file for d in parent.deltas}
+        if (
+            parent.segments != original.segments
+            or parent.tree_levels != original.tree_levels
+            or parent.buckets != original.buckets
+            or any(d.file in work.folded and d.file not in pending for d in original.deltas)
+        ):
             raise CommitConflictError(
-                f"table {table!r}: another compaction landed while this one ran; run "
-                "compact() again"
+                f"table {table!r}: version {parent.version} changed what this compaction "
+                "read (another compaction or a restore landed while it ran); nothing was "
+                "committed, run compact() again"
             )
         remaining = tuple(d for d in parent.deltas if d.file not in work.folded)
         info = CommitInfo(

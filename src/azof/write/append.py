@@ -80,8 +80,12 @@ def append_data(
     operation: str = "append",
     deleting: bool = False,
     properties: Mapping[str, str] | None = None,
+    parent_read_at: float | None = None,
 ) -> Snapshot | None:
     """Write ``data`` as new delta files and commit them; ``None`` when there were no rows.
+
+    ``parent_read_at``: when ``parent`` was read as the latest version (``time.monotonic()``),
+    see :func:`~azof.write.commit.commit_snapshot`.
 
     Nothing becomes visible unless every row is valid: files already written for a refused
     input are removed again (and would be unreferenced anyway).
@@ -101,4 +105,4 @@ def append_data(
     rows = sum(f.rows or 0 for f in written)
     deletes = sum(f.tombstones for f in written)
     build = append_files(written, operation, {"rows": rows, "deletes": deletes}, properties)
-    return commit_snapshot(storage, table, parent, build)
+    return commit_snapshot(storage, table, parent, build, parent_read_at=parent_read_at)

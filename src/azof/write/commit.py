@@ -1,10 +1,15 @@
 """Commits: a pure ``build(parent, version, time) -> Snapshot``, then one create-if-absent.
 
-The commit protocol (``docs/spec.md``, "Commits"): data files are written first; the new
-snapshot ``s<N+1>.json`` is created only if absent, which is the atomic commit point. The
-loser of a race re-reads the latest snapshot, rebuilds on top of it and retries; appends
+The commit protocol (``docs/spec.md``, 11.1 and 11.2): data files are written first; the
+new snapshot ``s<N+1>.json`` is created only if absent, which is the atomic commit point.
+The loser of a race re-reads the latest snapshot, rebuilds on top of it and retries; appends
 and deletes commute by event time, so they never need to fail, only to retry.
 ``version.txt`` is rewritten afterwards as a hint.
+
+A snapshot number is never committed twice: a vacuum leaves a marker in place of an expired
+snapshot (the name stays taken), and a writer whose parent was read more than
+:data:`FRESH_SECONDS` ago first re-reads the latest version, so the number it tries is above
+every number that existed when it tries it (spec 11.1, "No reuse of snapshot numbers").
 """
 
 from __future__ import annotations
@@ -23,9 +28,20 @@ from azof.format import CommitInfo, DataFile, Snapshot, encode_snapshot
 from azof.storage import Storage
 from azof.timestamps import Instant, parse_instant
 
-__all__ = ["MAX_ATTEMPTS", "Builder", "append_files", "commit_snapshot", "now_instant"]
+__all__ = [
+    "FRESH_SECONDS",
+    "MAX_ATTEMPTS",
+    "Builder",
+    "append_files",
+    "commit_snapshot",
+    "latest_snapshot",
+    "now_instant",
+]
 
 MAX_ATTEMPTS = 60
+FRESH_SECONDS = 2.0
+"""A parent read longer ago than this is re-checked against the latest version before the
+first create-if-absent (vacuum keeps markers of expired versions for an hour at least)."""
 Builder = Callable[[Snapshot, int, Instant], Snapshot]
 
 
@@ -96,8 +112,17 @@ def _landed_anyway(storage: Storage, name: str, data: bytes) -> bool:
         return False
 
 
-def latest_snapshot(storage: Storage, table: str) -> Snapshot:
-    return tablelog.load_snapshot(storage, table, tablelog.current_version(storage, table))
+def latest_snapshot(storage: Storage, table: str, at_least: int | None = None) -> Snapshot:
+    """The latest snapshot, never one older than ``at_least``."""
+    version = tablelog.current_version(storage, table, at_least=at_least)
+    return tablelog.load_snapshot(storage, table, version)
+
+
+def _fresh(storage: Storage, table: str, parent: Snapshot) -> Snapshot:
+    """``parent`` if it is still the latest version, else the latest snapshot."""
+    if tablelog.current_version(storage, table, at_least=parent.version) == parent.version:
+        return parent
+    return latest_snapshot(storage, table, at_least=parent.version)
 
 
 def commit_snapshot(
@@ -107,8 +132,16 @@ def commit_snapshot(
     build: Builder,
     *,
     max_attempts: int = MAX_ATTEMPTS,
+    parent_read_at: float | None = None,
 ) -> Snapshot:
-    """Land ``build(parent)`` as the next version, rebasing on newer commits as needed."""
+    """Land ``build(parent)`` as the next version, rebasing on newer commits as needed.
+
+    ``parent_read_at`` is the ``time.monotonic()`` at which ``parent`` was read as the latest
+    version; unless that was within :data:`FRESH_SECONDS`, the latest version is checked
+    first and ``build`` gets the newest snapshot (``build`` decides whether it still applies).
+    """
+    if parent_read_at is None or time.monotonic() - parent_read_at > FRESH_SECONDS:
+        parent = _fresh(storage, table, parent)
     delay = 0.005
     for _attempt in range(max_attempts):
         version = parent.version + 1
@@ -121,7 +154,7 @@ def commit_snapshot(
             return snapshot
         time.sleep(delay * (0.5 + random.random()))
         delay = min(delay * 2, 0.5)
-        parent = latest_snapshot(storage, table)
+        parent = latest_snapshot(storage, table, at_least=version)
     raise CommitConflictError(
         f"table {table!r}: could not commit after {max_attempts} attempts because other "
         "writers kept landing first; retry later or write in larger batches"
