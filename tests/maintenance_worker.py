@@ -30,6 +30,7 @@ error ends the process with a traceback (a non-zero exit the test reports).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -119,10 +120,9 @@ def main() -> None:
     stop = settings.get("stop")
     done = 0
     while (rounds == 0 or done < rounds) and not (stop and os.path.exists(stop)):
-        try:
+        # lost a race: nothing landed, try again next round
+        with contextlib.suppress(azof.CommitConflictError, azof.VersionNotFoundError):
             step(table, settings, rng)
-        except (azof.CommitConflictError, azof.VersionNotFoundError):
-            pass  # lost a race: nothing landed, try again next round
         done += 1
         time.sleep(float(settings.get("pause", 0.02)))
 

@@ -14,6 +14,7 @@ append (vacuum and evolve land commits of their own).
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import random
 import subprocess
@@ -112,14 +113,25 @@ class Proc:
         return "\n".join(self.errors[-30:])
 
     def words(self, kind: str) -> list[list[str]]:
-        return [parts for parts in (line.split() for line in list(self.lines)) if parts[:1] == [kind]]
+        return [
+            parts for parts in (line.split() for line in list(self.lines)) if parts[:1] == [kind]
+        ]
 
 
 def start_appender(
     lake: str, table: str, options: dict[str, Any], worker: int, batches: int, pause: float
 ) -> Proc:
     return Proc(
-        [APPENDER, lake, table, json.dumps(options), str(worker), str(batches), str(ROWS), str(pause)]
+        [
+            APPENDER,
+            lake,
+            table,
+            json.dumps(options),
+            str(worker),
+            str(batches),
+            str(ROWS),
+            str(pause),
+        ]
     )
 
 
@@ -179,9 +191,7 @@ def batches_in(answer: pa.Table) -> State:
     """The batches a scan holds; every batch must be whole, with the values it was written
     with (a batch's keys are its own)."""
     keys = answer.column("key").to_pylist()
-    found = frozenset(
-        (int(w[1:]), int(b[1:])) for w, b, _ in (key.split("-") for key in keys)
-    )
+    found = frozenset((int(w[1:]), int(b[1:])) for w, b, _ in (key.split("-") for key in keys))
     expected = sorted(
         (key, value)
         for w, b in found
@@ -212,7 +222,7 @@ def log_problems(log: list[azof.Commit]) -> list[str]:
     for entry in log:
         if entry.operation != "create" and entry.parent != entry.version - 1:
             problems.append(f"version {entry.version} has parent {entry.parent}")
-    for before, after in zip(log, log[1:], strict=False):
+    for before, after in itertools.pairwise(log):
         if after.time <= before.time:
             problems.append(
                 f"version {after.version} ({after.operation}, {after.time}) is not later than "
@@ -284,7 +294,11 @@ def check_table(
         if version in retained and answer != model.state(version):
             problems.append(f"version {version} scanned, right after it landed, not as expected")
     for version in random.Random(seed).sample(versions, min(sample, len(versions))):
-        if version in recorded and version in retained and state_of(table, version) != recorded[version]:
+        if (
+            version in recorded
+            and version in retained
+            and state_of(table, version) != recorded[version]
+        ):
             problems.append(f"version {version} scans differently now than right after it landed")
         if state_of(table, version) != model.state(version):
             problems.append(f"version {version} does not scan as the acks say it should")
@@ -331,10 +345,10 @@ def local_lake(tmp_path: Path) -> str:
 # -- maintenance racing appends ---------------------------------------------------------------
 
 LOOPS: dict[str, dict[str, Any]] = {
-    "compact": {"pause": 0.02},
-    "vacuum": {"retain_versions": 3, "grace": "30s", "pause": 0.02},
-    "restore": {"pause": 0.2},
-    "evolve": {"pause": 0.1},
+    "compact": {"pause": 0.1},
+    "vacuum": {"retain_versions": 3, "grace": "30s", "pause": 0.05},
+    "restore": {"pause": 0.3},
+    "evolve": {"pause": 0.3},
 }
 
 
@@ -363,10 +377,12 @@ def run_maintenance_race(
         )
         for op in operations
     ]
-    for loop in loops:
-        loop.wait_for("ready")
     appenders = [start_appender(lake_uri, name, options, w, batches, 0.005) for w in range(writers)]
-    recorded, observed = record_while(lake, name, lambda: any(p.alive() for p in appenders))
+    for loop in loops:  # the compaction loop is ready once there are deltas: after this
+        loop.wait_for("ready")
+    recorded, observed = record_while(
+        lake, name, lambda: any(p.alive() for p in appenders), pause=0.05
+    )
     stop.touch()
     for proc in appenders + loops:
         proc.finish()
@@ -389,18 +405,26 @@ def test_all_maintenance_loops_racing_appends(tmp_path: Path) -> None:
 # -- maintenance processes killed while appends go on ------------------------------------------
 
 KILLED: dict[str, dict[str, Any]] = {
-    "compact": {"pause": 0.01},
-    "vacuum": {"retain_versions": 3, "grace": "5s", "pause": 0.01},
+    "compact": {"pause": 0.02},
+    "vacuum": {"retain_versions": 3, "grace": "5s", "pause": 0.02},
     "restore": {"pause": 0.05, "choose": 6},
-    "evolve": {"pause": 0.02},
+    "evolve": {"pause": 0.1},
 }
 
 
 def start_appenders(
-    lake: str, table: str, options: dict[str, Any], stop: Path, writers: int, pause: float
+    lake: str,
+    table: str,
+    options: dict[str, Any],
+    stop: Path,
+    *,
+    writers: int,
+    batches: int,
+    pause: float,
 ) -> list[Proc]:
-    """Append processes (of ``maintenance_worker.py``) writing until ``stop`` exists."""
-    settings = {"stop": str(stop), "rows": ROWS, "pause": pause}
+    """Append processes (of ``maintenance_worker.py``) writing ``batches`` batches each,
+    or fewer if ``stop`` exists earlier."""
+    settings = {"stop": str(stop), "rows": ROWS, "pause": pause, "rounds": batches}
     return [
         start_maintainer(lake, table, options, "append", {**settings, "worker": w})
         for w in range(writers)
@@ -416,6 +440,7 @@ def run_maintenance_kills(
     seed: int,
     rounds: int,
     window: tuple[float, float] = (0.0, 0.4),
+    batches: int = 60,
 ) -> None:
     """``rounds`` times: a ``operation`` loop process is SIGKILLed after a random time while
     two append processes write; after each kill the table opens, verifies, holds every
@@ -425,7 +450,9 @@ def run_maintenance_kills(
     rng = random.Random(seed)
     lake, name = new_table(lake_uri, options, f"kill{operation}")
     stop = scratch / f"stop-{name}"
-    appenders = start_appenders(lake_uri, name, options, stop, writers=2, pause=0.02)
+    appenders = start_appenders(
+        lake_uri, name, options, stop, writers=2, batches=batches, pause=0.03
+    )
     journal = Journal(list(appenders))
 
     def maintainer() -> Proc:  # started ahead of its round: the start-up overlaps
