@@ -130,7 +130,7 @@ def _key_bound(value: Any, ctx: Context, where: str, name: str) -> str | int | N
         isinstance(value, int)
         and not isinstance(value, bool)
         and kind in (None, int)
-        and -(2**63) <= value <= MAX_WHOLE
+        and -(2**63) <= value < 2**64  # int64 and uint64 keys
     ):
         return value
     expected = {None: "a key", str: "a string key", int: "a 64-bit integer key"}[kind]
