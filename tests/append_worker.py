@@ -12,6 +12,8 @@ import json
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -31,6 +33,20 @@ def batch_rows(worker: int, batch: int, rows: int) -> pa.Table:
             "value": [batch * 1000 + r for r in range(rows)],
         }
     )
+
+
+def command(
+    lake: str,
+    table: str,
+    options: dict[str, Any],
+    worker: int,
+    batches: int,
+    rows: int,
+    pause: float = 0.0,
+) -> list[str]:
+    """The arguments that run this script (after the Python executable)."""
+    args = [lake, table, json.dumps(options), str(worker), str(batches), str(rows), str(pause)]
+    return [str(Path(__file__).resolve()), *args]
 
 
 def main() -> None:

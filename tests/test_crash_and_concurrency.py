@@ -6,7 +6,6 @@ rebuilt from the commits that landed, and compared with what the worker acknowle
 
 from __future__ import annotations
 
-import json
 import random
 import subprocess
 import sys
@@ -18,9 +17,8 @@ from typing import Any
 import pyarrow as pa
 
 import azof
-from append_worker import batch_rows
+from append_worker import batch_rows, command
 
-WORKER = str(Path(__file__).with_name("append_worker.py"))
 SCHEMA = pa.schema(
     [("key", pa.string()), ("event_time", pa.timestamp("ms", tz="UTC")), ("value", pa.int64())]
 )
@@ -31,17 +29,7 @@ def start_worker(
     lake: str, table: str, options: dict[str, Any], worker: int, batches: int, pause: float = 0.0
 ) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [
-            sys.executable,
-            WORKER,
-            lake,
-            table,
-            json.dumps(options),
-            str(worker),
-            str(batches),
-            str(ROWS),
-            str(pause),
-        ],
+        [sys.executable, *command(lake, table, options, worker, batches, ROWS, pause)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

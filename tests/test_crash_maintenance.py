@@ -32,10 +32,9 @@ import pyarrow as pa
 import pytest
 
 import azof
-from append_worker import batch_rows
+from append_worker import batch_rows, command
 
 HERE = Path(__file__).resolve().parent
-APPENDER = str(HERE / "append_worker.py")
 MAINTAINER = str(HERE / "maintenance_worker.py")
 SCHEMA = pa.schema(
     [("key", pa.string()), ("event_time", pa.timestamp("ms", tz="UTC")), ("value", pa.int64())]
@@ -121,18 +120,7 @@ class Proc:
 def start_appender(
     lake: str, table: str, options: dict[str, Any], worker: int, batches: int, pause: float
 ) -> Proc:
-    return Proc(
-        [
-            APPENDER,
-            lake,
-            table,
-            json.dumps(options),
-            str(worker),
-            str(batches),
-            str(ROWS),
-            str(pause),
-        ]
-    )
+    return Proc(command(lake, table, options, worker, batches, ROWS, pause))
 
 
 def start_maintainer(

@@ -106,6 +106,24 @@ def test_snapshot_with_an_unpadded_year_still_opens(tmp_path: Path) -> None:
     assert delta.start == delta.end == parse_instant("0999-06-01")
 
 
+def input_forms(instant: Any, text: str, arrow_unit: str) -> list[Any]:
+    """One row (key ``a``, ``v`` 1) at ``instant`` in every input form an append takes: a
+    list of dicts, a dict of lists (``text``), a pandas frame of objects and an Arrow table
+    of ``timestamp[arrow_unit]``."""
+    return [
+        [{"key": "a", "event_time": instant, "v": 1}],
+        {"key": ["a"], "event_time": [text], "v": [1]},
+        pd.DataFrame({"key": ["a"], "event_time": pd.Series([instant], dtype=object), "v": [1]}),
+        pa.table(
+            {
+                "key": ["a"],
+                "event_time": pa.array([instant], pa.timestamp(arrow_unit, "UTC")),
+                "v": [1],
+            }
+        ),
+    ]
+
+
 # -- item 4: early event times brick the table ----------------------------------------------
 
 
@@ -114,14 +132,7 @@ def test_snapshot_with_an_unpadded_year_still_opens(tmp_path: Path) -> None:
 def test_event_time_outside_the_range_is_refused(tmp_path: Path, unit: str, when: str) -> None:
     table = local_table(tmp_path, unit)
     moment = datetime.fromisoformat(when)
-    inputs: list[Any] = [
-        [{"key": "a", "event_time": moment, "v": 1}],
-        {"key": ["a"], "event_time": [when], "v": [1]},
-        pd.DataFrame({"key": ["a"], "event_time": pd.Series([moment], dtype=object), "v": [1]}),
-        pa.table(
-            {"key": ["a"], "event_time": pa.array([moment], pa.timestamp("us", "UTC")), "v": [1]}
-        ),
-    ]
+    inputs = input_forms(moment, when, "us")
     for data in inputs:
         with pytest.raises(azof.SchemaMismatchError, match="outside the supported range") as info:
             table.append(data)
@@ -259,14 +270,7 @@ def test_finer_times_are_refused_for_every_input_form(unit: str) -> None:
     finer = {"s": "2024-01-01T00:00:00.5Z", "ms": "2024-01-01T00:00:00.0008Z",
              "us": "2024-01-01T00:00:00.0000008Z"}[unit]  # fmt: skip
     fine = pd.Timestamp(finer)
-    inputs: list[Any] = [
-        [{"key": "a", "event_time": fine, "v": 1}],
-        {"key": ["a"], "event_time": [finer], "v": [1]},
-        pd.DataFrame({"key": ["a"], "event_time": pd.Series([fine], dtype=object), "v": [1]}),
-        pa.table(
-            {"key": ["a"], "event_time": pa.array([fine], pa.timestamp("ns", "UTC")), "v": [1]}
-        ),
-    ]
+    inputs = input_forms(fine, finer, "ns")
     if unit != "us":  # a datetime holds microseconds
         inputs.append([{"key": "a", "event_time": fine.to_pydatetime(), "v": 1}])
     for data in inputs:
