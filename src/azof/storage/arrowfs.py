@@ -30,9 +30,11 @@ __all__ = ["ReadCounter", "StorageHandler", "input_file"]
 # finalization has begun is ended with pthread_exit, whose forced unwinding through
 # Arrow's noexcept destructors calls std::terminate: "terminate called without an active
 # exception", SIGABRT at exit. So at exit, before finalization, wait (briefly) for those
-# threads to let go of the files.
+# threads to let go of the files. They do so within milliseconds on a quiet machine, but a
+# loaded one (load average 14 on 2 cores) was seen to need more than 2 s; the wait ends as
+# soon as the last file is released, so only a process that exits mid-scan waits it out.
 _LIVE_FILES: weakref.WeakSet[_CountingFile] = weakref.WeakSet()
-_EXIT_WAIT_SECONDS = 2.0
+_EXIT_WAIT_SECONDS = 10.0
 
 
 def _wait_for_arrow_threads() -> None:
