@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -33,7 +33,14 @@ from azof.scan.read import ScanMetrics, references_only
 from azof.scan.stream import MERGE_ROWS
 from azof.tablescan import BATCH_SIZE, TableScan
 
-__all__ = ["ScanDataset", "ScanLog", "ScanStream"]
+__all__ = ["ScanDataset", "ScanFragment", "ScanLog", "ScanStream"]
+
+if TYPE_CHECKING:  # typed as what they are: Python classes with the methods below
+    _Dataset = object
+    _Fragment = object
+else:  # engines accept only (subclasses of) pyarrow's classes
+    _Dataset = ds.Dataset
+    _Fragment = ds.Fragment
 
 
 @dataclass
@@ -155,7 +162,7 @@ class ScanStream:
         return pa.Table.from_batches(rows, schema=self.projected_schema)
 
 
-class ScanFragment(ds.Fragment):  # type: ignore[misc]
+class ScanFragment(_Fragment):
     """One hash bucket of a :class:`ScanDataset` (or all of it)."""
 
     def __init__(self, dataset: ScanDataset, scan: TableScan) -> None:  # no C++ fragment
@@ -187,7 +194,7 @@ class ScanFragment(ds.Fragment):  # type: ignore[misc]
         return self.scanner(**options).to_table()
 
 
-class ScanDataset(ds.Dataset):  # type: ignore[misc]
+class ScanDataset(_Dataset):
     """A :class:`~azof.tablescan.TableScan` as a pyarrow dataset whose scanners stream.
 
     ``merge_rows`` bounds the rows merged at once (see

@@ -100,8 +100,9 @@ def sql(
     streamed to DuckDB (``merge_rows`` rows merged at a time) each time it runs. Pass a
     list as ``scans`` to receive one :class:`~azof.sql.ScanRecord` per lakehouse reference
     (columns read, pushed filter, metrics, filled as the relation runs). Errors are those
-    of :meth:`azof.sql.ExecutionContext.sql`; DuckDB's parser, binder and catalog errors become :class:`~azof.errors.InvalidArgumentError` with the
-    internal names replaced by the references as written.
+    of :meth:`azof.sql.ExecutionContext.sql`; DuckDB's parser, binder and catalog errors
+    become :class:`~azof.errors.InvalidArgumentError` with the internal names replaced by
+    the references as written.
     """
     duck = _duckdb()
     lake = _lakehouse(lakehouse)
