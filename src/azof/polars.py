@@ -68,7 +68,7 @@ def lazy_frame(scan: TableScan) -> pl.LazyFrame:
         "explain_detail": f"table {scan.table!r}, version {scan.version}, {when}",
     }
     accepted = inspect.signature(register_io_source).parameters  # labels: newer polars
-    options = {name: value for name, value in labels.items() if name in accepted}
+    options: dict[str, Any] = {k: v for k, v in labels.items() if k in accepted}
     return register_io_source(source, schema=schema, is_pure=True, **options)
 
 
