@@ -45,15 +45,12 @@ def lake() -> azof.Lakehouse:
 
 
 QUERIES = [
-    ("SELECT count(*) AS n FROM t", None),
-    ("SELECT key, px FROM t WHERE px < 0", pc.field("px") < 0),
-    ("SELECT key, px FROM t WHERE key = 42", pc.field("key") == 42),
-    (
-        "SELECT key, px FROM t WHERE key < 100 AND px > 500",
-        (pc.field("key") < 100) & (pc.field("px") > 500),
-    ),
-    ("SELECT key, px FROM t AT ('2024-01-05') WHERE px >= 1000", None),
-    ("SELECT key, px FROM t WHERE event_time >= '2024-01-15'", None),
+    "SELECT count(*) AS n FROM t",
+    "SELECT key, px FROM t WHERE px < 0",
+    "SELECT key, px FROM t WHERE key = 42",
+    "SELECT key, px FROM t WHERE key < 100 AND px > 500",
+    "SELECT key, px FROM t AT ('2024-01-05') WHERE px >= 1000",
+    "SELECT key, px FROM t WHERE event_time >= '2024-01-15'",
 ]
 
 
@@ -66,10 +63,8 @@ def expected(lake: azof.Lakehouse, query: str) -> list[dict[str, Any]]:
     return sorted(duckdb.sql(plain).to_arrow_table().to_pylist(), key=str)
 
 
-@pytest.mark.parametrize(("query", "_"), QUERIES)
-def test_engines_answer_as_the_materialised_scan(
-    lake: azof.Lakehouse, query: str, _: object
-) -> None:
+@pytest.mark.parametrize("query", QUERIES)
+def test_engines_answer_as_the_materialised_scan(lake: azof.Lakehouse, query: str) -> None:
     want = expected(lake, query)
     ctx = ExecutionContext(lake)
     frame = ctx.sql(query)
