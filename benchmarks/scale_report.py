@@ -283,6 +283,16 @@ def aggregate_section(results: Results) -> list[str]:
     return lines
 
 
+def touched(read: dict[str, Any]) -> str:
+    """What an azof read touched: files and rows read."""
+    if "rows_read" not in read:
+        return "n/a"
+    return (
+        f"{read['files_read']} of {read['files_planned']} files, {read['rows_read']:,} rows "
+        f"({read['rows_read'] / max(read['rows_out'], 1):.1f}x the answer)"
+    )
+
+
 def random_ratios(results: Results, key: str) -> list[float]:
     """azof's time over the floor's at each random T (``key``: wall or CPU seconds)."""
     reads = results.reads
@@ -299,8 +309,8 @@ def random_section(results: Results) -> list[str]:
         f"### As of a random T ({len(results.random_probes)} times drawn uniformly across "
         "the history)",
         "",
-        "| T | keys | floor | azof `scan(as_of=T)` | azof / floor (wall) | (CPU) |",
-        "|---|---|---|---|---|---|",
+        "| T | keys | floor | azof `scan(as_of=T)` | azof / floor (wall) | (CPU) | azof read |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, as_of in results.random_probes.items():
         floor, azof = results.reads[name]["floor"], results.reads[name]["azof"]
@@ -308,7 +318,7 @@ def random_section(results: Results) -> list[str]:
             f"| {as_of[:19].replace('T', ' ')} | {answers[name]['digest']['rows']:,} | "
             f"{seconds_text(floor['seconds'])} | {seconds_text(azof['seconds'])} | "
             f"{azof['seconds'] / floor['seconds']:.1f}x | "
-            f"{azof['cpu_seconds'] / floor['cpu_seconds']:.1f}x |"
+            f"{azof['cpu_seconds'] / floor['cpu_seconds']:.1f}x | {touched(azof)} |"
         )
     wall = sorted(random_ratios(results, "seconds"))
     lines.append(
