@@ -184,7 +184,8 @@ class TableScan:
 
     def where(self, filter: pc.Expression) -> TableScan:
         """This scan's answer filtered by ``filter`` too (AND). A filter on ``key`` alone
-        also goes below the merge, pruning files and row groups."""
+        goes below the merge instead (it selects whole keys, so the answer is the same),
+        where it prunes files and row groups."""
         expression = fit_unsigned_literals(_expression(filter, "filter"), self._table_schema())
         request = self.request
         if references_only(expression, pa.schema([self.snapshot.schema.field(KEY)])):
