@@ -11,7 +11,7 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -277,6 +277,16 @@ class Table(TemporalMethods):
         """:meth:`scan` (same arguments) as a pandas DataFrame (needs ``azof[pandas]``)."""
         optional_module("pandas", "Table.to_pandas")
         return self.scan(as_of, **kwargs).to_pandas()
+
+    @overload
+    def to_polars(
+        self, as_of: Any = None, *, lazy: Literal[False] = False, **kwargs: Any
+    ) -> pl.DataFrame: ...
+
+    @overload
+    def to_polars(
+        self, as_of: Any = None, *, lazy: Literal[True], **kwargs: Any
+    ) -> pl.LazyFrame: ...
 
     def to_polars(
         self, as_of: Any = None, *, lazy: bool = False, **kwargs: Any

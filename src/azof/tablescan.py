@@ -21,7 +21,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -271,6 +271,12 @@ class TableScan:
         """The answer as a pandas DataFrame (needs ``azof[pandas]``)."""
         optional_module("pandas", "TableScan.to_pandas")
         return self.to_arrow().to_pandas()
+
+    @overload
+    def to_polars(self, *, lazy: Literal[False] = False) -> pl.DataFrame: ...
+
+    @overload
+    def to_polars(self, *, lazy: Literal[True]) -> pl.LazyFrame: ...
 
     def to_polars(self, *, lazy: bool = False) -> pl.DataFrame | pl.LazyFrame:
         """The answer as a polars DataFrame (needs ``azof[polars]``), or with ``lazy`` a
