@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -222,6 +222,10 @@ class ScanDataset(_Dataset):
     @property
     def table_scan(self) -> TableScan:
         return self._scan
+
+    def as_pyarrow(self) -> ds.Dataset:
+        """This dataset, typed as what it is at run time: a ``pyarrow.dataset.Dataset``."""
+        return cast("ds.Dataset", self)
 
     @property
     def schema(self) -> pa.Schema:

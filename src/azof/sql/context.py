@@ -176,7 +176,7 @@ class ExecutionContext:
         }
         try:
             for name, stream in streams.items():
-                self.session.register_dataset(name, stream.dataset)
+                self.session.register_dataset(name, stream.dataset.as_pyarrow())
             frame = self._plan(rewritten)
             try:
                 plan = frame.optimized_logical_plan()
