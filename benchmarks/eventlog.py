@@ -244,6 +244,17 @@ def probe_times(config: LogConfig) -> dict[str, datetime]:
     return out
 
 
+def random_times(config: LogConfig, count: int) -> dict[str, datetime]:
+    """``count`` as-of times drawn uniformly (seeded by the log's seed) between the first
+    and the last event, named ``random-1``... in time order: reads at any T, not at the
+    starts of the segment tree's leaves (month and quarter starts) that favour a read."""
+    bounds = _plan(config).bounds
+    rng = np.random.default_rng(config.seed + 1)
+    drawn = np.sort(rng.integers(int(bounds[0]), int(bounds[-1]), count))
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return {f"random-{i + 1}": epoch + timedelta(milliseconds=int(m)) for i, m in enumerate(drawn)}
+
+
 # -- the true answers: "as of T, the latest row per key", and how to compare answers ----------
 
 

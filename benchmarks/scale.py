@@ -13,12 +13,19 @@ One run, side by side, on the log of ``eventlog.py`` (monthly arrival batches, 2
    over the raw Parquet log, and Delta -> DuckDB ``arg_max``; each is the median of
    ``--runs`` runs after a warm-up, in a fresh process per method and T, which reports its
    own peak RSS (VmHWM; not ``ru_maxrss``, which on Linux inherits the parent's peak
-   through vfork+exec);
+   through vfork+exec); then the floor and azof at ``RANDOM_T`` times drawn uniformly
+   across the log's history (seeded), where a read is not helped by starting at a leaf
+   of the segment tree;
 4. streaming ``to_batches()`` scans with their peak RSS: of the current state and the
    middle T with the default ``merge_rows``, and at every T with a small fixed
    ``merge_rows`` (``BOUND_ROWS``), whose peak must not grow with the answer;
-5. every answer is checked against the oracle: key sets and a SHA-256 of each column of
-   the key-sorted answer; the streams by order-free aggregates.
+5. ``SELECT industry, count(*), sum(revenue) ... GROUP BY industry`` over the current
+   state: azof through DataFusion (``ExecutionContext``) and through DuckDB
+   (``azof.duckdb.sql``), both streaming the table, against DuckDB ``arg_max`` over the
+   raw log; time and peak RSS, each in a fresh process;
+6. every answer is checked against the oracle: key sets and a SHA-256 of each column of
+   the key-sorted answer; the streams by order-free aggregates; the SQL aggregates by
+   agreeing with each other.
 
 The markdown report is printed and, with ``--write-doc``, becomes the "Scale" section of
 docs/benchmarks.md. Exit status 1 if any answer disagrees with the oracle.
@@ -58,9 +65,20 @@ from eventlog import (
     ensure_log,
     latest_rows,
     probe_times,
+    random_times,
 )
 from report import machine, update_section
-from scale_report import COLUMNS, MIB, READS, STREAMS, Results, render
+from scale_report import (
+    AGGREGATES,
+    COLUMNS,
+    MIB,
+    RANDOM_READS,
+    RANDOM_T,
+    READS,
+    STREAMS,
+    Results,
+    render,
+)
 
 HERE = Path(__file__).resolve().parent
 TABLE = "events"
@@ -159,7 +177,9 @@ def measure_read(spec: dict[str, Any]) -> dict[str, Any]:
             cpu.append(time.process_time() - begin_cpu)
     peak = peak_rss_kib()
     assert answer is not None
+    touched = scan_metrics(spec) if spec["method"] == "azof" else {}
     return {
+        **touched,
         "seconds": statistics.median(samples),
         "samples": samples,
         "cpu_seconds": statistics.median(cpu),
@@ -168,6 +188,73 @@ def measure_read(spec: dict[str, Any]) -> dict[str, Any]:
         "digest": answer_digest(answer),
         "aggregates": aggregates(answer),
     }
+
+
+AGGREGATE_SQL = (
+    "SELECT industry, count(*) AS n, sum(revenue) AS revenue FROM {source} GROUP BY industry"
+)
+
+
+def aggregate_action(spec: dict[str, Any]) -> Callable[[], pa.Table]:
+    """The SQL aggregate over the current state for ``spec["method"]``, each call planning
+    and running the query afresh."""
+    method = spec["method"]
+    if method == "datafusion":
+        from azof.sql import ExecutionContext
+
+        query = AGGREGATE_SQL.format(source=TABLE)
+        return lambda: ExecutionContext(spec["lake"]).sql(query).to_arrow_table()
+    import duckdb
+
+    if method == "duckdb-azof":
+        import azof.duckdb
+
+        def run_azof() -> pa.Table:
+            with duckdb.connect() as con:
+                query = AGGREGATE_SQL.format(source=TABLE)
+                result: pa.Table = azof.duckdb.sql(con, spec["lake"], query).to_arrow_table()
+                return result
+
+        return run_azof
+    source = f"read_parquet('{Path(spec['log']) / '*.parquet'}')"
+    latest = argmax_sql(source, "9999-12-31T00:00:00+00:00")
+
+    def run_raw() -> pa.Table:
+        with duckdb.connect() as con:
+            return con.sql(AGGREGATE_SQL.format(source=f"({latest})")).to_arrow_table()
+
+    return run_raw
+
+
+def measure_aggregate(spec: dict[str, Any]) -> dict[str, Any]:
+    """Time the SQL aggregate (median of ``runs`` after a warm-up); its rows, sorted."""
+    action = aggregate_action(spec)
+    samples: list[float] = []
+    cpu: list[float] = []
+    answer: pa.Table | None = None
+    for run in range(spec["runs"] + 1):
+        answer = None
+        begin, begin_cpu = time.perf_counter(), time.process_time()
+        answer = action()
+        if run:
+            samples.append(time.perf_counter() - begin)
+            cpu.append(time.process_time() - begin_cpu)
+    assert answer is not None
+    rows = sorted((r["industry"], int(r["n"]), int(r["revenue"])) for r in answer.to_pylist())
+    return {"seconds": statistics.median(samples), "cpu_seconds": statistics.median(cpu),
+            "peak_kib": peak_rss_kib(), "rows": rows}  # fmt: skip
+
+
+def scan_metrics(spec: dict[str, Any]) -> dict[str, Any]:
+    """What azof's read of ``spec`` touched (one more, untimed read, after the peak)."""
+    import azof
+    from azof.scan.read import ScanMetrics
+
+    metrics = ScanMetrics()
+    when = datetime.fromisoformat(spec["as_of"])
+    azof.Lakehouse(spec["lake"]).table(TABLE).scan(as_of=when, metrics=metrics)
+    return {"files_read": metrics.files_read, "files_planned": metrics.files_planned,
+            "rows_read": metrics.rows_read, "rows_out": metrics.rows_out}  # fmt: skip
 
 
 def measure_stream(spec: dict[str, Any]) -> dict[str, Any]:
@@ -261,6 +348,7 @@ def oracle(spec: dict[str, Any]) -> dict[str, Any]:
 CHILD_TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "read": measure_read,
     "stream": measure_stream,
+    "aggregate": measure_aggregate,
     "idle": measure_idle,
     "write-azof": write_azof,
     "write-delta": write_delta,
@@ -325,15 +413,17 @@ def run_benchmark(
         shutil.rmtree(work)
     work.mkdir(parents=True)
     probes = {name: when.isoformat() for name, when in probe_times(config).items()}
+    randoms = {name: when.isoformat() for name, when in random_times(config, RANDOM_T).items()}
     base = {"log": str(log), "files": manifest["files"], "lake": str(work / "lake"),
             "delta": str(work / "delta")}  # fmt: skip
-    floors = {name: str(work / f"floor-{name}.parquet") for name in probes}
+    floors = {name: str(work / f"floor-{name}.parquet") for name in {**probes, **randoms}}
     results = Results(manifest["config"], manifest, runs, probes, isolated=isolate)
+    results.random_probes = randoms
     results.load.append(os.getloadavg()[0])
     try:
         say("oracle: sorting the log, writing the floor files")
         results.oracle = run_task(
-            "oracle", {**base, "probes": probes, "floors": floors}, isolate=isolate
+            "oracle", {**base, "probes": {**probes, **randoms}, "floors": floors}, isolate=isolate
         )
         say(f"azof: {len(manifest['files'])} appends, then compaction")
         results.writes["azof"] = run_task("write-azof", base, isolate=isolate)
@@ -354,10 +444,23 @@ def run_benchmark(
                 results.reads[name][method] = result
                 say(f"{name} {method}: {result['seconds']:.4f} s, "
                     f"{result['peak_kib'] / 1024:.0f} MiB")  # fmt: skip
+        for name, as_of in randoms.items():  # any T: azof against the floor only
+            results.reads[name] = {}
+            for method in RANDOM_READS:
+                spec = {**base, "method": method, "as_of": as_of, "runs": runs,
+                        "floor": floors[name]}  # fmt: skip
+                results.reads[name][method] = run_task("read", spec, isolate=isolate)
+            ratio = results.reads[name]["azof"]["seconds"] / results.reads[name]["floor"]["seconds"]
+            say(f"{name} ({as_of[:19]}): azof {ratio:.1f}x the floor")
         for name, (probe, merge_rows) in STREAMS.items():
             spec = {**base, "as_of": probes.get(probe), "merge_rows": merge_rows}
             results.streams[name] = run_task("stream", spec, isolate=isolate)
             say(f"stream {name}: {results.streams[name]['peak_kib'] / 1024:.0f} MiB")
+        for method in AGGREGATES:
+            spec = {**base, "method": method, "runs": runs}
+            results.aggregates[method] = run_task("aggregate", spec, isolate=isolate)
+            say(f"aggregate {method}: {results.aggregates[method]['seconds']:.3f} s, "
+                f"{results.aggregates[method]['peak_kib'] / 1024:.0f} MiB")  # fmt: skip
         results.mismatches = check(results)
         results.load.append(os.getloadavg()[0])
     finally:
@@ -390,6 +493,9 @@ def check(results: Results) -> list[str]:
         if stream is not None and stream["aggregates"] != expected:
             wrong = [k for k in expected if stream["aggregates"].get(k) != expected[k]]
             problems.append(f"to_batches at {name} differs from the oracle in {wrong}")
+    answers = {method: result["rows"] for method, result in results.aggregates.items()}
+    if len({json.dumps(rows) for rows in answers.values()}) > 1:
+        problems.append(f"the SQL aggregates disagree: {', '.join(answers)}")
     return problems
 
 

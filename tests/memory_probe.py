@@ -1,14 +1,18 @@
 """Peak memory of one read or compaction, in a fresh process: the script the memory tests
 run, and their shared helpers.
 
-    python memory_probe.py LAKE TABLE stream [MERGE_ROWS] | scan | compact | read | idle
+    python memory_probe.py LAKE TABLE stream [MERGE_ROWS] | scan | compact | read
+                                      | datafusion MERGE_ROWS | duckdb MERGE_ROWS | idle [ENGINE]
 
 prints ``rows peak_rss_bytes``: the full current state read through ``to_batches`` with
 ``merge_rows=MERGE_ROWS`` (each batch dropped at once) or ``scan`` (materialised); a
 compaction with the thresholds of :mod:`azof.compact.spill` scaled down to the tests'
 sizes (rows written); every event of the table read at once (``read``: what holding the
-history costs); or nothing (``idle``: the baseline of an interpreter with azof and pyarrow
-loaded and the table opened).
+history costs); ``SELECT count(*), avg(amount)`` over the current state run by DataFusion
+(:class:`azof.sql.ExecutionContext`) or DuckDB (:func:`azof.duckdb.sql`) with that
+``merge_rows`` (rows: the count); or nothing (``idle``: the baseline of an interpreter with
+azof and pyarrow loaded, the table opened, and ``ENGINE`` (``datafusion``/``duckdb``)
+imported if given).
 """
 
 from __future__ import annotations
@@ -72,7 +76,28 @@ def main() -> None:
         snapshot = table.snapshot
         columns = [c.name for c in snapshot.schema.columns]
         rows = read_rows(table.storage, name, snapshot, rank_files(snapshot), columns).num_rows
+    elif mode in ("datafusion", "duckdb"):
+        rows = aggregate(lake, name, mode, int(sys.argv[4]))
+    elif mode == "idle" and len(sys.argv) > 4:
+        __import__(sys.argv[4])
     print(rows, peak_rss())
+
+
+def aggregate(lake: str, name: str, engine: str, merge_rows: int) -> int:
+    """The row count that ``engine`` answers for ``SELECT count(*), avg(amount)``."""
+    query = f"SELECT count(*) AS n, avg(amount) AS mean FROM {name}"
+    if engine == "datafusion":
+        from azof.sql import ExecutionContext
+
+        result = ExecutionContext(lake, merge_rows=merge_rows).sql(query).to_pylist()
+        return int(result[0]["n"])
+    import duckdb
+
+    import azof.duckdb
+
+    con = duckdb.connect()
+    ((count, _),) = azof.duckdb.sql(con, lake, query, merge_rows=merge_rows).fetchall()
+    return int(count)
 
 
 def peak_rss() -> int:

@@ -86,3 +86,20 @@ def test_a_read_in_a_fresh_process_reports_its_peak_rss(root: Path, results: sca
     measured = scale.run_task("read", spec, isolate=True)
     assert measured["digest"] == results.oracle["answers"]["latest"]["digest"]
     assert measured["peak_kib"] > 10_000
+
+
+def test_random_times_and_the_sql_aggregate_are_measured(results: scale.Results) -> None:
+    assert len(results.random_probes) == scale.RANDOM_T
+    times = list(results.random_probes.values())
+    assert times == sorted(times)
+    for name in results.random_probes:
+        assert set(results.reads[name]) == set(scale.RANDOM_READS)  # checked by check()
+    assert set(results.aggregates) == set(scale.AGGREGATES)
+    rows = {json.dumps(r["rows"]) for r in results.aggregates.values()}
+    assert len(rows) == 1  # every engine gives the same groups
+    (first,) = [r["rows"] for r in results.aggregates.values()][:1]
+    assert sum(n for _, n, _ in first) == SMALL.keys  # every key's current row, counted once
+    body = scale.render(results)
+    assert "### As of a random T" in body
+    assert "### SQL aggregate over the current state" in body
+    assert "at random T (median of 10)" in body

@@ -79,3 +79,24 @@ def test_streaming_scan_memory_is_bounded_by_merge_rows(tmp_path: Path) -> None:
     # little to its peak, which stays far below the whole read's
     assert stream_large - stream_small < (whole_large - whole_small) / 4, sizes
     assert stream_large < whole_large / 2, sizes
+
+
+def test_sql_aggregates_stream_in_bounded_memory(tmp_path: Path) -> None:
+    """``SELECT count(*), avg(amount)`` over the current state (1M keys: 20x the merge
+    setting) run by DataFusion and by DuckDB: each table reference is streamed to the
+    engine, so the peak above idle stays within 2x that of the bounded ``to_batches``
+    stream of the same table, and far below reading the state whole."""
+    build(tmp_path, 1_000_000, azof.CompactionPolicy(buckets=1))
+    _, idle = probe(tmp_path, "idle")
+    rows, streamed = probe(tmp_path, "stream", str(MERGE_ROWS))
+    _, whole = probe(tmp_path, "scan")
+    assert rows == 1_000_000
+    stream_above, whole_above = streamed - idle, whole - idle
+    for engine in ("datafusion", "duckdb"):
+        _, engine_idle = probe(tmp_path, "idle", engine)  # the engine's library loaded
+        counted, peak = probe(tmp_path, engine, str(MERGE_ROWS))
+        assert counted == rows
+        above = peak - engine_idle
+        sizes = (engine, above // MIB, stream_above // MIB, whole_above // MIB)
+        assert above < 2 * stream_above, sizes
+        assert above < whole_above / 2, sizes

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from azof.scan.read import ScanMetrics
     from azof.sql import ExecutionContext
     from azof.table import Table, TableWriter
+    from azof.tablescan import TableScan
     from azof.write.evolve import SchemaUpdate
     from azof.write.writer import Commit
 
@@ -58,6 +59,7 @@ __all__ = [
     "Table",
     "TableExistsError",
     "TableNotFoundError",
+    "TableScan",
     "TableWriter",
     "UnsupportedFormatError",
     "VacuumResult",
@@ -75,6 +77,7 @@ _LAZY = {
     "ScanMetrics": "azof.scan.read",
     "SchemaUpdate": "azof.write.evolve",
     "Table": "azof.table",
+    "TableScan": "azof.tablescan",
     "TableWriter": "azof.table",
     "VacuumResult": "azof.compact.vacuum",
 }

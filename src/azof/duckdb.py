@@ -23,13 +23,14 @@ In :func:`sql`, the clauses and the temporal table functions (``azof_history``,
 ``azof_changes``, ``azof_restatements``, ``azof_asof_join``: :mod:`azof.sql.functions`, the
 code DataFusion's path runs too) are those of :class:`azof.sql.ExecutionContext`. Names that
 are not lakehouse tables are left to DuckDB (its own tables and views stay usable); a name
-*with* a clause must be a lakehouse table. Each lakehouse reference is scanned as of its
-time with only the columns the query uses (found with sqlglot; every column when the query
-is beyond that analysis) and key predicates / ``event_time`` lower bounds of the WHERE
-pushed below the as-of merge, then registered on the connection under an internal name
-(``__azof_d<n>_<i>``; a table function's result: ``__azof_d<n>_f<i>``). DuckDB relations
-are lazy and look their tables up when they run, so these registrations stay until
-:func:`release` (or the connection closes).
+*with* a clause must be a lakehouse table. Each lakehouse reference is registered on the
+connection under an internal name (``__azof_d<n>_<i>``; a table function's result:
+``__azof_d<n>_f<i>``) as a dataset that streams its as-of answer (:mod:`azof.dataset`):
+DuckDB hands it the columns the query uses and the filters it pushes down, and the key
+predicates / ``event_time`` lower bounds of the WHERE (found with sqlglot) prune below the
+as-of merge. So an aggregate over a large table runs in memory bounded by ``merge_rows``,
+not by the table. DuckDB relations are lazy and look their tables up when they run, so
+these registrations stay until :func:`release` (or the connection closes).
 
 ``duckdb`` is imported only when these functions are called: azof imports without it.
 """
@@ -46,13 +47,15 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from azof.dataset import ScanDataset
 from azof.errors import InvalidArgumentError
 from azof.lakehouse import Lakehouse
+from azof.scan.stream import MERGE_ROWS, check_merge_rows
 from azof.sql.alter import alter_table, alters_lakehouse_table, is_alter_table
 from azof.sql.clauses import RewrittenQuery, rewrite_query
 from azof.sql.functions import FunctionEngine, table_functions
 from azof.sql.pushdown import READ_ALL, needs_from_sqlglot
-from azof.sql.scans import LakehouseTables, ScanRecord, read_columns, scan_reference, snapshot_for
+from azof.sql.scans import LakehouseTables, ReferenceStream, ScanRecord, reference_scan
 from azof.table import Table
 
 if TYPE_CHECKING:
@@ -86,33 +89,36 @@ def sql(
     query: str,
     *,
     scans: list[ScanRecord] | None = None,
+    merge_rows: int = MERGE_ROWS,
 ) -> duckdb.DuckDBPyRelation:
     """Run DuckDB SQL ``query`` on ``con``, lakehouse tables read as of their clauses, and
     azof's table functions (``azof_history``...) evaluated. ``ALTER TABLE`` of a lakehouse
     table is one evolve commit, as in :meth:`azof.sql.ExecutionContext.sql` (its relation
     is one row: table, version, changes); of one of DuckDB's own tables, DuckDB's.
 
-    Returns DuckDB's (lazy) relation. Pass a list as ``scans`` to receive one
-    :class:`~azof.sql.ScanRecord` per lakehouse reference (columns read, pushed filter,
-    metrics). Errors are those of :meth:`azof.sql.ExecutionContext.sql`; DuckDB's parser,
-    binder and catalog errors become :class:`~azof.errors.InvalidArgumentError` with the
-    internal names replaced by the references as written.
+    Returns DuckDB's (lazy) relation: the snapshots are resolved now, the tables are
+    streamed to DuckDB (``merge_rows`` rows merged at a time) each time it runs. Pass a
+    list as ``scans`` to receive one :class:`~azof.sql.ScanRecord` per lakehouse reference
+    (columns read, pushed filter, metrics, filled as the relation runs). Errors are those
+    of :meth:`azof.sql.ExecutionContext.sql`; DuckDB's parser, binder and catalog errors
+    become :class:`~azof.errors.InvalidArgumentError` with the internal names replaced by
+    the references as written.
     """
     duck = _duckdb()
     lake = _lakehouse(lakehouse)
     if is_alter_table(query, _DIALECT) and alters_lakehouse_table(lake, query, _DIALECT):
         result = alter_table(lake, query, _DIALECT)  # one evolve commit, no DuckDB involved
         return con.from_arrow(result)
-    relation, records, _ = _run(duck, con, lake, query, {})
+    relation, records, _ = _run(duck, con, lake, query, {}, check_merge_rows(merge_rows))
     if scans is not None:
         scans.extend(records)
     return relation
 
 
 def _run(
-    duck: Any, con: Any, lake: Lakehouse, query: str, cache: dict[str, Table]
+    duck: Any, con: Any, lake: Lakehouse, query: str, cache: dict[str, Table], merge_rows: int
 ) -> tuple[duckdb.DuckDBPyRelation, list[ScanRecord], set[str]]:
-    """:func:`sql`: the relation, what each reference read, and the names registered."""
+    """:func:`sql`: the relation, what each reference reads, and the names registered."""
     tables = LakehouseTables(lake, cache)
     prefix = f"__azof_d{next(_queries)}_"
     rewritten = rewrite_query(
@@ -123,42 +129,25 @@ def _run(
         unknown="keep",
         describe_lakehouse=tables.describe,
     )
-    opened = {ref.internal: tables.open(ref.table) for ref in rewritten.references}
-    snapshots = {
-        ref.internal: snapshot_for(opened[ref.internal], ref) for ref in rewritten.references
+    scans = {
+        ref.internal: reference_scan(tables.open(ref.table), ref) for ref in rewritten.references
     }
-    schemas = {name: snapshot.schema.to_arrow() for name, snapshot in snapshots.items()}
-    engine: FunctionEngine = _DuckDBEngine(duck, con, lake, cache)
+    schemas = {name: scan.schema for name, scan in scans.items()}
+    engine: FunctionEngine = _DuckDBEngine(duck, con, lake, cache, merge_rows)
     rewritten, results = table_functions(engine, query, rewritten, tables, prefix)
     registered = set(results)
     body = _EXPLAIN.sub("", rewritten.sql) if rewritten.explain else rewritten.sql
     needs = needs_from_sqlglot(body, schemas, dialect=_DIALECT, others=results) if schemas else {}
-
-    def load(all_columns: bool) -> list[ScanRecord]:
-        records = []
-        for ref in rewritten.references:
-            name = ref.internal
-            need = READ_ALL if all_columns else needs.get(name, READ_ALL)
-            columns = read_columns(schemas[name], need)
-            data, record = scan_reference(opened[name], snapshots[name], ref, columns, need)
-            _register_tracked(con, name, data)
-            registered.add(name)
-            records.append(record)
-        return records
-
-    records = load(all_columns=False)
-    try:
-        relation = _relation(duck, con, rewritten)
-    except _BinderError:
-        if not any(need.columns is not None for need in needs.values()):
-            raise
-        # The column analysis missed a column DuckDB needs: read every column and retry.
-        records = load(all_columns=True)
-        relation = _relation(duck, con, rewritten)
-    return relation, records, registered
+    records = []
+    for ref in rewritten.references:
+        stream = ReferenceStream(scans[ref.internal], ref, merge_rows)
+        records.append(stream.analysed(needs.get(ref.internal, READ_ALL)))
+        _register_tracked(con, ref.internal, stream.dataset)
+        registered.add(ref.internal)
+    return _relation(duck, con, rewritten), records, registered
 
 
-def _register_tracked(con: Any, name: str, data: pa.Table) -> None:
+def _register_tracked(con: Any, name: str, data: pa.Table | ScanDataset) -> None:
     """Register ``data`` on ``con`` as ``name``, until :func:`release`."""
     con.register(name, data)
     _registered.setdefault(con, set()).add(name)
@@ -176,15 +165,20 @@ class _DuckDBEngine:
     dialect = _DIALECT
     own_tables = "a table or view of the DuckDB connection"
 
-    def __init__(self, duck: Any, con: Any, lake: Lakehouse, cache: dict[str, Table]) -> None:
+    def __init__(
+        self, duck: Any, con: Any, lake: Lakehouse, cache: dict[str, Table], merge_rows: int
+    ) -> None:
         self.duck = duck
         self.con = con
         self.lake = lake
         self.cache = cache
+        self.merge_rows = merge_rows
 
     def run(self, query: str) -> pa.Table:
         """The rows of ``query`` (its scans are unregistered once read)."""
-        relation, _, names = _run(self.duck, self.con, self.lake, query, self.cache)
+        relation, _, names = _run(
+            self.duck, self.con, self.lake, query, self.cache, self.merge_rows
+        )
         try:
             result: pa.Table = relation.to_arrow_table()
         finally:
@@ -205,17 +199,12 @@ class _DuckDBEngine:
         _unregister(self.con, [name])
 
 
-class _BinderError(InvalidArgumentError):
-    """DuckDB could not bind a name of the query (a column, a function...)."""
-
-
 def _relation(duck: Any, con: Any, rewritten: RewrittenQuery) -> duckdb.DuckDBPyRelation:
     try:
         relation: duckdb.DuckDBPyRelation = con.sql(rewritten.sql)
     except (duck.ParserException, duck.BinderException, duck.CatalogException) as exc:
-        kind = _BinderError if isinstance(exc, duck.BinderException) else InvalidArgumentError
         message = rewritten.readable(str(exc))
-        raise kind(f"DuckDB cannot run the query: {message}") from None
+        raise InvalidArgumentError(f"DuckDB cannot run the query: {message}") from None
     return relation
 
 
@@ -229,10 +218,13 @@ def register(
     filter: pc.Expression | None = None,
     version: int | None = None,
     known_at: Any = None,
+    merge_rows: int = MERGE_ROWS,
 ) -> duckdb.DuckDBPyRelation:
-    """Scan ``table`` as of ``as_of`` (the arguments of :meth:`azof.Table.scan`: only
-    ``columns`` are read; a ``filter`` on ``key`` prunes files) and register the answer on
-    ``con`` as ``name``; returns the relation of that view."""
+    """Register :meth:`azof.Table.scanner` of ``table`` (same arguments) on ``con`` as
+    ``name``, streamed (:mod:`azof.dataset`): DuckDB reads it each time a query uses it,
+    handing it the columns the query uses and its filters (a filter on ``key`` alone
+    prunes files), ``merge_rows`` rows merged at a time; returns the relation of that
+    view. The snapshot is resolved now."""
     _duckdb()
     if not isinstance(table, Table):
         raise InvalidArgumentError(
@@ -240,10 +232,9 @@ def register(
         )
     if not isinstance(name, str) or not name:
         raise InvalidArgumentError("name must be a non-empty string")
-    data: pa.Table = table.scan(
-        as_of, columns=columns, filter=filter, version=version, known_at=known_at
-    )
-    con.register(name, data)
+    check_merge_rows(merge_rows)
+    scan = table.scanner(as_of, version=version, known_at=known_at, columns=columns, filter=filter)
+    con.register(name, ScanDataset(scan, merge_rows=merge_rows))
     view: duckdb.DuckDBPyRelation = con.view(name)
     return view
 

@@ -7,13 +7,11 @@ layers.
 
 from __future__ import annotations
 
-import importlib
 import time
 import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,12 +28,12 @@ from azof.errors import (
     InvalidArgumentError,
     VersionNotFoundError,
 )
-from azof.format import KEY, CommitInfo, Snapshot
-from azof.predicate import fit_unsigned_literals
-from azof.scan.read import ScanMetrics, ScanRequest, execute_scan, references_only
-from azof.scan.stream import MERGE_ROWS, check_merge_rows, iter_scan, record_batches
+from azof.format import CommitInfo, Snapshot
+from azof.scan.read import ScanMetrics
+from azof.scan.stream import MERGE_ROWS, check_merge_rows
 from azof.scan.verify import verify_files
 from azof.storage import Storage
+from azof.tablescan import BATCH_SIZE, TableScan, optional_module
 from azof.temporal.methods import TemporalMethods
 from azof.timestamps import (
     Instant,
@@ -61,16 +59,6 @@ __all__ = ["LOG_READERS", "Commit", "Table", "TableWriter"]
 LOG_READERS = 16
 """Snapshots :meth:`Table.log` reads at once (object stores answer each read slowly, but
 many in parallel)."""
-
-
-def _optional(module: str, method: str) -> Any:
-    """The optional engine ``module``, or an ImportError saying which extra to install."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise ImportError(
-            f"Table.{method} needs {module}; install it with: pip install 'azof[{module}]'"
-        ) from None
 
 
 def _logged(version: int, info: CommitInfo, parent: int | None) -> Commit:
@@ -206,28 +194,41 @@ class Table(TemporalMethods):
 
     # -- reads -------------------------------------------------------------------------------
 
-    def _request(
-        self, as_of: Any, columns: Sequence[str] | None, filter: pc.Expression | None
-    ) -> ScanRequest:
-        instant = None if as_of is None else parse_instant(as_of, "as_of")
-        if isinstance(columns, str):
-            columns = [columns]
-        if filter is not None and not isinstance(filter, pc.Expression):
-            raise InvalidArgumentError(
-                f"filter must be a pyarrow.compute.Expression such as "
-                f"pc.field('industry') == 'Software', not {type(filter).__name__}"
-            )
-        key_filter = None
-        if filter is not None:
-            filter = fit_unsigned_literals(filter, self._snapshot.schema.to_arrow())
-            key_schema = pa.schema([self._snapshot.schema.field(KEY)])
-            if references_only(filter, key_schema):
-                key_filter, filter = filter, None
-        return ScanRequest(
-            as_of=instant,
-            columns=tuple(columns) if columns is not None else None,
+    def scanner(
+        self,
+        as_of: Any = None,
+        *,
+        version: int | None = None,
+        known_at: Any = None,
+        columns: Sequence[str] | None = None,
+        filter: pc.Expression | None = None,
+        bucket: int | None = None,
+    ) -> TableScan:
+        """One read, as an immutable :class:`~azof.tablescan.TableScan`: every key's latest
+        row with ``event_time <= as_of`` (``None``: current state), of the snapshot that
+        ``version`` / ``known_at`` choose (commit time; default: the loaded one), resolved
+        now. Its ``to_arrow``, ``to_batches``, ``to_pandas``, ``to_polars``, ``count``,
+        ``files`` and ``explain`` all answer over that snapshot; ``pa.table(scan)``,
+        ``pl.from_arrow(scan)`` and ``duckdb.from_arrow(scan)`` stream it.
+
+        ``as_of`` is event time; with ``version`` or ``known_at`` too this is a bitemporal
+        read, "as of T, as we knew it then". Naive datetimes and strings without an offset
+        are UTC. ``filter`` (a pyarrow expression) is applied to the answer; a filter on
+        ``key`` alone is pushed down to prune files and row groups. ``bucket`` reads one
+        hash bucket only (see :meth:`bucket_count`): distributed readers run one task per
+        bucket and the union of all buckets is the answer.
+        """
+        snapshot = self.snapshot_at(version, known_at)
+        commit_time = None if known_at is None else parse_instant(known_at, "known_at")
+        return TableScan.build(
+            self.storage,
+            self.name,
+            snapshot,
+            as_of,
+            known_at=commit_time,
+            columns=columns,
             filter=filter,
-            key_filter=key_filter,
+            bucket=bucket,
         )
 
     def scan(
@@ -241,34 +242,12 @@ class Table(TemporalMethods):
         metrics: ScanMetrics | None = None,
         bucket: int | None = None,
     ) -> pa.Table:
-        """Every key's latest row with ``event_time <= as_of`` (``None``: current state).
-
-        ``as_of`` is event time. ``version`` / ``known_at`` choose the snapshot (commit
-        time): with both kinds this is a bitemporal read, "as of T, as we knew it then".
-        Naive datetimes and strings without an offset are UTC. ``filter`` is applied to the
-        answer; a filter on ``key`` alone is pushed down to prune files and row groups.
-        ``bucket`` reads one hash bucket only (see :meth:`bucket_count`): distributed
-        readers run one task per bucket and the union of all buckets is the answer.
-        """
-        request = self._request(as_of, columns, filter)
-        snapshot = self.snapshot_at(version, known_at)
-        request = self._in_bucket(request, snapshot, bucket)
-        return execute_scan(self.storage, self.name, snapshot, request, metrics)
-
-    def _in_bucket(self, request: ScanRequest, snapshot: Snapshot, bucket: Any) -> ScanRequest:
-        """``request`` for one bucket of ``snapshot`` (``None``: all), checked."""
-        if bucket is None:
-            return request
-        if isinstance(bucket, bool) or not isinstance(bucket, int):
-            bucket_ok = False
-        else:
-            bucket_ok = 0 <= bucket < snapshot.buckets
-        if not bucket_ok:
-            raise InvalidArgumentError(
-                f"bucket {bucket!r} is not in 0..{snapshot.buckets - 1} for version "
-                f"{snapshot.version} of table {self.name!r}"
-            )
-        return replace(request, bucket=bucket)
+        """:meth:`scanner` (same arguments) as one Arrow table; ``metrics`` receives what
+        the read touched."""
+        scan = self.scanner(
+            as_of, version=version, known_at=known_at, columns=columns, filter=filter, bucket=bucket
+        )
+        return scan.to_arrow(metrics)
 
     def bucket_count(self, version: int | None = None, known_at: Any = None) -> int:
         """How many hash buckets the snapshot's data is split into (1 for small tables)."""
@@ -282,47 +261,51 @@ class Table(TemporalMethods):
         filter: pc.Expression | None = None,
         version: int | None = None,
         known_at: Any = None,
-        batch_size: int = 65_536,
+        batch_size: int = BATCH_SIZE,
         merge_rows: int = MERGE_ROWS,
         bucket: int | None = None,
     ) -> pa.RecordBatchReader:
-        """The same answer as :meth:`scan`, as a stream of record batches.
-
-        The table is merged one hash bucket at a time, and a bucket whose files hold more
-        than ``merge_rows`` rows one key range at a time, each range reading about
-        ``merge_rows`` rows (row groups that the as-of time or a filter on ``key`` prunes do
-        not count). So memory is bounded by ``merge_rows``, not by the table. Ranges are
-        cut where row groups start (azof writes 131,072 rows per group), so a step reads at
-        least a row group of the largest files. Rows come bucket by bucket, each bucket
-        sorted by key. A bucket with rows of unsorted files (seed tables) or of files split
-        by another bucket count is merged whole. ``bucket`` streams one bucket only, as in
-        :meth:`scan`.
-        """
+        """:meth:`scanner` (same arguments) as a stream of record batches, in memory
+        bounded by ``merge_rows``, not by the table (see :meth:`TableScan.to_batches`)."""
         check_merge_rows(merge_rows)
-        request = self._request(as_of, columns, filter)
-        snapshot = self.snapshot_at(version, known_at)
-        request = self._in_bucket(request, snapshot, bucket)
-        names = list(request.columns) if request.columns is not None else snapshot.schema.names
-        schema = snapshot.schema.to_arrow()
-        schema = pa.schema([schema.field(name) for name in names])
-        parts = iter_scan(self.storage, self.name, snapshot, request, merge_rows=merge_rows)
-        return pa.RecordBatchReader.from_batches(schema, record_batches(parts, schema, batch_size))
+        scan = self.scanner(
+            as_of, version=version, known_at=known_at, columns=columns, filter=filter, bucket=bucket
+        )
+        return scan.to_batches(batch_size=batch_size, merge_rows=merge_rows)
 
     def to_pandas(self, as_of: Any = None, **kwargs: Any) -> pd.DataFrame:
         """:meth:`scan` (same arguments) as a pandas DataFrame (needs ``azof[pandas]``)."""
-        _optional("pandas", "to_pandas")
+        optional_module("pandas", "Table.to_pandas")
         return self.scan(as_of, **kwargs).to_pandas()
 
-    def to_polars(self, as_of: Any = None, **kwargs: Any) -> pl.DataFrame:
-        """:meth:`scan` (same arguments) as a polars DataFrame (needs ``azof[polars]``)."""
-        polars = _optional("polars", "to_polars")
+    @overload
+    def to_polars(
+        self, as_of: Any = None, *, lazy: Literal[False] = False, **kwargs: Any
+    ) -> pl.DataFrame: ...
+
+    @overload
+    def to_polars(
+        self, as_of: Any = None, *, lazy: Literal[True], **kwargs: Any
+    ) -> pl.LazyFrame: ...
+
+    def to_polars(
+        self, as_of: Any = None, *, lazy: bool = False, **kwargs: Any
+    ) -> pl.DataFrame | pl.LazyFrame:
+        """:meth:`scan` (same arguments) as a polars DataFrame (needs ``azof[polars]``);
+        with ``lazy``, :meth:`scanner` (same arguments) as a polars ``LazyFrame`` whose
+        filters on ``key`` and lower bounds on ``event_time`` prune below the as-of merge
+        (see :meth:`TableScan.to_polars`)."""
+        polars = optional_module("polars", "Table.to_polars")
+        if lazy:
+            return self.scanner(as_of, **kwargs).to_polars(lazy=True)
         frame = polars.from_arrow(self.scan(as_of, **kwargs))
         assert isinstance(frame, polars.DataFrame)
         return cast("pl.DataFrame", frame)
 
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
-        """The current state through the Arrow PyCapsule interface (polars, duckdb, ...)."""
-        return self.to_batches().__arrow_c_stream__(requested_schema)  # type: ignore[no-untyped-call]
+        """The current state through the Arrow PyCapsule interface (polars, duckdb, ...),
+        streamed."""
+        return self.scanner().__arrow_c_stream__(requested_schema)
 
     # -- writes ------------------------------------------------------------------------------
 

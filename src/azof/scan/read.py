@@ -35,6 +35,7 @@ __all__ = [
     "execute_scan",
     "instant_scalar",
     "open_fragment",
+    "plan_request",
     "read_rows",
     "references_only",
     "split_plan",
@@ -594,3 +595,19 @@ def execute_scan(
     result = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
     metrics.rows_out = result.num_rows
     return result
+
+
+def plan_request(storage: Storage, snapshot: Snapshot, request: ScanRequest) -> list[PlannedFile]:
+    """The files a read of ``request`` opens, in priority order: those :func:`plan_files`
+    plans for its as-of time, in the bucket asked for, less those that the pushed key
+    filter rules out by their records' key bounds (no I/O)."""
+    prepared = _prepare("", snapshot, replace(request, columns=None, filter=None))
+    planned = plan_files(snapshot, prepared.request.as_of)
+    if request.bucket is not None:
+        per_bucket, shared = split_plan(snapshot, planned)
+        kept = {id(item) for item in (*per_bucket[request.bucket], *shared)}
+        planned = [item for item in planned if id(item) in kept]
+    ruled_out = _ruled_out_by_key_range(
+        snapshot, planned, prepared.condition, storage.arrow_filesystem()
+    )
+    return [item for item in planned if item.file.file not in ruled_out]

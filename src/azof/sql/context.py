@@ -1,36 +1,40 @@
 """SQL over a lakehouse with DataFusion: :class:`ExecutionContext`.
 
-A query runs in four steps:
+A query runs in three steps:
 
 1. :func:`~azof.sql.clauses.rewrite_query` finds every lakehouse table reference and its
    time-travel clause, checks them, and gives each reference its own internal name;
-2. DataFusion plans the rewritten query over empty stand-ins of the right schemas, and
-   :func:`~azof.sql.pushdown.needs_from_datafusion` reads from the optimized plan which
-   columns each reference needs and which predicates sit right above its scan;
-3. each reference is scanned as of its time (only those columns; key predicates and lower
-   bounds on ``event_time`` prune files and row groups before the as-of merge) and its
-   Arrow answer is registered under the internal name;
-4. DataFusion plans the query again over the real data and returns its lazy DataFrame.
+2. each reference's :class:`~azof.tablescan.TableScan` (its snapshot resolved now) is
+   registered under that name as a dataset that streams (:mod:`azof.dataset`): nothing is
+   read yet;
+3. DataFusion plans the query once, and :func:`~azof.sql.pushdown.needs_from_datafusion`
+   reads from the optimized plan which columns each reference needs and which key
+   predicates and lower bounds on ``event_time`` may prune files and row groups below the
+   as-of merge; those reach the scans when DataFusion runs them, with the columns and
+   filters DataFusion itself hands the dataset.
+
+The lazy DataFrame returned reads the tables when it is computed, a batch at a time, so an
+aggregate over a table's current state runs in memory bounded by the streams' merge
+setting, not by the table.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from azof.errors import InvalidArgumentError
-from azof.format import EVENT_TIME, KEY
 from azof.lakehouse import Lakehouse
+from azof.scan.stream import MERGE_ROWS, check_merge_rows
 from azof.sql.alter import alter_table, is_alter_table
-from azof.sql.clauses import RewrittenQuery, TableReference, rewrite_query
+from azof.sql.clauses import RewrittenQuery, rewrite_query
 from azof.sql.functions import FunctionEngine, table_functions
 from azof.sql.pushdown import needs_from_datafusion
-from azof.sql.scans import LakehouseTables, ScanRecord, read_columns, scan_reference, snapshot_for
+from azof.sql.scans import LakehouseTables, ReferenceStream, ScanRecord, reference_scan
 from azof.table import Table
 
 if TYPE_CHECKING:
@@ -43,40 +47,6 @@ _DIALECT = "postgres"  # sqlglot's tokenizer closest to DataFusion's (E'..', $$.
 
 def _empty_batch(schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays([pa.array([], type=f.type) for f in schema], schema=schema)
-
-
-def _stand_in_schema(schema: pa.Schema) -> pa.Schema:
-    """The schema a reference is registered with: the table's, with every value column
-    nullable (columns a query does not use are registered as nulls)."""
-    fixed = (KEY, EVENT_TIME)
-    return pa.schema([f if f.name in fixed else f.with_nullable(True) for f in schema])
-
-
-def _full_width(data: pa.Table, schema: pa.Schema) -> pa.Table:
-    """``data`` (some columns of ``schema``) with the others as nulls, so that the query
-    plans over exactly the schema it was analysed with (``SELECT * EXCLUDE (...)``, natural
-    joins... see the same columns). The plan never reads those columns."""
-    columns = []
-    for field in schema:
-        if field.name not in data.column_names:
-            columns.append(pa.chunked_array([pa.nulls(data.num_rows, field.type)]))
-            continue
-        column = data.column(field.name)
-        columns.append(column if column.type == field.type else column.cast(field.type))
-    return pa.Table.from_arrays(columns, schema=schema)
-
-
-def _partitions(table: pa.Table, count: int) -> list[list[pa.RecordBatch]]:
-    """``table`` as up to ``count`` partitions of similar size (DataFusion runs one thread
-    per partition)."""
-    if table.num_rows == 0:
-        return [[_empty_batch(table.schema)]]
-    size = max(1, -(-table.num_rows // count))
-    batches = table.to_batches(max_chunksize=size)
-    parts: list[list[pa.RecordBatch]] = [[] for _ in range(min(count, len(batches)))]
-    for index, batch in enumerate(batches):
-        parts[index % len(parts)].append(batch)
-    return parts
 
 
 class _DataFusionEngine:
@@ -122,9 +92,10 @@ class ExecutionContext:
     also choose the snapshot by commit time). Timestamps without an offset are UTC. See
     ``docs/sql.md``.
 
-    ``sql`` returns a :class:`datafusion.DataFrame`. The scans run when ``sql`` is called
-    (the data is then in memory); the DataFrame computes the rest lazily. ``last_scans``
-    lists what each table reference of the last query read.
+    ``sql`` returns a lazy :class:`datafusion.DataFrame`: the snapshots are resolved when
+    ``sql`` is called, the tables are read (streamed, ``merge_rows`` rows merged at a
+    time, see :meth:`azof.Table.to_batches`) each time the DataFrame is computed.
+    ``last_scans`` lists what each table reference of the last query reads.
     """
 
     def __init__(
@@ -133,6 +104,7 @@ class ExecutionContext:
         storage_options: dict[str, Any] | None = None,
         *,
         target_partitions: int | None = None,
+        merge_rows: int = MERGE_ROWS,
     ) -> None:
         try:
             import datafusion
@@ -148,8 +120,9 @@ class ExecutionContext:
             self.lakehouse = lakehouse
         else:
             self.lakehouse = Lakehouse(lakehouse, storage_options)
-        self._partitions = target_partitions or os.cpu_count() or 1
-        config = datafusion.SessionConfig().with_target_partitions(self._partitions)
+        self.merge_rows = check_merge_rows(merge_rows)
+        partitions = target_partitions or os.cpu_count() or 1
+        config = datafusion.SessionConfig().with_target_partitions(partitions)
         self.session: datafusion.SessionContext = datafusion.SessionContext(config)
         """The DataFusion session the queries run in (azof registers its scans in it only
         for the duration of a ``sql`` call)."""
@@ -190,49 +163,29 @@ class ExecutionContext:
             unknown="error",
             describe_lakehouse=tables.describe,
         )
-        opened = {ref.internal: tables.open(ref.table) for ref in rewritten.references}
-        snapshots = {
-            ref.internal: snapshot_for(opened[ref.internal], ref) for ref in rewritten.references
+        scans = {
+            ref.internal: reference_scan(tables.open(ref.table), ref)
+            for ref in rewritten.references
         }
-        schemas = {
-            name: _stand_in_schema(snapshot.schema.to_arrow())
-            for name, snapshot in snapshots.items()
-        }
+        schemas = {name: scan.schema for name, scan in scans.items()}
         engine: FunctionEngine = _DataFusionEngine(self)
         rewritten, functions = table_functions(engine, query, rewritten, tables, prefix)
+        streams = {
+            ref.internal: ReferenceStream(scans[ref.internal], ref, self.merge_rows)
+            for ref in rewritten.references
+        }
         try:
-            for name, schema in schemas.items():
-                self.session.register_record_batches(name, [[_empty_batch(schema)]])
-            stand_in = self._plan(rewritten)
+            for name, stream in streams.items():
+                self.session.register_dataset(name, stream.dataset.as_pyarrow())
+            frame = self._plan(rewritten)
             try:
-                plan = stand_in.optimized_logical_plan()
+                plan = frame.optimized_logical_plan()
             except Exception as exc:  # DataFusion raises plain Exceptions
                 raise InvalidArgumentError(
                     f"DataFusion cannot plan the query: {rewritten.readable(str(exc))}"
                 ) from None
             needs = needs_from_datafusion(plan, schemas)
-            self._deregister(schemas)
-
-            def scan(ref: TableReference) -> tuple[pa.Table, ScanRecord]:
-                need = needs[ref.internal]
-                columns = read_columns(schemas[ref.internal], need)
-                return scan_reference(
-                    opened[ref.internal], snapshots[ref.internal], ref, columns, need
-                )
-
-            references = rewritten.references
-            if len(references) > 1:  # Arrow reads and sorts without the GIL
-                with ThreadPoolExecutor(max_workers=min(len(references), 4)) as pool:
-                    scanned = list(pool.map(scan, references))
-            else:
-                scanned = [scan(ref) for ref in references]
-            records = [record for _, record in scanned]
-            for ref, (data, _) in zip(references, scanned, strict=True):
-                data = _full_width(data, schemas[ref.internal])
-                self.session.register_record_batches(
-                    ref.internal, _partitions(data, self._partitions)
-                )
-            frame = self._plan(rewritten)
+            records = [stream.analysed(needs[name]) for name, stream in streams.items()]
             if rewritten.explain:
                 frame = self._explain(frame, records)
         finally:

@@ -153,18 +153,23 @@ def _combine(needs: list[ScanNeeds]) -> ScanNeeds:
 # -- DataFusion -------------------------------------------------------------------------------
 
 
+def _names_pushable(predicates: Iterable[str]) -> bool:
+    """Whether one of the ``predicates`` (DataFusion's text) names ``key`` or
+    ``event_time`` (a cheap test before unparsing them)."""
+    return any(f".{KEY}" in text or f".{EVENT_TIME}" in text for text in predicates)
+
+
 def _mentions_pushable(plan: Any) -> bool:
-    """Whether ``plan`` is a Filter whose predicate names ``key`` or ``event_time`` (cheap
-    test before unparsing it)."""
+    """Whether ``plan`` is a Filter whose predicate names ``key`` or ``event_time``."""
     variant = plan.to_variant()
     if type(variant).__name__ != "Filter":
         return False
-    text = str(variant.predicate())
-    return f".{KEY}" in text or f".{EVENT_TIME}" in text
+    return _names_pushable([str(variant.predicate())])
 
 
 def _filter_predicate(plan: Any, schema: pa.Schema) -> tuple[pc.Expression, str] | None:
-    """The pushable part of the Filter node ``plan`` (whose input is a table scan)."""
+    """The pushable part of the Filter node ``plan`` (whose input is a table scan), or of
+    the filters of the TableScan node ``plan``."""
     from datafusion.unparser import Dialect, Unparser
 
     try:
@@ -195,8 +200,16 @@ def needs_from_datafusion(plan: Any, schemas: Mapping[str, pa.Schema]) -> dict[s
                     if projection is None
                     else tuple(str(column) for _, column in projection)
                 )
+                filters = " ".join(str(f) for f in variant.filters())
+                columns += tuple(  # filters the engine hands the scan read columns too
+                    column
+                    for column in schemas[name].names
+                    if column not in columns and re.search(rf'\.("?){column}\1\b', filters)
+                )
                 pushed = None
-                if parent is not None and _mentions_pushable(parent):
+                if _names_pushable(str(f) for f in variant.filters()):
+                    pushed = _filter_predicate(node, schemas[name])  # filters in the scan
+                elif parent is not None and _mentions_pushable(parent):
                     pushed = _filter_predicate(parent, schemas[name])
                 found.setdefault(name, []).append(
                     ScanNeeds(

@@ -1,33 +1,38 @@
 """Reading the table references of a query: which tables a query names, which snapshot each
-reference reads, and the as-of scan itself, with a record of what it touched.
+reference reads, and its scan as the stream an engine reads, with a record of what it
+touched.
 
 Shared by the DataFusion context (:mod:`azof.sql.context`) and :mod:`azof.duckdb`.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from azof.dataset import ScanDataset, ScanLog
 from azof.errors import InvalidArgumentError, VersionNotFoundError
-from azof.format import EVENT_TIME, KEY, Snapshot
+from azof.format import EVENT_TIME, KEY
 from azof.lakehouse import Lakehouse
-from azof.scan.read import ScanMetrics, ScanRequest, execute_scan
+from azof.scan.read import ScanMetrics
 from azof.sql.clauses import TableReference
-from azof.sql.pushdown import ScanNeeds
+from azof.sql.pushdown import READ_ALL, ScanNeeds
 from azof.table import Table
+from azof.tablescan import TableScan
 from azof.timestamps import format_instant, parse_instant
 
-__all__ = ["LakehouseTables", "ScanRecord", "scan_reference"]
+__all__ = ["LakehouseTables", "ReferenceStream", "ScanRecord", "read_columns", "reference_scan"]
 
 
 @dataclass(frozen=True)
 class ScanRecord:
-    """What one table reference of a query read (``ExecutionContext.last_scans``)."""
+    """What one table reference of a query reads (``ExecutionContext.last_scans``).
+
+    The reference is streamed to the engine when the query runs (:mod:`azof.dataset`), so
+    :attr:`metrics` and :attr:`seconds` count from then on, summed over every run of the
+    query's frame or relation."""
 
     reference: str
     """The reference as written in the query, e.g. ``financials AT ('2019-01-17')``."""
@@ -40,26 +45,53 @@ class ScanRecord:
     version: int
     """The snapshot read (from ``VERSION =>``, ``KNOWN_AT =>`` or the latest)."""
     known_at: str | None
-    columns: tuple[str, ...]
-    """The columns read from Parquet: ``key`` and ``event_time`` (the merge reads them
-    anyway), then the value columns the query uses."""
+    planned_columns: tuple[str, ...] | None
+    """The columns the query analysis found it needs (None: not analysed)."""
     filter: pc.Expression | None
-    """The predicate pushed below the as-of merge (pruning files and row groups)."""
+    """The predicate the query analysis pushed below the as-of merge (pruning files and
+    row groups); the engine's own filters reach the scan too, above the merge (or below,
+    when they name ``key`` alone)."""
     filter_sql: str | None
-    metrics: ScanMetrics
-    seconds: float
+    scan: TableScan
+    """The scan the engine reads (before the engine narrows it)."""
+    log: ScanLog
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns read from Parquet: ``key`` and ``event_time`` (the merge reads them
+        anyway), then the value columns the query uses (as read, once the query ran)."""
+        if self.log.columns is not None:
+            return self.log.columns
+        if self.planned_columns is not None:
+            return self.planned_columns
+        return tuple(self.scan.columns)
+
+    @property
+    def metrics(self) -> ScanMetrics:
+        return self.log.metrics
+
+    @property
+    def seconds(self) -> float:
+        return self.log.seconds
 
     def describe(self) -> str:
         when = f"as of {self.as_of}" if self.as_of is not None else "current"
         known = f", known at {self.known_at}" if self.known_at is not None else ""
         pushed = self.filter_sql if self.filter_sql is not None else "none"
         m = self.metrics
+        if m.files_planned == 0 and self.seconds == 0:
+            files = self.scan.files()
+            read = f"not read yet; plan: {len(files)} files, {sum(f.rows or 0 for f in files)} rows"
+        else:
+            read = (
+                f"files {m.files_read}/{m.files_planned}, row groups {m.row_groups_read}/"
+                f"{m.row_groups_total}, rows read {m.rows_read}, rows out {m.rows_out}, bytes "
+                f"read {m.bytes_read}; {self.seconds * 1000:.1f} ms"
+            )
         return (
             f"{self.internal} = {self.reference} -> table {self.table!r} {when}, "
             f"version {self.version}{known}; columns [{', '.join(self.columns)}]; "
-            f"pushed filter: {pushed}; files {m.files_read}/{m.files_planned}, "
-            f"row groups {m.row_groups_read}/{m.row_groups_total}, rows read {m.rows_read}, "
-            f"rows out {m.rows_out}, bytes read {m.bytes_read}; {self.seconds * 1000:.1f} ms"
+            f"pushed filter: {pushed}; {read}"
         )
 
 
@@ -106,55 +138,62 @@ class LakehouseTables:
         return table
 
 
-def snapshot_for(table: Table, reference: TableReference) -> Snapshot:
-    """The snapshot ``reference`` reads (its VERSION or KNOWN_AT, else the latest)."""
+def reference_scan(table: Table, reference: TableReference) -> TableScan:
+    """The scan ``reference`` reads: as of its ``AT``, of the snapshot its ``VERSION`` or
+    ``KNOWN_AT`` chooses (else the latest); errors name the reference."""
     travel = reference.travel
     try:
-        return table.snapshot_at(travel.version, travel.known_at)
+        if travel.as_of is not None:
+            parse_instant(travel.as_of, "AT")
+        if travel.known_at is not None:
+            parse_instant(travel.known_at, "KNOWN_AT")
+        return table.scanner(travel.as_of, version=travel.version, known_at=travel.known_at)
     except VersionNotFoundError as exc:
         raise VersionNotFoundError(f"{reference.where()}: {exc}") from None
     except InvalidArgumentError as exc:
         raise InvalidArgumentError(f"{reference.where()}: {exc}") from None
 
 
-def read_columns(schema: pa.Schema, needs: ScanNeeds) -> list[str]:
-    """The columns to read, in schema order: ``key`` and ``event_time`` (read for the merge
-    anyway) and the value columns the query needs."""
+def read_columns(schema: pa.Schema, needs: ScanNeeds) -> tuple[str, ...] | None:
+    """The columns the query analysis says a reference reads, in schema order: ``key`` and
+    ``event_time`` (read for the merge anyway) and the value columns the query needs
+    (None: not known)."""
     if needs.columns is None:
-        return list(schema.names)
-    return [n for n in schema.names if n in needs.columns or n in (KEY, EVENT_TIME)]
+        return None
+    return tuple(n for n in schema.names if n in needs.columns or n in (KEY, EVENT_TIME))
 
 
-def scan_reference(
-    table: Table,
-    snapshot: Snapshot,
-    reference: TableReference,
-    columns: Sequence[str],
-    needs: ScanNeeds,
-) -> tuple[pa.Table, ScanRecord]:
-    """The as-of answer for ``reference`` (only ``columns``), and what the scan touched."""
-    travel = reference.travel
-    as_of = None if travel.as_of is None else parse_instant(travel.as_of, "AT")
-    known_at = None if travel.known_at is None else parse_instant(travel.known_at, "KNOWN_AT")
-    request = ScanRequest(as_of=as_of, columns=tuple(columns), key_filter=needs.predicate)
-    metrics = ScanMetrics()
-    started = time.perf_counter()
-    try:
-        result = execute_scan(table.storage, table.name, snapshot, request, metrics)
-    except InvalidArgumentError as exc:
-        raise InvalidArgumentError(f"{reference.where()}: {exc}") from None
-    record = ScanRecord(
-        reference=reference.text,
-        table=table.name,
-        alias=reference.alias,
-        internal=reference.internal,
-        as_of=None if as_of is None else format_instant(as_of),
-        version=snapshot.version,
-        known_at=None if known_at is None else format_instant(known_at),
-        columns=tuple(columns),
-        filter=needs.predicate,
-        filter_sql=needs.predicate_sql,
-        metrics=metrics,
-        seconds=time.perf_counter() - started,
-    )
-    return result, record
+class ReferenceStream:
+    """One table reference of a query as the dataset the engine streams (nothing is read
+    until the query runs). :meth:`analysed` gives it what the query analysis found: the
+    predicate to push below the as-of merge, set before the query runs."""
+
+    def __init__(self, scan: TableScan, reference: TableReference, merge_rows: int) -> None:
+        self.scan = scan
+        self.reference = reference
+        self.needs = READ_ALL
+        self.log = ScanLog()
+        self.dataset = ScanDataset(scan, merge_rows=merge_rows, log=self.log, on_scan=self._narrow)
+
+    def _narrow(self, scan: TableScan) -> TableScan:
+        predicate = self.needs.predicate
+        return scan if predicate is None else scan.prune_keys(predicate)
+
+    def analysed(self, needs: ScanNeeds) -> ScanRecord:
+        """Push ``needs.predicate`` below the merge from now on; the record of the read."""
+        self.needs = needs
+        scan, known_at = self.scan, self.scan.known_at
+        return ScanRecord(
+            reference=self.reference.text,
+            table=scan.table,
+            alias=self.reference.alias,
+            internal=self.reference.internal,
+            as_of=None if scan.as_of is None else format_instant(scan.as_of),
+            version=scan.version,
+            known_at=None if known_at is None else format_instant(known_at),
+            planned_columns=read_columns(scan.schema, needs),
+            filter=needs.predicate,
+            filter_sql=needs.predicate_sql,
+            scan=scan,
+            log=self.log,
+        )
