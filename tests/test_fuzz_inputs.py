@@ -561,8 +561,6 @@ def write_lake(tmp_path_factory: pytest.TempPathFactory) -> azof.Lakehouse:
 @settings(
     max_examples=int(os.environ.get("AZOF_FUZZ_EXAMPLES", "120")),
     deadline=None,
-    # fixed examples in CI: larger runs still find raw errors in conform.py (see issue 14 note)
-    derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(ops=st.lists(write_ops, min_size=1, max_size=3))
