@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from azof.errors import InvalidArgumentError, SchemaMismatchError
 from azof.format.schema import EVENT_TIME, TOMBSTONE, TableSchema
-from azof.write.timetext import exact_time_array
+from azof.write.timetext import exact_time_array, is_text, parse_time_text
 
 __all__ = ["input_tables"]
 
@@ -35,9 +35,27 @@ _TIME_VALUES = (str, date)  # datetime and pandas.Timestamp are dates too
 
 def input_tables(data: Any, schema: TableSchema, table: str) -> Iterator[pa.Table]:
     """The input as Arrow tables, in order (a stream one batch at a time); Python values
-    typed by ``schema``. Bad input is an ``AzofError``
+    typed by ``schema``, text in timestamp columns parsed. Bad input is an ``AzofError``
     (``table`` names the table)."""
-    yield from _arrow_tables(data, schema, table)
+    first_row = 0
+    for part in _arrow_tables(data, schema, table):
+        yield _times_from_text(part, schema, table, first_row)
+        first_row += part.num_rows
+
+
+def _times_from_text(part: pa.Table, schema: TableSchema, table: str, first_row: int) -> pa.Table:
+    """``part`` with its text columns that go to timestamp columns parsed (ISO-8601, no
+    offset = UTC; see :mod:`azof.write.timetext`)."""
+    for index, name in enumerate(part.column_names):
+        target = _target(name, schema)
+        column = part.column(index)
+        if target is None or not pa.types.is_timestamp(target.type) or not is_text(column.type):
+            continue
+        place = _place(table, name)
+        event_time = name == EVENT_TIME
+        parsed = parse_time_text(column, target.type, place, first_row, event_time=event_time)
+        part = part.set_column(index, pa.field(name, parsed.type), parsed)
+    return part
 
 
 def _arrow_tables(data: Any, schema: TableSchema, table: str) -> Iterator[pa.Table]:
