@@ -44,9 +44,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from azof.errors import InvalidArgumentError
+from azof.filters import FilterLike
 from azof.lakehouse import Lakehouse
 from azof.sql.alter import alter_table, alters_lakehouse_table, is_alter_table
 from azof.sql.clauses import RewrittenQuery, rewrite_query
@@ -226,7 +226,7 @@ def register(
     as_of: Any = None,
     *,
     columns: Sequence[str] | None = None,
-    filter: pc.Expression | None = None,
+    filter: FilterLike = None,
     version: int | None = None,
     known_at: Any = None,
 ) -> duckdb.DuckDBPyRelation:

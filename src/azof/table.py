@@ -16,7 +16,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from azof import tablelog
 from azof.compact.policy import CompactionPolicy
@@ -30,8 +29,8 @@ from azof.errors import (
     InvalidArgumentError,
     VersionNotFoundError,
 )
+from azof.filters import FilterLike, resolve_filter
 from azof.format import KEY, CommitInfo, Snapshot
-from azof.predicate import fit_unsigned_literals
 from azof.scan.read import ScanMetrics, ScanRequest, execute_scan, references_only
 from azof.scan.stream import MERGE_ROWS, check_merge_rows, iter_scan, record_batches
 from azof.scan.verify import verify_files
@@ -207,19 +206,14 @@ class Table(TemporalMethods):
     # -- reads -------------------------------------------------------------------------------
 
     def _request(
-        self, as_of: Any, columns: Sequence[str] | None, filter: pc.Expression | None
+        self, as_of: Any, columns: Sequence[str] | None, filter: FilterLike
     ) -> ScanRequest:
         instant = None if as_of is None else parse_instant(as_of, "as_of")
         if isinstance(columns, str):
             columns = [columns]
-        if filter is not None and not isinstance(filter, pc.Expression):
-            raise InvalidArgumentError(
-                f"filter must be a pyarrow.compute.Expression such as "
-                f"pc.field('industry') == 'Software', not {type(filter).__name__}"
-            )
+        filter = resolve_filter(filter, self._snapshot.schema.to_arrow())
         key_filter = None
         if filter is not None:
-            filter = fit_unsigned_literals(filter, self._snapshot.schema.to_arrow())
             key_schema = pa.schema([self._snapshot.schema.field(KEY)])
             if references_only(filter, key_schema):
                 key_filter, filter = filter, None
@@ -235,7 +229,7 @@ class Table(TemporalMethods):
         as_of: Any = None,
         *,
         columns: Sequence[str] | None = None,
-        filter: pc.Expression | None = None,
+        filter: FilterLike = None,
         version: int | None = None,
         known_at: Any = None,
         metrics: ScanMetrics | None = None,
@@ -246,7 +240,10 @@ class Table(TemporalMethods):
         ``as_of`` is event time. ``version`` / ``known_at`` choose the snapshot (commit
         time): with both kinds this is a bitemporal read, "as of T, as we knew it then".
         Naive datetimes and strings without an offset are UTC. ``filter`` is applied to the
-        answer; a filter on ``key`` alone is pushed down to prune files and row groups.
+        answer: SQL text (``"industry = 'Software' AND revenue > 1e9"``), DNF tuples
+        (``[("industry", "=", "Software"), ("revenue", ">", 1e9)]``; a list of such lists
+        means OR) or a pyarrow expression (see :mod:`azof.filters`); a filter on ``key``
+        alone is pushed down to prune files and row groups.
         ``bucket`` reads one hash bucket only (see :meth:`bucket_count`): distributed
         readers run one task per bucket and the union of all buckets is the answer.
         """
@@ -279,7 +276,7 @@ class Table(TemporalMethods):
         as_of: Any = None,
         *,
         columns: Sequence[str] | None = None,
-        filter: pc.Expression | None = None,
+        filter: FilterLike = None,
         version: int | None = None,
         known_at: Any = None,
         batch_size: int = 65_536,
