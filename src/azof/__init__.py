@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from azof.scan.read import ScanMetrics
     from azof.sql import ExecutionContext
     from azof.table import Table, TableWriter
+    from azof.tablewrite import write_table
     from azof.write.evolve import SchemaUpdate
     from azof.write.writer import Commit
 
@@ -62,6 +63,7 @@ __all__ = [
     "UnsupportedFormatError",
     "VacuumResult",
     "VersionNotFoundError",
+    "write_table",
 ]
 
 __version__ = "0.3.0.dev0"
@@ -77,6 +79,7 @@ _LAZY = {
     "Table": "azof.table",
     "TableWriter": "azof.table",
     "VacuumResult": "azof.compact.vacuum",
+    "write_table": "azof.tablewrite",
 }
 """Public name -> the module that defines it, imported when the name is first used."""
 
