@@ -632,3 +632,12 @@ def test_malformed_python_input_is_refused_with_its_place(
         writer.write(data)
     assert table.refresh().version == 0
     assert data_files(table) == []
+
+
+@pytest.mark.parametrize("names", [[None, None, "key", "key"], [[1, 2]], [{"a": 1}], ["px", "px"]])
+def test_reorder_with_strange_names_is_refused(names: list[Any]) -> None:
+    """Found by tests/test_fuzz_inputs.py: a raw TypeError sorting None among names."""
+    table = memory_lake().create_table("p", PRICES)
+    with pytest.raises(azof.InvalidArgumentError, match="cannot reorder the columns"):
+        table.evolve().reorder(names).commit()
+    assert table.refresh().version == 0
