@@ -554,8 +554,10 @@ def test_sql_predicates_on_uint64_keys() -> None:
 
 def test_delete_of_no_iterable_is_an_invalid_argument() -> None:
     table = memory_lake().create_table("p", PRICES)
-    with pytest.raises(azof.InvalidArgumentError, match="iterable of keys"):
+    with pytest.raises(azof.InvalidArgumentError, match="needs the keys to delete or where"):
         table.delete(None)
+    with pytest.raises(azof.InvalidArgumentError, match="iterable of keys"):
+        table.delete(3.5)
     with table.writer() as writer, pytest.raises(azof.InvalidArgumentError, match="iterable"):
         writer.delete(3.5)
     assert table.refresh().version == 0
