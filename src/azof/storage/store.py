@@ -90,6 +90,11 @@ class Storage:
     def is_local(self) -> bool:
         return self._local_root is not None
 
+    @property
+    def local_root(self) -> Path | None:
+        """The folder of local storage (it may not exist before the first write)."""
+        return self._local_root
+
     def child(self, prefix: str) -> Storage:
         """The storage rooted at ``prefix`` below this one (used for one table)."""
         key = self._key(prefix)
