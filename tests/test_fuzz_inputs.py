@@ -490,6 +490,21 @@ write_ops = st.one_of(
             max_size=3,
         ),
     ),
+    st.tuples(st.just("write_table"), appendable, st.sampled_from(["append", "error", "x"])),
+    st.tuples(
+        st.just("delete where"),
+        st.one_of(
+            wild_values,
+            st.sampled_from(["v > 1", "s = 'x' OR n < 0", "nope = 1", "v >", "key IN ('k1')"]),
+            st.lists(
+                st.tuples(
+                    st.sampled_from(FIELD_NAMES), st.sampled_from(["=", "in", "~"]), wild_values
+                ),
+                max_size=2,
+            ),
+        ),
+        wild_values,
+    ),
     st.tuples(st.just("evolve"), schema_changes),
     st.tuples(st.just("set_policy"), policy_values),
     st.tuples(st.just("set_policy object"), wild_values),
@@ -511,6 +526,10 @@ def apply_write(table: azof.Table, op: tuple[Any, ...]) -> None:
                     writer.put(step[1], step[2], **step[3])
                 else:
                     writer.write(step[1])
+    elif kind == "write_table":
+        azof.write_table(table, op[1], mode=op[2])
+    elif kind == "delete where":
+        table.delete(where=op[1], event_time=op[2])
     elif kind == "evolve":
         update = table.evolve()
         for change in op[1]:
@@ -561,8 +580,6 @@ def write_lake(tmp_path_factory: pytest.TempPathFactory) -> azof.Lakehouse:
 @settings(
     max_examples=int(os.environ.get("AZOF_FUZZ_EXAMPLES", "120")),
     deadline=None,
-    # fixed examples in CI: larger runs still find raw errors in conform.py (see issue 14 note)
-    derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(ops=st.lists(write_ops, min_size=1, max_size=3))

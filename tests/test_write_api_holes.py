@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -146,7 +147,11 @@ def test_writer_batch_rows_is_checked() -> None:
 @pytest.mark.parametrize(
     ("values", "error", "message"),
     [
-        ({"px": "x"}, azof.SchemaMismatchError, "column 'px' is string in the data but double"),
+        (
+            {"px": "x"},
+            azof.SchemaMismatchError,
+            "column 'px' is double in the table, but row 0 holds 'x' \\(str\\)",
+        ),
         ({"px": [1, "a"]}, azof.SchemaMismatchError, "column 'px'"),
         ({"px": object()}, azof.SchemaMismatchError, "column 'px'"),
         ({"nope": 1.0}, azof.SchemaMismatchError, "unknown column"),
@@ -176,7 +181,9 @@ def test_writer_put_checks_keys_nulls_and_required_columns() -> None:
     writer = table.writer()
     with pytest.raises(azof.SchemaMismatchError, match="'key' has 1 null"):
         writer.put(None, "2024-01-01", n=1)
-    with pytest.raises(azof.SchemaMismatchError, match="'key' is string"):
+    with pytest.raises(
+        azof.SchemaMismatchError, match="'key' is int64 in the table, but row 0 holds 'a'"
+    ):
         writer.put("a", "2024-01-01", n=1)
     with pytest.raises(azof.SchemaMismatchError, match="lacks column 'n'"):
         writer.put(1, "2024-01-01")
@@ -340,7 +347,9 @@ def test_append_names_the_column_of_an_unreadable_python_value() -> None:
         ],
         {"key": ["a"], "event_time": ["2024-01-01"], "n": [object()]},
     ):
-        with pytest.raises(azof.SchemaMismatchError, match="column 'n' holds values"):
+        with pytest.raises(
+            azof.SchemaMismatchError, match=r"column 'n' is int64 in the table, but row \d holds"
+        ):
             table.append(rows)
     assert table.refresh().version == 0
     assert data_files(table) == []
@@ -545,8 +554,10 @@ def test_sql_predicates_on_uint64_keys() -> None:
 
 def test_delete_of_no_iterable_is_an_invalid_argument() -> None:
     table = memory_lake().create_table("p", PRICES)
-    with pytest.raises(azof.InvalidArgumentError, match="iterable of keys"):
+    with pytest.raises(azof.InvalidArgumentError, match="needs the keys to delete or where"):
         table.delete(None)
+    with pytest.raises(azof.InvalidArgumentError, match="iterable of keys"):
+        table.delete(3.5)
     with table.writer() as writer, pytest.raises(azof.InvalidArgumentError, match="iterable"):
         writer.delete(3.5)
     assert table.refresh().version == 0
@@ -569,3 +580,66 @@ def test_create_table_refuses_properties_that_are_not_json(properties: Any, mess
     table = lake.create_table("t", PRICES, properties={"owner": "ops", "limits": [1, None]})
     assert thaw(lake.table("t").snapshot.properties) == {"owner": "ops", "limits": [1, None]}
     assert table.version == 0
+
+
+# -- 5. every malformed input is a SchemaMismatchError / InvalidArgumentError ------------------
+
+WITH_TEXT = PRICES.append(pa.field("s", pa.string()))
+ROW = {"key": "a", "event_time": day("2024-01-01")}
+
+
+@pytest.mark.parametrize(
+    ("data", "error", "message"),
+    [
+        ([{**ROW, "s": True}], azof.SchemaMismatchError, "'s' is string in the table, but row 0"),
+        ([{**ROW, "s": 7}], azof.SchemaMismatchError, "'s' is string in the table"),
+        ([{**ROW, "px": 10**400}], azof.SchemaMismatchError, "'px' is double in the table"),
+        ([{**ROW, "": 1}], azof.SchemaMismatchError, "unknown column"),
+        ([{**ROW, "k y": 1}], azof.SchemaMismatchError, "unknown column"),
+        ([{**ROW, "s": pd.NaT}], azof.SchemaMismatchError, "'s' is string in the table"),
+        ([{**ROW, "px": pd.NaT}], azof.SchemaMismatchError, "'px' is double in the table"),
+        ([{**ROW, 3: 1}], azof.SchemaMismatchError, "column names must be strings"),
+        ([{**ROW, "_azof_deleted": "x"}], azof.SchemaMismatchError, "'_azof_deleted' is bool"),
+        (
+            pd.DataFrame([{**ROW, "s": True}, {**ROW, "s": "x"}]),
+            azof.SchemaMismatchError,
+            "'s' is string in the table, but row 0 holds True",
+        ),
+        (
+            pd.DataFrame([{**ROW, "px": pd.NaT}]),
+            azof.SchemaMismatchError,
+            "'px'",
+        ),
+        (
+            pd.DataFrame([{**ROW, "event_time": "2024-01-01", "px": 1}, {**ROW, "event_time": 5}]),
+            azof.SchemaMismatchError,
+            "'event_time', row 1: 5 \\(int\\) is not a timestamp",
+        ),
+        ({"key": ["a", "b"], "event_time": ["2024-01-01"]}, azof.SchemaMismatchError, "lengths"),
+        ({"key": "a", "event_time": ["2024-01-01"]}, azof.InvalidArgumentError, "holds a str"),
+        ({"key": 5, "event_time": ["2024-01-01"]}, azof.InvalidArgumentError, "holds a int"),
+        (pd.NaT, azof.InvalidArgumentError, "cannot write a NaTType"),
+        ([{**ROW}, 5], azof.InvalidArgumentError, "item 1 is a int"),
+    ],
+)
+def test_malformed_python_input_is_refused_with_its_place(
+    data: Any, error: type[Exception], message: str
+) -> None:
+    """Found by tests/test_fuzz_inputs.py: raw ArrowTypeError, OverflowError, KeyError,
+    ValueError and AttributeError from Python values that do not fit."""
+    table = memory_lake().create_table("p", WITH_TEXT)
+    with pytest.raises(error, match=message):
+        table.append(data)
+    with table.writer() as writer, pytest.raises(error, match=message):
+        writer.write(data)
+    assert table.refresh().version == 0
+    assert data_files(table) == []
+
+
+@pytest.mark.parametrize("names", [[None, None, "key", "key"], [[1, 2]], [{"a": 1}], ["px", "px"]])
+def test_reorder_with_strange_names_is_refused(names: list[Any]) -> None:
+    """Found by tests/test_fuzz_inputs.py: a raw TypeError sorting None among names."""
+    table = memory_lake().create_table("p", PRICES)
+    with pytest.raises(azof.InvalidArgumentError, match="cannot reorder the columns"):
+        table.evolve().reorder(names).commit()
+    assert table.refresh().version == 0

@@ -191,7 +191,14 @@ def test_writer_batches_and_discards_on_error() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"key": ["A"], "event_time": ["2024-01-01"], "px": [1.0]}, "'event_time' is string"),
+        (
+            {"key": ["A", "B"], "event_time": ["2024-01-01", "yesterday"], "px": [1.0, 2.0]},
+            "column 'event_time', row 1: cannot read 'yesterday' as a timestamp",
+        ),
+        (
+            {"key": ["A"], "event_time": ["2024-01-01T00:00:00.0001"], "px": [1.0]},
+            "column 'event_time', row 0: .* is finer than the column's unit",
+        ),
         (
             {"key": ["A"], "event_time": [dt.datetime(2024, 1, 1)], "px": ["x"]},
             "column 'px' is string in the data but double in the table",

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from azof.sql import ExecutionContext
     from azof.table import Table, TableWriter
     from azof.tablescan import TableScan
+    from azof.tablewrite import write_table
     from azof.write.evolve import SchemaUpdate
     from azof.write.writer import Commit
 
@@ -64,6 +65,7 @@ __all__ = [
     "UnsupportedFormatError",
     "VacuumResult",
     "VersionNotFoundError",
+    "write_table",
 ]
 
 __version__ = "0.3.0.dev0"
@@ -80,6 +82,7 @@ _LAZY = {
     "TableScan": "azof.tablescan",
     "TableWriter": "azof.table",
     "VacuumResult": "azof.compact.vacuum",
+    "write_table": "azof.tablewrite",
 }
 """Public name -> the module that defines it, imported when the name is first used."""
 

@@ -45,10 +45,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from azof.dataset import ScanDataset
 from azof.errors import InvalidArgumentError
+from azof.filters import FilterLike
 from azof.lakehouse import Lakehouse
 from azof.scan.stream import MERGE_ROWS, check_merge_rows
 from azof.sql.alter import alter_table, alters_lakehouse_table, is_alter_table
@@ -215,7 +215,7 @@ def register(
     as_of: Any = None,
     *,
     columns: Sequence[str] | None = None,
-    filter: pc.Expression | None = None,
+    filter: FilterLike = None,
     version: int | None = None,
     known_at: Any = None,
     merge_rows: int = MERGE_ROWS,

@@ -159,4 +159,7 @@ class Lakehouse:
         except TableNotFoundError:
             known = self.tables()
             hint = f"; tables here: {', '.join(known)}" if known else "; the lakehouse is empty"
+            root = self.storage.local_root
+            if root is not None and not root.exists():
+                hint = f"; the folder {root} does not exist (the first write creates it)"
             raise TableNotFoundError(f"no table {name!r} in {self.storage.uri}{hint}") from None

@@ -14,7 +14,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from azof import tablelog
 from azof.compact.policy import CompactionPolicy
@@ -28,8 +27,9 @@ from azof.errors import (
     InvalidArgumentError,
     VersionNotFoundError,
 )
-from azof.format import CommitInfo, Snapshot
-from azof.scan.read import ScanMetrics
+from azof.filters import FilterLike
+from azof.format import KEY, CommitInfo, Snapshot
+from azof.scan.read import ScanMetrics, ScanRequest
 from azof.scan.stream import MERGE_ROWS, check_merge_rows
 from azof.scan.verify import verify_files
 from azof.storage import Storage
@@ -201,7 +201,7 @@ class Table(TemporalMethods):
         version: int | None = None,
         known_at: Any = None,
         columns: Sequence[str] | None = None,
-        filter: pc.Expression | None = None,
+        filter: FilterLike = None,
         bucket: int | None = None,
     ) -> TableScan:
         """One read, as an immutable :class:`~azof.tablescan.TableScan`: every key's latest
@@ -236,7 +236,7 @@ class Table(TemporalMethods):
         as_of: Any = None,
         *,
         columns: Sequence[str] | None = None,
-        filter: pc.Expression | None = None,
+        filter: FilterLike = None,
         version: int | None = None,
         known_at: Any = None,
         metrics: ScanMetrics | None = None,
@@ -258,7 +258,7 @@ class Table(TemporalMethods):
         as_of: Any = None,
         *,
         columns: Sequence[str] | None = None,
-        filter: pc.Expression | None = None,
+        filter: FilterLike = None,
         version: int | None = None,
         known_at: Any = None,
         batch_size: int = BATCH_SIZE,
@@ -390,19 +390,55 @@ class Table(TemporalMethods):
         return self.append([put_row(self._snapshot.schema, self.name, key, event_time, values)])
 
     def delete(
-        self, keys: Any, event_time: Any = None, *, properties: Mapping[str, str] | None = None
+        self,
+        keys: Any = None,
+        event_time: Any = None,
+        *,
+        where: FilterLike = None,
+        properties: Mapping[str, str] | None = None,
     ) -> int:
         """Delete ``keys`` as of ``event_time`` (default: now): a delete is an event.
 
         As of any T at or after ``event_time`` the keys are absent, until a newer row for
         them; as of earlier T their old state still shows.
+
+        ``where`` instead of ``keys`` deletes by predicate (a filter in any form
+        :meth:`scan` takes, e.g. ``"status = 'closed'"``): a tombstone at ``event_time``
+        for every key whose state as of ``event_time`` matches, in the latest version
+        (``deltalake``'s ``DeltaTable.delete(predicate)``, but as an event). Returns the
+        version committed, or the current one when no key matched.
         """
         commit_properties(properties, self.name)
+        if where is not None:
+            if keys is not None:
+                raise InvalidArgumentError(
+                    f"table {self.name!r}: delete() takes keys or where=..., not both"
+                )
+            return self._delete_where(where, event_time, properties)
+        if keys is None:
+            raise InvalidArgumentError(
+                f"table {self.name!r}: delete() needs the keys to delete or where=... (a "
+                "predicate such as \"status = 'closed'\")"
+            )
         keys = key_list(keys)
         if not keys:
             return self.version
         schema = self._snapshot.schema
         rows = tombstones(schema, keys, delete_instant(event_time, schema))
+        return self._commit_rows(rows, operation="delete", deleting=True, properties=properties)
+
+    def _delete_where(
+        self, where: FilterLike, event_time: Any, properties: Mapping[str, str] | None
+    ) -> int:
+        """Tombstones at ``event_time`` for the keys whose state then matches ``where``."""
+        latest = self._latest()
+        schema = latest.schema
+        when = delete_instant(event_time, schema)
+        scan = TableScan(self.storage, self.name, latest, ScanRequest(as_of=when), None)
+        matched = scan.where(where).select([KEY]).to_arrow().column(KEY)
+        if len(matched) == 0:
+            return latest.version
+        rows = tombstones(schema, matched.to_pylist(), when)
         return self._commit_rows(rows, operation="delete", deleting=True, properties=properties)
 
     def writer(self, *, batch_rows: int = 100_000) -> TableWriter:

@@ -27,8 +27,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from azof.errors import InvalidArgumentError
+from azof.filters import FilterLike, resolve_filter
 from azof.format import EVENT_TIME, KEY, Snapshot
-from azof.predicate import fit_unsigned_literals
 from azof.scan.read import ScanMetrics, ScanRequest, execute_scan, plan_request, references_only
 from azof.scan.stream import MERGE_ROWS, check_merge_rows, iter_scan, record_batches
 from azof.storage import Storage
@@ -119,7 +119,7 @@ class TableScan:
         *,
         known_at: Instant | None = None,
         columns: Sequence[str] | None = None,
-        filter: pc.Expression | None = None,
+        filter: FilterLike = None,
         bucket: int | None = None,
     ) -> TableScan:
         """A scan of ``snapshot`` (arguments as :meth:`azof.Table.scanner`), checked."""
@@ -182,11 +182,14 @@ class TableScan:
             )
         return replace(self, request=replace(self.request, columns=names))
 
-    def where(self, filter: pc.Expression) -> TableScan:
-        """This scan's answer filtered by ``filter`` too (AND). A filter on ``key`` alone
-        goes below the merge instead (it selects whole keys, so the answer is the same),
-        where it prunes files and row groups."""
-        expression = fit_unsigned_literals(_expression(filter, "filter"), self._table_schema())
+    def where(self, filter: FilterLike) -> TableScan:
+        """This scan's answer filtered by ``filter`` too (AND): SQL text, DNF tuples or a
+        pyarrow expression (:mod:`azof.filters`). A filter on ``key`` alone goes below the
+        merge instead (it selects whole keys, so the answer is the same), where it prunes
+        files and row groups."""
+        expression = resolve_filter(filter, self._table_schema())
+        if expression is None:
+            return self
         request = self.request
         if references_only(expression, pa.schema([self.snapshot.schema.field(KEY)])):
             request = replace(request, key_filter=_and(request.key_filter, expression))

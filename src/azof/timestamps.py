@@ -27,6 +27,7 @@ from typing import Any
 from azof.errors import AzofError, InvalidArgumentError
 
 __all__ = [
+    "ISO_PATTERN",
     "MAX_EVENT_INSTANT",
     "MAX_INSTANT",
     "MIN_EVENT_INSTANT",
@@ -67,11 +68,13 @@ int64 too, and stays strictly between the read sentinels ``MIN_INSTANT``/``MAX_I
 and Arrow's null (NaT) ``-(2**63)``."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ISO = re.compile(
+ISO_PATTERN = (
     r"^\s*(?P<date>\d{4}-\d{2}-\d{2})"
     r"(?:[T ](?P<time>\d{2}:\d{2}(?::\d{2})?)(?:[.,](?P<frac>\d{1,9}))?)?"
     r"\s*(?P<tz>Z|z|[+-]\d{2}(?::?\d{2})?)?\s*$"
 )
+"""The ISO-8601 text :func:`parse_instant` reads (also valid RE2, for Arrow's compute)."""
+_ISO = re.compile(ISO_PATTERN)
 
 
 def _from_datetime(value: datetime) -> Instant:

@@ -258,7 +258,7 @@ def test_bad_lakehouse_path(azof_cli, tmp_path: Path) -> None:
     result = azof_cli(
         "create", "--path", afile, "--table", "t", "--schema", "key:string,event_time:timestamp"
     )
-    result.assert_clean_error("lakehouse folder", "does not exist")
+    result.assert_clean_error("lakehouse path", "is a file, not a folder")
     assert result.code == 1
 
 

@@ -186,6 +186,7 @@ def _typed_keys(table: Table, keys: tuple[str, ...]) -> list[str | int]:
 Examples:
   azof delete --path ./lake --table prices AAPL MSFT
   azof delete --path ./lake --table tickets 1042 --event-time 2024-03-01T12:00:00Z
+  azof delete --path ./lake --table tickets --where "status = 'closed'" --event-time 2024-03-01
 
 \b
 A delete is an event: as of any time at or after --event-time the keys are absent (until
@@ -193,7 +194,14 @@ a newer row for them arrives); as of earlier times their old rows still show.
 """
 )
 @table_options
-@click.argument("keys", nargs=-1, required=True, metavar="KEY...")
+@click.argument("keys", nargs=-1, metavar="[KEY]...")
+@click.option(
+    "--where",
+    metavar="PREDICATE",
+    default=None,
+    help="Instead of KEYs: delete every key whose state as of --event-time matches this SQL "
+    "predicate, e.g. \"status = 'closed'\".",
+)
 @click.option(
     "--event-time",
     callback=check_timestamp,
@@ -201,12 +209,20 @@ a newer row for them arrives); as of earlier times their old rows still show.
     default=None,
     help="When the keys ceased to exist (ISO-8601; no offset means UTC). Default: now.",
 )
-def delete(table: Table, keys: tuple[str, ...], event_time: str | None) -> None:
+def delete(table: Table, keys: tuple[str, ...], where: str | None, event_time: str | None) -> None:
     """Delete KEYs from a table as of an event time (default: now)."""
-    typed = _typed_keys(table, keys)
-    version = table.delete(typed, event_time)
+    if bool(keys) == (where is not None):
+        raise click.UsageError("give the KEYs to delete or --where PREDICATE (one of them)")
     when = "now" if event_time is None else format_instant(parse_instant(event_time))
-    count = len(set(typed))
+    if where is not None:
+        before = table.version
+        version = table.delete(event_time=event_time, where=where)
+        commit = table.snapshot_at(version).commit if version != before else None
+        count = commit.added_rows if commit is not None else 0
+    else:
+        typed = _typed_keys(table, keys)
+        version = table.delete(typed, event_time)
+        count = len(set(typed))
     click.echo(
         f"deleted {count} key{'s' if count != 1 else ''} from {table.name} as of {when}: "
         f"version {version}"

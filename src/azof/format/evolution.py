@@ -337,8 +337,11 @@ def _move(schema: TableSchema, change: MoveColumn) -> TableSchema:
 def _reorder(schema: TableSchema, change: ReorderColumns) -> TableSchema:
     names = list(change.names)
     current = [c.name for c in schema.columns]
+    strange = [n for n in names if not isinstance(n, str)]
+    if strange:
+        raise _Refusal(f"cannot reorder the columns: column names are strings, not {strange[0]!r}")
     unknown = [n for n in names if n not in current]
-    repeated = sorted({n for n in names if names.count(n) > 1})
+    repeated = list(dict.fromkeys(n for n in names if names.count(n) > 1))
     missing = [n for n in current if n not in names]
     if unknown or repeated or missing:
         problems = []

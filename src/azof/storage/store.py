@@ -90,6 +90,11 @@ class Storage:
     def is_local(self) -> bool:
         return self._local_root is not None
 
+    @property
+    def local_root(self) -> Path | None:
+        """The folder of local storage (it may not exist before the first write)."""
+        return self._local_root
+
     def child(self, prefix: str) -> Storage:
         """The storage rooted at ``prefix`` below this one (used for one table)."""
         key = self._key(prefix)
@@ -325,7 +330,8 @@ def open_storage(uri: str | Path, storage_options: dict[str, Any] | None = None)
     """Open the storage of a lakehouse: a local path or a URI (``s3://``, ``memory://``, ...).
 
     ``storage_options`` go to the object store as obstore config keys (credentials, region,
-    ``endpoint``, ``allow_http``, ...). A local folder must exist.
+    ``endpoint``, ``allow_http``, ...). A local folder that does not exist yet is created by
+    the first write (reads find it empty).
     """
     options = dict(storage_options or {})
     text = str(uri)
@@ -336,12 +342,12 @@ def open_storage(uri: str | Path, storage_options: dict[str, Any] | None = None)
             raise InvalidArgumentError(
                 f"storage_options {sorted(options)} do not apply to the local path {text!r}"
             )
-        if not local.is_dir():
+        if local.exists() and not local.is_dir():
             raise InvalidArgumentError(
-                f"lakehouse folder {str(local)!r} does not exist; create it first or pass an "
-                "existing folder or a URI such as s3://bucket/lake"
+                f"lakehouse path {str(local)!r} is a file, not a folder; pass a folder (a "
+                "missing one is created on the first write) or a URI such as s3://bucket/lake"
             )
-        return Storage(LocalStore(local), local.as_uri(), local)
+        return _local_storage(local)
     if scheme == "memory":
         name = text[len("memory://") :].strip("/")
         return Storage(_memory_store(name), f"memory://{name}")
@@ -365,6 +371,18 @@ def open_storage(uri: str | Path, storage_options: dict[str, Any] | None = None)
             raise InvalidArgumentError(f"cannot open {text!r}: {exc}") from None
         raise
     return Storage(store, text.rstrip("/"))
+
+
+def _local_storage(folder: Path) -> Storage:
+    """Storage rooted at the local ``folder``, which need not exist yet: the store is
+    opened on its nearest existing ancestor with the rest as a prefix, so the first write
+    creates the missing folders (obstore creates parents) and reads before it find
+    nothing."""
+    base = folder
+    while not base.is_dir():
+        base = base.parent
+    prefix = folder.relative_to(base).as_posix()
+    return Storage(LocalStore(base), folder.as_uri(), folder, "" if prefix == "." else prefix)
 
 
 # obstore's HTTP client options: given among the storage options, they must go to

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pyarrow as pa
 
-from azof.errors import AzofError, InvalidArgumentError, SchemaMismatchError
+from azof.errors import AzofError, InvalidArgumentError
 from azof.format import EVENT_TIME, KEY, TOMBSTONE, DataFile, Snapshot, TableSchema
 from azof.format.types import unit_nanos
 from azof.storage import Storage
 from azof.timestamps import Instant, check_event_instants, exact_units, parse_instant
 from azof.write.commit import append_files, commit_snapshot
-from azof.write.conform import conform, iter_input_batches
+from azof.write.conform import conform
 from azof.write.files import write_sorted
+from azof.write.inputs import input_tables
 from azof.write.properties import commit_properties
 
 __all__ = [
@@ -23,7 +24,6 @@ __all__ = [
     "append_data",
     "delete_instant",
     "event_time_scalar",
-    "input_tables",
     "key_list",
     "put_row",
     "tombstones",
@@ -87,53 +87,6 @@ def delete_instant(event_time: Any, schema: TableSchema) -> Instant:
         return time.time_ns() // per_unit * per_unit
     units: int = event_time_scalar(event_time, schema).cast(pa.int64()).as_py()
     return units * per_unit
-
-
-_UNREADABLE = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError)
-
-
-def input_tables(data: Any, schema: TableSchema, table: str) -> Iterator[pa.Table]:
-    """The input as Arrow tables (a stream stays a stream); Python values Arrow cannot read
-    (a string in an integer column, an integer too large for any) are a
-    :class:`SchemaMismatchError` naming the column, as every other misfit is."""
-    parts = iter_input_batches(data, schema, table)
-    while True:
-        try:
-            part = next(parts)
-        except StopIteration:
-            return
-        except _UNREADABLE as exc:
-            column = _unreadable_column(data, schema)
-            where = f"column {column!r}" if column is not None else "the data"
-            wanted = f" ({schema.field(column).type})" if column in schema.names else ""
-            raise SchemaMismatchError(
-                f"table {table!r}: {where} holds values that do not fit the table{wanted}: "
-                f"{str(exc).strip().splitlines()[0]}; convert them before appending"
-            ) from None
-        yield part
-
-
-def _unreadable_column(data: Any, schema: TableSchema) -> str | None:
-    """The first column of Python rows (a list of dicts or a dict of lists) whose values
-    Arrow reads neither as the column's type nor as any one type."""
-    if isinstance(data, Mapping):
-        columns = {str(name): list(values) for name, values in data.items()}
-    elif isinstance(data, Sequence) and all(isinstance(row, Mapping) for row in data):
-        names = dict.fromkeys(name for row in data for name in row)
-        columns = {str(name): [row.get(name) for row in data] for name in names}
-    else:
-        return None
-    for name, values in columns.items():
-        dtype = schema.field(name).type if name in schema.names else None
-        for attempt in (dtype, None):
-            try:
-                pa.array(values, type=attempt)
-            except (*_UNREADABLE, TypeError, ValueError):
-                continue
-            break
-        else:
-            return name
-    return None
 
 
 def tombstones(schema: TableSchema, keys: Iterable[Any], when: Instant) -> pa.Table:

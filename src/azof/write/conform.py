@@ -8,8 +8,6 @@ refused; the error names the column and both types.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import date
 from typing import Any, cast
 
 import pyarrow as pa
@@ -20,9 +18,9 @@ from azof.format.evolution import default_scalar
 from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE, TableSchema
 from azof.format.types import unit_nanos
 from azof.scan.merge import run_edges
-from azof.timestamps import check_event_instants, describe_instant, exact_units, parse_instant
+from azof.timestamps import check_event_instants
 
-__all__ = ["KEY_TYPES", "conform", "dedup_last", "iter_input_batches", "validate_new_schema"]
+__all__ = ["KEY_TYPES", "conform", "dedup_last", "validate_new_schema"]
 
 KEY_TYPES = (
     pa.string(),
@@ -36,126 +34,6 @@ KEY_TYPES = (
     pa.uint32(),
     pa.uint64(),
 )
-
-
-def iter_input_batches(data: Any, schema: TableSchema, table: str = "") -> Iterator[pa.Table]:
-    """Yield the input as Arrow tables (a stream stays a stream). Python values in timestamp
-    columns (lists, dicts, pandas object columns) are converted exactly or refused, like
-    Arrow input (``table`` names the table in those errors)."""
-    if isinstance(data, pa.Table):
-        yield data
-    elif isinstance(data, pa.RecordBatch):
-        yield pa.Table.from_batches([data])
-    elif isinstance(data, pa.RecordBatchReader):
-        for batch in data:
-            yield pa.Table.from_batches([batch])
-    elif isinstance(data, Mapping):
-        yield _from_columns({str(k): list(v) for k, v in data.items()}, schema, table)
-    elif isinstance(data, Sequence) and not isinstance(data, (str, bytes)):
-        rows = list(data)
-        if not all(isinstance(r, Mapping) for r in rows):
-            raise InvalidArgumentError("a list given to append must hold dicts (one per row)")
-        names = list(dict.fromkeys(name for row in rows for name in row))
-        yield _from_columns({n: [row.get(n) for row in rows] for n in names}, schema, table)
-    elif type(data).__module__.startswith("pandas"):
-        yield _from_pandas(data, schema, table)
-    elif hasattr(data, "__arrow_c_stream__"):
-        reader = pa.RecordBatchReader.from_stream(data)
-        for batch in reader:
-            yield pa.Table.from_batches([batch])
-    else:
-        raise InvalidArgumentError(
-            f"cannot append a {type(data).__name__}; pass a pyarrow Table/RecordBatch/"
-            "RecordBatchReader, a pandas or polars DataFrame, a list of dicts or a dict of lists"
-        )
-
-
-_TIME_VALUES = (str, date)  # datetime and pandas.Timestamp are dates too
-
-
-def _is_missing(value: Any) -> bool:
-    """None, NaT (pandas or numpy) or NaN: a null in a column of Python values."""
-    if value is None:
-        return True
-    if isinstance(value, float):
-        return value != value
-    name = type(value).__name__
-    return name == "NaTType" or (name == "datetime64" and bool(value != value))
-
-
-def _timestamp_values(
-    values: Sequence[Any], dtype: pa.DataType, where: str, event_time: bool
-) -> pa.Array[Any]:
-    """Python times (datetimes, dates, ISO-8601 text, pandas/numpy timestamps) as an array
-    of ``dtype``, each exactly (``put``'s rule: a finer time is refused, never truncated);
-    ``event_time``: inside the supported range too."""
-    per_unit = unit_nanos(dtype)
-    units = [
-        None
-        if _is_missing(v)
-        else exact_units(parse_instant(v, where), per_unit, where, SchemaMismatchError)
-        for v in values
-    ]
-    present = [u for u in units if u is not None]
-    if event_time and present:
-        least, greatest = min(present) * per_unit, max(present) * per_unit
-        check_event_instants(least, greatest, per_unit, where, SchemaMismatchError)
-    try:
-        return pa.array(units, type=dtype)
-    except (OverflowError, pa.ArrowInvalid):
-        bad = max((u for u in units if u is not None), key=abs)
-        raise SchemaMismatchError(
-            f"{where}: {describe_instant(bad * per_unit)} does not fit {dtype}"
-        ) from None
-
-
-def _column_place(table: str, name: str) -> str:
-    return f"table {table!r}: column {name!r}" if table else f"column {name!r}"
-
-
-def _takes_times(field: pa.Field[Any], values: Sequence[Any]) -> bool:
-    """Whether Python ``values`` for ``field`` are times to convert one by one (integers
-    in a timestamp column stay counts of its unit, as Arrow reads them)."""
-    return pa.types.is_timestamp(field.type) and any(
-        isinstance(v, _TIME_VALUES) or type(v).__name__ == "datetime64" for v in values
-    )
-
-
-def _from_pandas(frame: Any, schema: TableSchema, table: str) -> pa.Table:
-    """A pandas DataFrame as Arrow; object columns of times for timestamp columns are
-    converted exactly (Arrow would truncate them to microseconds, then to the unit)."""
-    converted = pa.Table.from_pandas(frame, preserve_index=False)
-    for index, name in enumerate(converted.column_names):
-        if name not in schema.names or str(frame[name].dtype) != "object":
-            continue
-        field, values = schema.field(name), list(frame[name])
-        if _takes_times(field, values):
-            place = _column_place(table, name)
-            array = _timestamp_values(values, field.type, place, name == EVENT_TIME)
-            converted = converted.set_column(index, pa.field(name, array.type), array)
-    return converted
-
-
-def _from_columns(columns: dict[str, list[Any]], schema: TableSchema, table: str) -> pa.Table:
-    """Python values -> Arrow, typed by the table schema; timestamp columns also take
-    ISO-8601 text (no offset = UTC) like ``put`` does, and times finer than the column's
-    unit are refused (never truncated)."""
-    arrays = {}
-    for name, values in columns.items():
-        try:
-            field = schema.field(name)
-        except KeyError:
-            arrays[name] = pa.array(values)  # refused by conform, with its name
-            continue
-        if _takes_times(field, values):
-            place = _column_place(table, name)
-            arrays[name] = _timestamp_values(values, field.type, place, name == EVENT_TIME)
-            continue
-        try:
-            arrays[name] = pa.array(values, type=field.type)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-            arrays[name] = pa.array(values)  # conform names the column and both types
-    return pa.table(arrays)
 
 
 def _castable(source: pa.DataType, target: pa.DataType) -> bool:
@@ -300,7 +178,7 @@ def conform(
             )
         columns[field.name] = column
     flag = (
-        data.column(TOMBSTONE).cast(pa.bool_())
+        _cast_column(data.column(TOMBSTONE), pa.bool_(), TOMBSTONE, table)
         if TOMBSTONE in names
         else pa.chunked_array([pa.repeat(pa.scalar(tombstones), data.num_rows)])
     )

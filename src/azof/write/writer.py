@@ -16,8 +16,9 @@ from azof.errors import InvalidArgumentError
 from azof.format import EVENT_TIME, KEY, TOMBSTONE, TableSchema
 from azof.format.types import unit_nanos
 from azof.timestamps import parse_instant
-from azof.write.append import delete_instant, input_tables, key_list, put_row, tombstones
+from azof.write.append import delete_instant, key_list, put_row, tombstones
 from azof.write.conform import conform
+from azof.write.inputs import input_tables
 
 if TYPE_CHECKING:
     from azof.table import Table
