@@ -41,6 +41,7 @@ from azof.timestamps import (
     Instant,
     format_instant,
     instant_to_datetime,
+    parse_as_of,
     parse_duration,
     parse_instant,
 )
@@ -209,7 +210,7 @@ class Table(TemporalMethods):
     def _request(
         self, as_of: Any, columns: Sequence[str] | None, filter: pc.Expression | None
     ) -> ScanRequest:
-        instant = None if as_of is None else parse_instant(as_of, "as_of")
+        instant = None if as_of is None else parse_as_of(as_of, "as_of")
         if isinstance(columns, str):
             columns = [columns]
         if filter is not None and not isinstance(filter, pc.Expression):

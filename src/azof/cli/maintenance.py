@@ -151,7 +151,8 @@ Examples:
 A version is kept if it is among the last --retain-versions or younger than --older-than;
 with neither, every version is kept and only files no version references go (those of
 failed commits, or of versions expired earlier). Files younger than --grace are never
-deleted, so commits in flight are safe. Durations: 30s, 15m, 12h, 7d, 2w.
+deleted, so commits in flight are safe. Durations: 30s, 15m, 12h, 7d, 2w, 1h30m,
+ISO-8601 (P7D, PT90M) or plain seconds (90).
 """
 )
 @table_options

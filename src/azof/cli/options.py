@@ -20,7 +20,7 @@ import click
 
 from azof.errors import InvalidArgumentError
 from azof.lakehouse import Lakehouse
-from azof.timestamps import parse_duration, parse_instant
+from azof.timestamps import AS_OF_WORDS, format_instant, parse_as_of, parse_duration, parse_instant
 
 if TYPE_CHECKING:
     from azof.table import Table
@@ -32,6 +32,7 @@ __all__ = [
     "STORAGE_OPTIONS_ENV",
     "TABLE_NAME_OPTION",
     "VERSION_OPTION",
+    "check_as_of",
     "check_duration",
     "check_one_snapshot",
     "check_timestamp",
@@ -100,10 +101,26 @@ def count_option(
     return click.option(*decls, type=click.IntRange(min=minimum), help=help, **settings)
 
 
-AS_OF_OPTION = timestamp_option(
+def check_as_of(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Click callback for an event time: ``now`` and ``today`` become the instant they mean
+    (said on stderr, so that the answer can be reproduced); other text as
+    :func:`check_timestamp`."""
+    if value is not None and value.strip().lower() in AS_OF_WORDS:
+        instant = format_instant(parse_as_of(value))
+        click.echo(
+            f"{param.opts[0] if param.opts else 'as of'} {value.strip()}: {instant}", err=True
+        )
+        return instant
+    return check_timestamp(ctx, param, value)
+
+
+AS_OF_OPTION = click.option(
     "--as-of",
-    help="Event time: each key's latest row at or before this instant "
-    "(ISO-8601; no offset means UTC). Default: the current state.",
+    callback=check_as_of,
+    metavar="TIMESTAMP",
+    default=None,
+    help="Event time: each key's latest row at or before this instant (ISO-8601; no offset "
+    "means UTC; 'now', or 'today' for midnight UTC). Default: the current state.",
 )
 VERSION_OPTION = count_option(
     "--version",

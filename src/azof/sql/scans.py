@@ -20,7 +20,7 @@ from azof.scan.read import ScanMetrics, ScanRequest, execute_scan
 from azof.sql.clauses import TableReference
 from azof.sql.pushdown import ScanNeeds
 from azof.table import Table
-from azof.timestamps import format_instant, parse_instant
+from azof.timestamps import format_instant, parse_as_of, parse_instant
 
 __all__ = ["LakehouseTables", "ScanRecord", "scan_reference"]
 
@@ -134,7 +134,7 @@ def scan_reference(
 ) -> tuple[pa.Table, ScanRecord]:
     """The as-of answer for ``reference`` (only ``columns``), and what the scan touched."""
     travel = reference.travel
-    as_of = None if travel.as_of is None else parse_instant(travel.as_of, "AT")
+    as_of = None if travel.as_of is None else parse_as_of(travel.as_of, "AT")
     known_at = None if travel.known_at is None else parse_instant(travel.known_at, "KNOWN_AT")
     request = ScanRequest(as_of=as_of, columns=tuple(columns), key_filter=needs.predicate)
     metrics = ScanMetrics()
