@@ -290,9 +290,9 @@ def parse_duration(value: Any, what: str = "duration") -> int:
     ``'P1DT12H'``; years and months are refused, their length varies)."""
     if isinstance(value, timedelta):
         return int(value.total_seconds() * 1_000_000_000)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value >= 0 and value == value and value != float("inf"):
-            return int(value * 1_000_000_000)
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if number and 0 <= value < float("inf"):  # NaN compares false
+        return int(value * 1_000_000_000)
     if isinstance(value, str):
         seconds = _duration_seconds(value)
         if seconds is not None:
