@@ -270,7 +270,7 @@ def test_usage_errors_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[s
     data = tmp_path / "data.txt"
     data.write_text("key,event_time\n1,2024-01-01\n")
     cases = [
-        (["write", "--path", str(tmp_path), "--table", "ints", str(data)], 1, "--format csv"),
+        (["write", "--path", str(tmp_path), "--table", "ints", str(data)], 1, "--input-format csv"),
         (["delete", "--path", str(tmp_path), "--table", "ints", "x"], 2, "'x' is not an integer"),
         (["create", "--path", str(tmp_path), "--table", "t"], 2, "either --schema TEXT or --like"),
         (["create", "--path", str(tmp_path), "--table", "t", "--schema", "key:string,",

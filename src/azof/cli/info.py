@@ -12,7 +12,6 @@ import click
 import pyarrow as pa
 import pyarrow.parquet as pq
 from rich import box
-from rich.filesize import decimal
 from rich.markup import escape
 from rich.table import Table as RichTable
 
@@ -23,7 +22,8 @@ from azof.cli.options import (
     lakehouse_options,
     table_options,
 )
-from azof.cli.output import TreeNode, make_console, print_tree, use_rich
+from azof.cli.output import TreeNode, format_size, make_console, print_tree, use_rich
+from azof.cli.results import emit, result_format_option
 from azof.errors import AzofError
 from azof.format import DataFile, Segment, Snapshot
 from azof.lakehouse import Lakehouse
@@ -149,7 +149,7 @@ def _count(value: int | None, rich: bool, *, size: bool = False) -> str:
         return "?"
     if not rich:
         return str(value)
-    return decimal(value) if size else f"{value:,}"
+    return format_size(value) if size else f"{value:,}"
 
 
 def _plural(count: int, word: str) -> str:
@@ -311,12 +311,17 @@ Examples:
 """
 )
 @lakehouse_options
-def tables(lakehouse: Lakehouse) -> None:
+@result_format_option
+def tables(lakehouse: Lakehouse, output_format: str) -> None:
     """List the tables of a lakehouse, one per line.
 
     A table that cannot be opened is left out, with a warning line on stderr saying what
-    is wrong (the exit code stays 0)."""
-    names = _readable_tables(lakehouse)
+    is wrong (the exit code stays 0); ``--format json`` also lists it under ``unreadable``."""
+    names, unreadable = _readable_tables(lakehouse)
+    if output_format == "json":
+        result = {"lakehouse": lakehouse.uri, "tables": names, "unreadable": unreadable}
+        emit(output_format, "tables", result, [])
+        return
     if use_rich():
         console = make_console()
         for name in names:
@@ -327,9 +332,10 @@ def tables(lakehouse: Lakehouse) -> None:
     sys.stdout.write("".join(name + "\n" for name in names))
 
 
-def _readable_tables(lakehouse: Lakehouse) -> list[str]:
-    """The tables that open (version hint and snapshot readable); one warning line on
-    stderr for each other one, so that one broken folder does not hide the rest."""
+def _readable_tables(lakehouse: Lakehouse) -> tuple[list[str], dict[str, str]]:
+    """The tables that open (version hint and snapshot readable) and, by name, what is
+    wrong with each other one; one warning line on stderr for each of those, so that one
+    broken folder does not hide the rest."""
     names = lakehouse.tables()
 
     def problem(name: str) -> str | None:
@@ -345,4 +351,10 @@ def _readable_tables(lakehouse: Lakehouse) -> list[str]:
     for name, message in zip(names, problems, strict=True):
         if message is not None:
             click.echo(f"warning: table {name!r} is unreadable: {message}", err=True)
-    return [name for name, message in zip(names, problems, strict=True) if message is None]
+    readable = [name for name, message in zip(names, problems, strict=True) if message is None]
+    unreadable = {
+        name: message
+        for name, message in zip(names, problems, strict=True)
+        if message is not None
+    }
+    return readable, unreadable

@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from rich import box
 from rich.console import Console
+from rich.filesize import decimal
 from rich.markup import escape
 from rich.table import Table as RichTable
 from rich.text import Text
@@ -44,6 +45,7 @@ __all__ = [
     "OUTPUT_ENV",
     "TreeNode",
     "format_option",
+    "format_size",
     "make_console",
     "output_option",
     "output_options",
@@ -84,6 +86,12 @@ def use_rich(stream: IO[str] | None = None) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def format_size(nbytes: int | None) -> str:
+    """A byte count as people read it, the one size format of the CLI: ``1.0 MB``, ``512
+    bytes`` (decimal units, as rich's file sizes); ``?`` when unknown."""
+    return "?" if nbytes is None else decimal(nbytes)
 
 
 def make_console(*, stderr: bool = False) -> Console:
