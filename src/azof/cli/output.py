@@ -16,21 +16,15 @@ inside values escaped as ``\\t``, ``\\n``, ``\\r`` and ``\\\\``.
 
 from __future__ import annotations
 
-import csv
-import json
-import math
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any, TypeVar, cast
+from typing import IO, Any, TypeVar
 
 import click
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from rich import box
 from rich.console import Console
@@ -39,6 +33,16 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 from rich.text import Text
 from rich.tree import Tree
+
+from azof.cli.export import (
+    csv_header,
+    csv_lines,
+    encode_rows,
+    json_lines,
+    plain_header,
+    plain_lines,
+    text_array,
+)
 
 __all__ = [
     "FORMATS",
@@ -71,7 +75,6 @@ _SUFFIXES = {
     ".tsv": "table",
     ".txt": "table",
 }
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -155,63 +158,78 @@ def write_arrow(
 ) -> None:
     """Write ``table`` in ``output_format`` to ``output`` (a file) or stdout.
 
-    On stdout, ``table`` is rich when :func:`use_rich`, else plain tab-separated text.
+    On stdout, ``table`` is rich when :func:`use_rich`, else plain tab-separated text. A
+    file is written with a progress bar on a terminal (for long exports), then one line on
+    stderr names it and its row count.
     """
     output_format = resolve_format(output_format, output)
-    if output_format == "parquet":
-        assert output is not None
-        pq.write_table(table, output)
-        return
     if output is None:
         if output_format == "table" and use_rich():
             make_console().print(rich_table(table, title=title))
             return
-        _write_text(table, output_format, sys.stdout)
-        sys.stdout.flush()
+        _write_stdout(_encoded(table, output_format))
         return
-    with output.open("w", encoding="utf-8", newline="") as stream:
-        _write_text(table, output_format, stream)
+    from azof.cli.progress import progress_bar  # it prints through this module
+
+    with progress_bar(f"Writing {output.name}") as update:
+        if output_format == "parquet":
+            pq.write_table(table, output)
+        else:
+            done = 0
+            with output.open("wb") as stream:
+                for data, rows in _encoded(table, output_format):
+                    stream.write(data)
+                    done += rows
+                    update(done, table.num_rows)
+    count = table.num_rows
+    click.echo(f"wrote {count:,} row{'s' if count != 1 else ''} to {output}", err=True)
 
 
-def _write_text(table: pa.Table, output_format: str, stream: IO[str]) -> None:
-    if output_format == "csv":
-        write_csv(table, stream)
-    elif output_format == "json":
-        write_json_lines(table, stream)
-    else:
-        write_plain(table, stream)
+_ENCODERS: dict[str, tuple[Callable[[list[str]], bytes] | None, Callable[..., bytes]]] = {
+    "table": (plain_header, plain_lines),
+    "csv": (csv_header, csv_lines),
+    "json": (None, json_lines),
+}
+
+
+def _encoded(table: pa.Table, output_format: str) -> Iterator[tuple[bytes, int]]:
+    """The UTF-8 bytes of ``table`` in a text format: the header, then batches of rows."""
+    header, lines = _ENCODERS[output_format]
+    if header is not None:
+        yield header(table.column_names), 0
+    yield from encode_rows(table, lines)
+
+
+def _write_stdout(chunks: Iterable[tuple[bytes, int]]) -> None:
+    """Write encoded chunks to stdout (to its byte buffer when it has one)."""
+    sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    for data, _rows in chunks:
+        if buffer is not None:
+            buffer.write(data)
+        else:
+            sys.stdout.write(data.decode("utf-8"))
+    (buffer or sys.stdout).flush()
+
+
+def _write_text(chunks: Iterable[tuple[bytes, int]], stream: IO[str]) -> None:
+    for data, _rows in chunks:
+        stream.write(data.decode("utf-8"))
 
 
 def write_plain(table: pa.Table, stream: IO[str]) -> None:
     """Tab-separated text: a header line, then the rows (see the module docstring)."""
-    stream.write("\t".join(name.translate(_ESCAPES) for name in table.column_names) + "\n")
-    for rows in _text_rows(table):
-        stream.writelines(
-            "\t".join("" if v is None else v.translate(_ESCAPES) for v in row) + "\n"
-            for row in rows
-        )
+    _write_text(_encoded(table, "table"), stream)
 
 
 def write_csv(table: pa.Table, stream: IO[str]) -> None:
     """CSV (RFC 4180, quotes only where needed); nulls are empty fields."""
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(table.column_names)
-    for rows in _text_rows(table):
-        writer.writerows(["" if v is None else v for v in row] for row in rows)
+    _write_text(_encoded(table, "csv"), stream)
 
 
 def write_json_lines(table: pa.Table, stream: IO[str]) -> None:
     """One JSON object per row; timestamps as RFC 3339 text, NaN and infinities as null."""
-    names = table.column_names
-    for batch in table.to_batches(max_chunksize=10_000):
-        columns = [_json_column(batch.column(i)) for i in range(batch.num_columns)]
-        for row in zip(*columns, strict=True):
-            stream.write(
-                json.dumps(
-                    dict(zip(names, row, strict=True)), ensure_ascii=False, default=_json_default
-                )
-                + "\n"
-            )
+    _write_text(_encoded(table, "json"), stream)
 
 
 def rich_table(table: pa.Table, *, title: str | None = None) -> RichTable:
@@ -239,57 +257,14 @@ def rich_table(table: pa.Table, *, title: str | None = None) -> RichTable:
 def text_column(column: pa.ChunkedArray[Any] | pa.Array[Any]) -> list[str | None]:
     """The display text of every value (``None`` for null): timestamps as RFC 3339 in UTC
     with the column's precision, booleans as true/false, nested values as JSON."""
-    dtype = column.type
-    if pa.types.is_timestamp(dtype):
-        return cast("list[str | None]", _timestamp_text(column).to_pylist())
-    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
-        return column.to_pylist()
-    if pa.types.is_binary(dtype) or pa.types.is_large_binary(dtype):
-        return [None if v is None else v.hex() for v in column.to_pylist()]
-    if pa.types.is_nested(dtype) or pa.types.is_dictionary(dtype):
-        return [
-            None if v is None else json.dumps(v, ensure_ascii=False, default=_json_default)
-            for v in column.to_pylist()
-        ]
-    try:
-        return column.cast(pa.string()).to_pylist()
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return [None if v is None else str(v) for v in column.to_pylist()]
-
-
-def _timestamp_text(
-    column: pa.ChunkedArray[Any] | pa.Array[Any],
-) -> pa.ChunkedArray[Any] | pa.Array[Any]:
-    dtype = cast(pa.TimestampType, column.type)
-    utc = column.cast(pa.timestamp(dtype.unit, "UTC"))  # naive is UTC; aware: same instant
-    text: pa.ChunkedArray[Any] | pa.Array[Any] = pc.strftime(
-        cast(Any, utc), format="%Y-%m-%dT%H:%M:%SZ"
-    )
-    return text
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    return [text for chunk in chunks for text in text_array(chunk).to_pylist()]
 
 
 def _text_rows(table: pa.Table) -> Iterator[list[tuple[str | None, ...]]]:
     for batch in table.to_batches(max_chunksize=10_000):
         columns = [text_column(batch.column(i)) for i in range(batch.num_columns)]
         yield list(zip(*columns, strict=True))
-
-
-def _json_column(column: pa.Array[Any]) -> list[Any]:
-    if pa.types.is_timestamp(column.type):
-        return cast("list[Any]", _timestamp_text(column).to_pylist())
-    if pa.types.is_floating(column.type):
-        return [None if v is None or not math.isfinite(v) else v for v in column.to_pylist()]
-    return cast("list[Any]", column.to_pylist())
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.hex()
-    return str(value)
 
 
 # -- trees ---------------------------------------------------------------------------------
