@@ -131,7 +131,8 @@ def test_log_json_nests_properties(azof_cli, tmp_path: Path) -> None:
 def test_gen_counts_what_it_stored(azof_cli, tmp_path: Path) -> None:
     result = azof_cli(
         "gen", "--path", tmp_path, "--table", "fin", "--kind", "financials", "--rows", "3000",
-        "--keys", "5", "--start", "2024-01-01", "--end", "2024-01-03", "--period", "day", "-f", "json",
+        "--keys", "5", "--start", "2024-01-01", "--end", "2024-01-03", "--period", "day",
+        "-f", "json",
     )  # fmt: skip
     data = one_object(result, "gen")
     stored = sum(c.rows for c in azof.Lakehouse(tmp_path).table("fin").log())
