@@ -11,15 +11,13 @@ Object-store credentials are otherwise read by obstore from its standard variabl
 from __future__ import annotations
 
 import functools
-import json
-import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from azof.errors import InvalidArgumentError
-from azof.lakehouse import Lakehouse
+from azof.lakehouse import STORAGE_OPTIONS_ENV, Lakehouse, env_storage_options
 from azof.timestamps import AS_OF_WORDS, format_instant, parse_as_of, parse_duration, parse_instant
 
 if TYPE_CHECKING:
@@ -46,7 +44,6 @@ __all__ = [
 ]
 
 PATH_ENV = "AZOF_PATH"
-STORAGE_OPTIONS_ENV = "AZOF_STORAGE_OPTIONS"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -172,22 +169,7 @@ def storage_options(uri: str, pairs: Sequence[str]) -> dict[str, Any]:
     The environment applies to object-store URIs only (a local folder takes no options);
     options given on the command line always apply.
     """
-    options: dict[str, Any] = {}
-    text = os.environ.get(STORAGE_OPTIONS_ENV, "").strip()
-    if text and _is_remote(uri):
-        try:
-            loaded = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidArgumentError(
-                f"${STORAGE_OPTIONS_ENV} is not valid JSON ({exc}); set it to an object such "
-                'as {"region": "eu-west-1"}'
-            ) from None
-        if not isinstance(loaded, dict):
-            raise InvalidArgumentError(
-                f"${STORAGE_OPTIONS_ENV} must hold a JSON object such as "
-                f'{{"region": "eu-west-1"}}, not {type(loaded).__name__}'
-            )
-        options.update(loaded)
+    options: dict[str, Any] = env_storage_options(uri)
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
@@ -238,10 +220,6 @@ def _with_options(
     for option in reversed(options):
         function = option(function)
     return function
-
-
-def _is_remote(uri: str) -> bool:
-    return "://" in uri and not uri.lower().startswith("file://")
 
 
 def open_table(path: str, table_name: str, pairs: Sequence[str] = ()) -> Table:
