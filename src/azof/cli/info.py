@@ -32,10 +32,16 @@ from azof.timestamps import format_instant
 if TYPE_CHECKING:
     from azof.table import Table
 
-__all__ = ["describe_table", "info", "tables"]
+__all__ = ["SEED_TIME_NOTE", "describe_table", "info", "tables"]
 
 
 # -- the description (also the JSON output) -----------------------------------------------
+
+SEED_TIME_NOTE = (
+    "a seed snapshot has no commit record: its commit time is the snapshot file's "
+    "modification time, so a copy that does not keep times (cp -r) changes it, and what "
+    "--known-at / KNOWN_AT answer (cp -p or rsync -t keep it)"
+)
 
 
 def describe_table(table: Table, snapshot: Snapshot) -> dict[str, Any]:
@@ -80,6 +86,7 @@ def describe_table(table: Table, snapshot: Snapshot) -> dict[str, Any]:
         "format_version": snapshot.format_version,
         "table_uuid": snapshot.table_uuid or None,
         "committed": _instant(committed),
+        "commit_time_from": "commit" if snapshot.commit is not None else "file_modified",
         "operation": operation,
         "schema": [
             {"name": f.name, "type": str(f.type), "nullable": f.nullable}
@@ -219,6 +226,7 @@ def _print_plain(described: dict[str, Any]) -> None:
         f"versions: {compress_versions(described['versions'])}",
         f"format: {described['format_version']}",
         f"committed: {described['committed']} ({described['operation']})",
+        *([f"note: {SEED_TIME_NOTE}"] if described["commit_time_from"] != "commit" else []),
         f"data: {totals}",
         "schema:",
         *(
@@ -247,6 +255,11 @@ def _print_rich(described: dict[str, Any]) -> None:
         ("Versions", compress_versions(described["versions"])),
         ("Format", str(described["format_version"])),
         ("Committed", f"{described['committed']} [dim]({escape(described['operation'])})[/]"),
+        *(
+            [("Note", f"[yellow]{escape(SEED_TIME_NOTE)}[/]")]
+            if described["commit_time_from"] != "commit"
+            else []
+        ),
         ("Data", totals),
     ]:
         header.add_row(label, value)
