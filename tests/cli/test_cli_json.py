@@ -153,3 +153,19 @@ def test_demo_json(azof_cli, tmp_path: Path) -> None:
     data = one_object(azof_cli("demo", "--path", tmp_path / "demo", "-f", "json"), "demo")
     assert data["table"] == "tickets"
     assert {"as_of", "unresolved"} <= set(data["as_of"][0])
+
+
+def test_info_says_where_a_seed_commit_time_comes_from(azof_cli, seed: Path) -> None:
+    result = azof_cli("info", "--path", seed, "--table", "table0", "--format", "json")
+    assert json.loads(result.stdout)["commit_time_from"] == "file_modified"
+    result = azof_cli("info", "--path", seed, "--table", "table0")
+    notes = [line for line in result.stdout.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 1
+    assert "modification time" in notes[0]
+    assert "cp -r" in notes[0]
+
+
+def test_history_help_points_to_log(azof_cli) -> None:
+    result = azof_cli("history", "--help")
+    assert result.code == 0
+    assert "azof log" in " ".join(result.stdout.split())
