@@ -68,7 +68,7 @@ def test_history_plain_and_bitemporal(azof_cli, lake: Path, tmp_path: Path) -> N
         "history", "--path", lake, "--table", "prices", "AAPL", "MSFT", "--version", "1",
         "--start", "2019-01-10", "-o", out,
     )  # fmt: skip
-    assert (result.code, result.stderr, result.stdout) == (0, "", "")
+    assert (result.code, result.stderr, result.stdout) == (0, f"wrote 3 rows to {out}\n", "")
     expected = prices(lake).history(["AAPL", "MSFT"], "2019-01-10", version=1)
     assert pq.read_table(out).to_pylist() == expected.to_pylist()
 
@@ -116,7 +116,7 @@ def test_asof_join_csv_file(azof_cli, lake: Path, tmp_path: Path) -> None:
         "asof-join", "--path", lake, "--table", "prices", "--left", left, "--on", "symbol",
         "--at", "ordered_at", "--columns", "price,event_time", "-o", out,
     )  # fmt: skip
-    assert (result.code, result.stderr, result.stdout) == (0, "", "")
+    assert (result.code, result.stderr, result.stdout) == (0, f"wrote 5 rows to {out}\n", "")
     joined = pq.read_table(out)
     times = ["2019-02-01", "2018-12-31", "2019-01-20T12:00:00", "2019-03-01", "2019-02-01"]
     frame = pa.table(
@@ -151,7 +151,7 @@ def test_seed_financials(azof_cli, seed: Path, tmp_path: Path) -> None:
         "history", "--path", seed, "--table", "financials", "AAPL", "--start", "2019-01-01",
         "--end", "2020-01-01", "--columns", "revenue,net_income", "-o", out,
     )  # fmt: skip
-    assert (result.code, result.stderr) == (0, "")
+    assert (result.code, result.stderr) == (0, f"wrote 5 rows to {out}\n")
     financials = azof.Lakehouse(seed).table("financials")
     expected = financials.history(
         "AAPL", "2019-01-01", "2020-01-01", columns=["revenue", "net_income"]
