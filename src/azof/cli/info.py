@@ -366,8 +366,6 @@ def _readable_tables(lakehouse: Lakehouse) -> tuple[list[str], dict[str, str]]:
             click.echo(f"warning: table {name!r} is unreadable: {message}", err=True)
     readable = [name for name, message in zip(names, problems, strict=True) if message is None]
     unreadable = {
-        name: message
-        for name, message in zip(names, problems, strict=True)
-        if message is not None
+        name: message for name, message in zip(names, problems, strict=True) if message is not None
     }
     return readable, unreadable
