@@ -4,6 +4,7 @@ environment and obstore's retry settings reach the object store."""
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,7 +53,10 @@ def test_commit_retries_are_logged(tmp_path: Path, caplog: pytest.LogCaptureFixt
     stale = table.snapshot
     table.append({"key": ["a"], "event_time": [DAY]})  # version 1 lands first
     with caplog.at_level(logging.DEBUG, logger="azof.write.commit"):
-        landed = commit_snapshot(table.storage, "t", stale, append_files([], "append"))
+        # read "just now": the commit tries version 1 before it looks for newer ones
+        landed = commit_snapshot(
+            table.storage, "t", stale, append_files([], "append"), parent_read_at=time.monotonic()
+        )
     assert landed.version == 2
     assert "table 't': version 1 taken; retrying" in [r.getMessage() for r in caplog.records]
     assert tablelog.current_version(table.storage, "t") == 2
