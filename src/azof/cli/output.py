@@ -16,12 +16,13 @@ inside values escaped as ``\\t``, ``\\n``, ``\\r`` and ``\\\\``.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, TypeVar, cast
 
 import click
 import pyarrow as pa
@@ -34,15 +35,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 from rich.tree import Tree
 
-from azof.cli.export import (
-    csv_header,
-    csv_lines,
-    encode_rows,
-    json_lines,
-    plain_header,
-    plain_lines,
-    text_array,
-)
+from azof.cli.export import text_array, write_rows
 
 __all__ = [
     "FORMATS",
@@ -167,7 +160,7 @@ def write_arrow(
         if output_format == "table" and use_rich():
             make_console().print(rich_table(table, title=title))
             return
-        _write_stdout(_encoded(table, output_format))
+        _write_stdout(table, output_format)
         return
     from azof.cli.progress import progress_bar  # it prints through this module
 
@@ -175,61 +168,55 @@ def write_arrow(
         if output_format == "parquet":
             pq.write_table(table, output)
         else:
-            done = 0
             with output.open("wb") as stream:
-                for data, rows in _encoded(table, output_format):
-                    stream.write(data)
-                    done += rows
-                    update(done, table.num_rows)
+                write_rows(table, output_format, stream, lambda done: update(done, table.num_rows))
     count = table.num_rows
     click.echo(f"wrote {count:,} row{'s' if count != 1 else ''} to {output}", err=True)
 
 
-_ENCODERS: dict[str, tuple[Callable[[list[str]], bytes] | None, Callable[..., bytes]]] = {
-    "table": (plain_header, plain_lines),
-    "csv": (csv_header, csv_lines),
-    "json": (None, json_lines),
-}
-
-
-def _encoded(table: pa.Table, output_format: str) -> Iterator[tuple[bytes, int]]:
-    """The UTF-8 bytes of ``table`` in a text format: the header, then batches of rows."""
-    header, lines = _ENCODERS[output_format]
-    if header is not None:
-        yield header(table.column_names), 0
-    yield from encode_rows(table, lines)
-
-
-def _write_stdout(chunks: Iterable[tuple[bytes, int]]) -> None:
-    """Write encoded chunks to stdout (to its byte buffer when it has one)."""
+def _write_stdout(table: pa.Table, output_format: str) -> None:
+    """Write ``table`` in a text format to stdout (to its byte buffer when it has one)."""
     sys.stdout.flush()
     buffer = getattr(sys.stdout, "buffer", None)
-    for data, _rows in chunks:
-        if buffer is not None:
-            buffer.write(data)
-        else:
-            sys.stdout.write(data.decode("utf-8"))
+    sink = buffer if buffer is not None else cast(IO[bytes], _TextSink(sys.stdout))
+    write_rows(table, output_format, sink)
     (buffer or sys.stdout).flush()
 
 
-def _write_text(chunks: Iterable[tuple[bytes, int]], stream: IO[str]) -> None:
-    for data, _rows in chunks:
-        stream.write(data.decode("utf-8"))
+class _TextSink(io.RawIOBase):
+    """A byte sink writing the UTF-8 it receives to a text stream (whole chunks of lines,
+    so characters are never split)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        super().__init__()
+        self._stream = stream
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data)
+        self._stream.write(view.tobytes().decode("utf-8"))
+        return view.nbytes
+
+
+def _write_text(table: pa.Table, output_format: str, stream: IO[str]) -> None:
+    write_rows(table, output_format, cast(IO[bytes], _TextSink(stream)))
 
 
 def write_plain(table: pa.Table, stream: IO[str]) -> None:
     """Tab-separated text: a header line, then the rows (see the module docstring)."""
-    _write_text(_encoded(table, "table"), stream)
+    _write_text(table, "table", stream)
 
 
 def write_csv(table: pa.Table, stream: IO[str]) -> None:
     """CSV (RFC 4180, quotes only where needed); nulls are empty fields."""
-    _write_text(_encoded(table, "csv"), stream)
+    _write_text(table, "csv", stream)
 
 
 def write_json_lines(table: pa.Table, stream: IO[str]) -> None:
     """One JSON object per row; timestamps as RFC 3339 text, NaN and infinities as null."""
-    _write_text(_encoded(table, "json"), stream)
+    _write_text(table, "json", stream)
 
 
 def rich_table(table: pa.Table, *, title: str | None = None) -> RichTable:
