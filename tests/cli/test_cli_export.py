@@ -8,14 +8,18 @@ import io
 import json
 import math
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from azof.cli.export import csv_lines, json_lines, plain_lines
+from azof.cli import export
+from azof.cli.export import csv_lines, json_lines, plain_lines, timestamp_text
 from azof.cli.output import write_csv, write_json_lines, write_plain
 
 ODD_TEXT = ["a,b", 'say "hi"', "two\nlines", "tab\there", "back\\slash", "\x01ctl", "é ü", None]
@@ -134,3 +138,99 @@ def test_output_file_names_itself(azof_cli, seed: Path, tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.code == 0, result
     assert "wrote 3 rows to" in result.stderr
+
+
+# -- timestamps of every year, and text past 32-bit offsets --------------------------------
+
+PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+
+def oracle_text(value: int, unit: str) -> str:
+    """RFC 3339 text of a value in years 0001-9999, by Python's datetime."""
+    seconds, fraction = divmod(value, PER_SECOND[unit])
+    moment = datetime(1970, 1, 1) + timedelta(seconds=seconds)
+    digits = len(str(PER_SECOND[unit])) - 1
+    tail = f".{fraction:0{digits}d}" if digits else ""
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}{tail}Z"
+
+
+def instant_of(year: int, unit: str) -> int:
+    return (
+        (datetime(year, 1, 1) - datetime(1970, 1, 1)) // timedelta(seconds=1) * (PER_SECOND[unit])
+    )
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_timestamp_text_pads_every_year_to_four_digits(unit: str) -> None:
+    years = [1678, 1970, 2024, 2261] if unit == "ns" else [1, 9, 99, 999, 1000, 1678, 2261, 9999]
+    values = [instant_of(y, unit) + 123 for y in years] + [None]
+    column = pa.array(values, pa.timestamp(unit, "UTC"))
+    expected = [None if v is None else oracle_text(v, unit) for v in values]
+    assert timestamp_text(column).to_pylist() == expected
+    assert timestamp_text(column.slice(3)).to_pylist() == expected[3:]
+    assert [v[:4] for v in expected if v] == [f"{y:04d}" for y in years]
+
+
+@given(
+    st.lists(st.one_of(st.none(), st.integers(-62_135_596_800_000, 253_402_300_799_999))),
+    st.integers(0, 3),
+)
+def test_timestamp_text_matches_python(values: list[int | None], start: int) -> None:
+    start = min(start, len(values))
+    column = pa.array(values, pa.timestamp("ms")).slice(start)
+    expected = [None if v is None else oracle_text(v, "ms") for v in values[start:]]
+    assert timestamp_text(column).to_pylist() == expected
+
+
+def test_timestamp_text_beyond_four_digit_years() -> None:
+    """ISO 8601's expanded years (a sign, at least four digits): never a wrong date."""
+    day = 86_400_000_000
+    values = [
+        instant_of(9999, "us") + 365 * day,  # 10000-01-01
+        instant_of(1, "us") - day,  # 0000-12-31 (1 BC)
+        -(2**63) + 1,
+        2**63 - 1,
+        0,
+        None,
+    ]
+    got = timestamp_text(pa.array(values, pa.timestamp("us", "UTC"))).to_pylist()
+    assert got[:2] == ["+10000-01-01T00:00:00.000000Z", "+0000-12-31T00:00:00.000000Z"]
+    assert got[2].startswith("-290308-12-21T19:59:05.")
+    assert got[3].startswith("+294247-01-10T04:00:54.775807")
+    assert got[4:] == ["1970-01-01T00:00:00.000000Z", None]
+    for text, value in zip(got[:4], values[:4], strict=True):
+        year = int(text[: text.index("-", 1)])
+        assert value is not None
+        numpy_year = np.datetime64(value, "us").astype("datetime64[Y]").astype(int) + 1970
+        assert year == numpy_year
+
+
+@pytest.mark.parametrize("polars", [True, False], ids=["polars", "pyarrow-only"])
+def test_large_string_columns_export_like_strings(
+    polars: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not polars:
+        monkeypatch.setitem(sys.modules, "polars", None)
+    small = TABLE.select(["text", "n", "at"])
+    large = small.set_column(0, "text", small["text"].cast(pa.large_string()))
+    for write in (write_plain, write_csv, write_json_lines):
+        expected, got = io.StringIO(), io.StringIO()
+        write(small, expected)
+        write(large, got)
+        assert got.getvalue() == expected.getvalue()
+
+
+def test_lines_past_32_bit_offsets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a limit of a few bytes every join takes 64-bit offsets: same bytes."""
+    monkeypatch.setitem(sys.modules, "polars", None)
+    batch = TABLE.drop_columns(["tags", "props"]).to_batches()[0]
+    expected = [plain_lines(batch), csv_lines(batch), json_lines(batch)]
+    monkeypatch.setattr(export, "_OFFSET_LIMIT", 16)
+    assert [plain_lines(batch), csv_lines(batch), json_lines(batch)] == expected
+    stamps = pa.array([0, None, 1_706_745_600_123], pa.timestamp("ms"))
+    assert pa.types.is_large_string(timestamp_text(stamps).type)
+    assert timestamp_text(stamps).to_pylist() == [
+        "1970-01-01T00:00:00.000Z",
+        None,
+        "2024-02-01T00:00:00.123Z",
+    ]
