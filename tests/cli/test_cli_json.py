@@ -4,6 +4,7 @@ run, with the keys docs/cli.md documents; and honest row counts in ``write`` and
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,28 @@ def test_every_change_command_prints_one_json_object(azof_cli, tmp_path: Path) -
 
     listed = one_object(azof_cli("tables", "--path", lake, "-f", "json"), "tables")
     assert listed["tables"] == ["prices"]
+
+
+def test_delete_names_the_instant_it_used(azof_cli, tmp_path: Path) -> None:
+    """The default event time (now) and the words now/today: the instant, at the table's
+    unit (ms here), in the text and the JSON."""
+    base = ["--path", tmp_path / "lake", "--table", "t"]
+    assert azof_cli("create", *base, "--schema", SCHEMA).code == 0
+    before = datetime.now(UTC)
+    deleted = one_object(azof_cli("delete", *base, "A", "-f", "json"), "delete")
+    used = datetime.fromisoformat(deleted["event_time"])
+    assert before.replace(microsecond=before.microsecond // 1000 * 1000) <= used
+    assert used <= datetime.now(UTC)
+    assert len(deleted["event_time"]) == len("2024-01-01T00:00:00.000Z")
+    result = azof_cli("delete", *base, "A", "--event-time", "NOW")
+    assert result.code == 0, result
+    assert result.stdout.startswith(f"deleted 1 key from t as of {before:%Y-%m-%d}T")
+    result = azof_cli("delete", *base, "A", "--event-time", "today")
+    midnight = datetime.now(UTC).strftime("%Y-%m-%dT00:00:00.000Z")
+    assert result.stdout == f"deleted 1 key from t as of {midnight}: version 3\n"
+    result = azof_cli("delete", *base, "A", "--event-time", "tomorrow")
+    result.assert_clean_error("cannot read 'tomorrow' as a timestamp")
+    assert result.code == 2
 
 
 def test_log_json_nests_properties(azof_cli, tmp_path: Path) -> None:

@@ -167,3 +167,43 @@ def test_version_and_known_at_together_is_a_usage_error(azof_cli, lake: Path, co
     )
     result.assert_clean_error("give --version or --known-at, not both")
     assert result.code == 2
+
+
+def json_rows(result) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+    assert (result.code, result.stderr) == (0, ""), result
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_row_commands_print_json_lines(azof_cli, lake: Path, tmp_path: Path) -> None:
+    """history, changes, restatements and asof-join: one JSON object per row (docs/cli.md),
+    times as RFC 3339 text, the same rows as the API gives."""
+    base = ["--path", lake, "--table", "prices"]
+    history = json_rows(azof_cli("history", *base, "AAPL", "-f", "json"))
+    assert history == [
+        {**row, "valid_from": text(row["valid_from"]), "valid_to": text(row["valid_to"])}
+        for row in prices(lake).history(["AAPL"]).to_pylist()
+    ]
+    assert history[0]["valid_from"] == "2019-01-02T00:00:00.000Z"
+    changes = json_rows(
+        azof_cli("changes", *base, "--start", "2019-02-01", "--end", "2019-04-01", "-f", "json")
+    )
+    assert sorted(row["key"] for row in changes) == ["AAPL", "MSFT"]
+    restated = json_rows(
+        azof_cli("restatements", *base, "--as-of", "2019-02-10", "--since-version", "1",
+                 "-f", "json")
+    )  # fmt: skip
+    assert {row["key"] for row in restated} == {"AAPL"}
+    left = tmp_path / "orders.csv"
+    left.write_text("symbol,ordered_at\nAAPL,2019-01-20\nMSFT,2019-03-05\n")
+    joined = json_rows(
+        azof_cli("asof-join", *base, "--left", left, "--on", "symbol", "--at", "ordered_at",
+                 "--columns", "price", "-f", "json")
+    )  # fmt: skip
+    assert [(row["symbol"], row["price"]) for row in joined] == [("AAPL", 150.0), ("MSFT", None)]
+
+
+def text(value: object) -> object:
+    """A timestamp as the CLI writes it (RFC 3339 UTC, milliseconds)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:23] + "Z"
+    return value

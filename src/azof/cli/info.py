@@ -329,7 +329,7 @@ def tables(lakehouse: Lakehouse, output_format: str) -> None:
     """List the tables of a lakehouse, one per line.
 
     A table that cannot be opened is left out, with a warning line on stderr saying what
-    is wrong (the exit code stays 0); ``--format json`` also lists it under ``unreadable``."""
+    is wrong (the exit code stays 0); with --format json it is also under "unreadable"."""
     names, unreadable = _readable_tables(lakehouse)
     if output_format == "json":
         result = {"lakehouse": lakehouse.uri, "tables": names, "unreadable": unreadable}

@@ -57,6 +57,14 @@ def check_timestamp(ctx: click.Context, param: click.Parameter, value: str | Non
     return _check_text(parse_instant, "timestamp", ctx, param, value)
 
 
+def check_event_time(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Click callback for an event time to write at: ``now`` and ``today`` pass unchanged
+    (the command resolves them at the table's unit); other text as :func:`check_timestamp`."""
+    if value is not None and value.strip().lower() in AS_OF_WORDS:
+        return value.strip().lower()
+    return check_timestamp(ctx, param, value)
+
+
 def check_duration(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """Click callback: ``value`` must read as a duration such as ``7d`` (passed on as text)."""
     return _check_text(parse_duration, "duration", ctx, param, value)

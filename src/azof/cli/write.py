@@ -12,13 +12,19 @@ import pyarrow as pa
 from azof.cli.create import create_table, creates_local_folder, mapping_options, schema_lines
 from azof.cli.info import compress_versions
 from azof.cli.inputs import ColumnMapping, InputFile, detect_format, infer_schema
-from azof.cli.options import TABLE_NAME_OPTION, check_timestamp, lakehouse_options, table_options
+from azof.cli.options import (
+    TABLE_NAME_OPTION,
+    check_event_time,
+    lakehouse_options,
+    table_options,
+)
 from azof.cli.progress import Update, progress_bar
 from azof.cli.results import Stopwatch, emit, plural, result_format_option
 from azof.errors import AzofError, InvalidArgumentError, TableNotFoundError
+from azof.format.types import unit_nanos
 from azof.lakehouse import Lakehouse
 from azof.table import Table
-from azof.timestamps import format_instant, parse_instant
+from azof.timestamps import AS_OF_WORDS, format_instant, parse_as_of, parse_instant
 
 __all__ = ["WriteReport", "delete", "write"]
 
@@ -251,24 +257,28 @@ a newer row for them arrives); as of earlier times their old rows still show.
 @click.argument("keys", nargs=-1, required=True, metavar="KEY...")
 @click.option(
     "--event-time",
-    callback=check_timestamp,
+    callback=check_event_time,
     metavar="TIMESTAMP",
     default=None,
-    help="When the keys ceased to exist (ISO-8601; no offset means UTC). Default: now.",
+    help="When the keys ceased to exist (ISO-8601; no offset means UTC; 'now', or 'today' "
+    "for midnight UTC). Default: now.",
 )
 @result_format_option
 def delete(table: Table, keys: tuple[str, ...], event_time: str | None, output_format: str) -> None:
     """Delete KEYs from a table as of an event time (default: now)."""
     clock = Stopwatch()
     typed = _typed_keys(table, keys)
+    if event_time is None or event_time in AS_OF_WORDS:  # the instant, at the table's unit
+        per_unit = unit_nanos(table.snapshot.schema.event_time_type)
+        event_time = format_instant(parse_as_of(event_time or "now") // per_unit * per_unit)
     version = table.delete(typed, event_time)
-    when = "now" if event_time is None else format_instant(parse_instant(event_time))
+    when = format_instant(parse_instant(event_time))
     count = len(set(typed))
     data = {
         "table": table.name,
         "version": version,
         "keys": count,
-        "event_time": None if event_time is None else when,
+        "event_time": when,
         "seconds": clock.seconds,
     }
     text = [f"deleted {plural(count, 'key')} from {table.name} as of {when}: version {version}"]
