@@ -137,6 +137,7 @@ def test_output_file_names_itself(azof_cli, seed: Path, tmp_path: Path) -> None:
         env={"AZOF_OUTPUT": "rich"},
     )  # fmt: skip
     assert result.code == 0, result
+    assert "Writing t.csv" in result.stderr  # the progress bar of a terminal
     assert "wrote 3 rows to" in result.stderr
 
 

@@ -192,3 +192,10 @@ def test_history_help_points_to_log(azof_cli) -> None:
     result = azof_cli("history", "--help")
     assert result.code == 0
     assert "azof log" in " ".join(result.stdout.split())
+
+
+def test_table_history_help_names_the_commit_log() -> None:
+    """deltalake's history() is the commit log: help(Table.history) points to Table.log."""
+    doc = " ".join((azof.Table.history.__doc__ or "").split())
+    assert "Not the commit log" in doc
+    assert "Table.log" in doc
