@@ -369,8 +369,9 @@ def _polars_frame(table: pa.Table) -> Any:
     columns = []
     for column in table.columns:
         if pa.types.is_timestamp(column.type):
-            column = pa.chunked_array([timestamp_text(c) for c in column.chunks], pa.string())
-        if _is_text(column.type):
+            chunks = [timestamp_text(c).cast(pa.string_view()) for c in column.chunks]
+            column = pa.chunked_array(chunks, pa.string_view())
+        elif _is_text(column.type):
             column = column.cast(pa.string_view())
         columns.append(column)
     return polars.from_arrow(pa.table(columns, names=table.column_names), rechunk=False)
