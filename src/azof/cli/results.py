@@ -35,13 +35,29 @@ RESULT_FORMATS = ("text", "json")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class _ResultFormat(click.Choice[str]):
+    """``text`` or ``json``; a file format given to a command that reads files is refused
+    with a pointer to ``--input-format`` (which ``--format`` used to be)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        reads_files = ctx is not None and any(p.name == "input_format" for p in ctx.command.params)
+        if reads_files and str(value).lower() in ("csv", "parquet", "jsonl", "ndjson", "tsv"):
+            self.fail(
+                f"{value!r} is not one of 'text', 'json': --format chooses what the command "
+                f"prints; the input files' format is --input-format",
+                param,
+                ctx,
+            )
+        return str(super().convert(value, param, ctx))
+
+
 def result_format_option(command: F) -> F:
     """``--format text|json`` (``-f``), received as ``output_format``."""
     return click.option(
         "--format",
         "-f",
         "output_format",
-        type=click.Choice(RESULT_FORMATS),
+        type=_ResultFormat(RESULT_FORMATS),
         default="text",
         show_default=True,
         help="text, or json: one JSON object on one line (its keys: docs/cli.md).",
