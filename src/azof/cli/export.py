@@ -63,7 +63,10 @@ def _is_text(dtype: pa.DataType) -> bool:
 
 
 def _python_text(column: Array, render: Callable[[Any], str]) -> Array:
-    return pa.array([None if v is None else render(v) for v in column.to_pylist()], pa.string())
+    """Each value's text by ``render`` in Python (``large_string`` when it may pass 2 GiB)."""
+    texts = [None if v is None else render(v) for v in column.to_pylist()]
+    utf8_bound = 4 * sum(len(text) for text in texts if text is not None)
+    return pa.array(texts, pa.large_string() if utf8_bound > _OFFSET_LIMIT else pa.string())
 
 
 def _nested_text(column: Array, *, strict: bool) -> Array:
