@@ -199,3 +199,21 @@ def test_table_history_help_names_the_commit_log() -> None:
     doc = " ".join((azof.Table.history.__doc__ or "").split())
     assert "Not the commit log" in doc
     assert "Table.log" in doc
+
+
+def test_azof_log_prints_the_logger_on_stderr(azof_cli, tmp_path: Path) -> None:
+    base = ["--path", tmp_path / "lake", "--table", "t"]
+    assert azof_cli("create", *base, "--schema", SCHEMA).code == 0
+    data = tmp_path / "t.csv"
+    data.write_text("key,event_time,px\nA,2024-01-01,1\n")
+    result = azof_cli("write", *base, data, "-f", "json", env={"AZOF_LOG": "info"})
+    assert one_object(result, "write")["version"] == 1  # stdout stays the result alone
+    assert "INFO azof.table: table 't': committed version 1 (append: 1 rows" in result.stderr
+    result = azof_cli("compact", *base, env={"AZOF_LOG": "DEBUG"})
+    assert "INFO azof.compact.rewrite: table 't': compaction plan at version 1" in result.stderr
+    result = azof_cli("tables", "--path", tmp_path / "lake", env={"AZOF_LOG": "loud"})
+    assert (result.code, result.stdout) == (0, "t\n")
+    assert result.stderr == (
+        "warning: $AZOF_LOG='loud' is not DEBUG, INFO or WARNING; nothing is logged\n"
+    )
+    assert azof_cli("tables", "--path", tmp_path / "lake").stderr == ""

@@ -168,13 +168,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; the exit code is returned (the console script exits with it)."""
     state = CliState(debug=_env_flag(DEBUG_ENV))
-    level = os.environ.get(LOG_ENV, "").strip().upper()
-    if level in ("DEBUG", "INFO", "WARNING"):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        logger = logging.getLogger("azof")
-        logger.addHandler(handler)
-        logger.setLevel(level)
+    _log_to_stderr(os.environ.get(LOG_ENV, ""))
     try:
         result = cli.main(
             args=list(argv) if argv is not None else None,
@@ -186,6 +180,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BaseException as exc:  # the one boundary: nothing escapes as a traceback
         return _report(exc, debug=state.debug)
     return result if isinstance(result, int) and not isinstance(result, bool) else 0
+
+
+def _log_to_stderr(setting: str) -> None:
+    """Send the ``azof`` logger's records at ``setting`` (``$AZOF_LOG``: DEBUG, INFO or
+    WARNING) and above to stderr; an unknown setting is one warning line, logging off."""
+    level = setting.strip().upper()
+    if level in ("", "0", "OFF", "NONE"):
+        return
+    if level not in ("DEBUG", "INFO", "WARNING"):
+        click.echo(
+            f"warning: ${LOG_ENV}={setting.strip()!r} is not DEBUG, INFO or WARNING; "
+            "nothing is logged",
+            err=True,
+        )
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("azof")
+    logger.addHandler(handler)
+    logger.setLevel(level)
 
 
 def _report(exc: BaseException, *, debug: bool) -> int:
