@@ -5,7 +5,10 @@ Each encoder turns a record batch into the UTF-8 bytes of its lines. Every colum
 made text (:func:`text_array`: timestamps as RFC 3339 in UTC, numbers and booleans as Arrow
 prints them), then escaped or quoted for the format, then the columns of a row are joined
 (``binary_join_element_wise``) and the lines taken as one buffer. Only values Arrow cannot
-print itself (binary, nested and map values) go through Python, one value at a time.
+print itself (binary, nested and map values) go through Python, one value at a time. A join
+takes 64-bit offsets (``large_string``) whenever its result might pass 2 GiB.
+:func:`write_rows` writes a table: JSON lines go to polars' NDJSON writer when polars is
+installed and the columns allow (timestamps made text first), in slices of a million rows.
 
 The formats (stable; tests hold them):
 
@@ -14,7 +17,9 @@ The formats (stable; tests hold them):
 - CSV (RFC 4180): a field is quoted only when it holds a comma, a quote or a line break
   (quotes doubled inside); nulls empty;
 - JSON lines: one object per row; timestamps as RFC 3339 text, NaN and infinities as null,
-  maps as objects, decimals and binary (hex) as text.
+  maps as objects, decimals and binary (hex) as text;
+- timestamps (every format): RFC 3339 in UTC with the unit's digits and a four-digit
+  year; years outside 0001-9999 in ISO 8601's expanded form (``+12000-01-01T...Z``).
 """
 
 from __future__ import annotations
