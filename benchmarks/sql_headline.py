@@ -1,8 +1,8 @@
 """SQL headline query: azof's ExecutionContext vs DuckDB over every raw row.
 
 Times the seed's headline query on ``financials`` (as of 2019-01-17, Software, top 5 by
-revenue) three ways in one run, checks that they agree, and writes the section
-"SQL headline query" of docs/benchmarks.md:
+revenue) three ways in one run, checks that they agree, and prints the section "SQL
+headline query" of docs/benchmarks.md (which ``--write-doc`` updates):
 
 * ``azof.sql.ExecutionContext`` (DataFusion over the as-of scan);
 * ``azof.duckdb.sql`` (DuckDB over the same as-of scan);
@@ -10,7 +10,7 @@ revenue) three ways in one run, checks that they agree, and writes the section
   rows with ``event_time <= T``, then the same filter, order and limit (no azof at all).
 
     .venv/bin/python benchmarks/sql_headline.py [--lake ../shared/seed-tables] [--runs 9]
-        [--no-doc]
+        [--write-doc]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from report import machine, update_section
+from report import machine, publish
 
 import azof
 import azof.duckdb
@@ -66,7 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lake", type=Path, default=default_lake)
     parser.add_argument("--runs", type=int, default=9)
-    parser.add_argument("--no-doc", action="store_true", help="do not update the docs")
+    parser.add_argument("--write-doc", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()
     load = os.getloadavg()[0]
     lake = azof.Lakehouse(args.lake)
@@ -106,7 +106,7 @@ def main() -> None:
         )
     symbols = ", ".join(row["symbol"] for row in azof_answer)
     ms = 1000.0
-    body = f"""Command: `.venv/bin/python benchmarks/sql_headline.py --runs {args.runs}`
+    body = f"""Command: `.venv/bin/python benchmarks/sql_headline.py --runs {args.runs} --write-doc`
 
 Machine: {machine(("pyarrow", "datafusion", "duckdb", "sqlglot"))}; load average
 {load:.1f} when the run started (other work on the machine slows every figure alike).
@@ -132,10 +132,7 @@ The as-of scan reads {scan.metrics.files_read} of the {scan.metrics.files_planne
 the segment tree plans for T (out of {len(files)}): {scan.metrics.rows_read:,} rows, \
 columns {", ".join(scan.columns)}.
 """
-    print(body)
-    if not args.no_doc:
-        update_section("SQL headline query", body)
-        print("updated docs/benchmarks.md")
+    publish("SQL headline query", body, write_doc=args.write_doc)
 
 
 if __name__ == "__main__":

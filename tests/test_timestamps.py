@@ -149,7 +149,7 @@ def test_parse_duration(value: Any, expected: int) -> None:
     assert parse_duration(value) == expected
 
 
-@pytest.mark.parametrize("value", ["7", "7 days", "soon", "", 7, None, "-1d"])
+@pytest.mark.parametrize("value", ["7 days", "soon", "", None, "-1d", "P1Y"])
 def test_parse_duration_refuses(value: Any) -> None:
     with pytest.raises(azof.InvalidArgumentError, match=re.escape(repr(value))):
         parse_duration(value, "retain")

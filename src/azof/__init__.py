@@ -13,6 +13,7 @@ quickly.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 from azof.errors import (
@@ -28,6 +29,10 @@ from azof.errors import (
     UnsupportedFormatError,
     VersionNotFoundError,
 )
+
+logging.getLogger("azof").addHandler(logging.NullHandler())
+"""azof logs to the ``azof`` logger (commits and compaction plans at INFO; commit retries
+and every storage call at DEBUG, slow storage calls at INFO); silent unless configured."""
 
 if TYPE_CHECKING:
     from azof.compact.policy import CompactionPolicy

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,7 +26,10 @@ from azof.storage import Storage, open_storage
 if TYPE_CHECKING:
     from azof.table import Table
 
-__all__ = ["Lakehouse", "check_table_name"]
+__all__ = ["STORAGE_OPTIONS_ENV", "Lakehouse", "check_table_name", "env_storage_options"]
+
+STORAGE_OPTIONS_ENV = "AZOF_STORAGE_OPTIONS"
+"""A JSON object of storage options for object-store lakehouses (under explicit ones)."""
 
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
@@ -67,17 +72,43 @@ def _check_storable(schema: pa.Schema, table: str) -> None:
             ) from None
 
 
+def env_storage_options(uri: str | Path) -> dict[str, Any]:
+    """The storage options in ``$AZOF_STORAGE_OPTIONS`` (a JSON object) for ``uri``: none
+    for a local folder, which takes no options."""
+    text = os.environ.get(STORAGE_OPTIONS_ENV, "").strip()
+    uri = str(uri)
+    if not text or "://" not in uri or uri.lower().startswith(("file://", "memory://")):
+        return {}
+    try:
+        loaded = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidArgumentError(
+            f"${STORAGE_OPTIONS_ENV} is not valid JSON ({exc}); set it to an object such "
+            'as {"region": "eu-west-1"}'
+        ) from None
+    if not isinstance(loaded, dict):
+        raise InvalidArgumentError(
+            f"${STORAGE_OPTIONS_ENV} must hold a JSON object such as "
+            f'{{"region": "eu-west-1"}}, not {type(loaded).__name__}'
+        )
+    return loaded
+
+
 class Lakehouse:
     """A folder (local or on an object store) whose sub-folders are tables.
 
     ``uri`` is a local path, ``file://``, ``memory://NAME``, ``s3://bucket/prefix``,
     ``gs://...`` or ``az://...``; ``storage_options`` (credentials, ``region``,
-    ``endpoint``, ``allow_http``...) go to the object store.
+    ``endpoint``, ``allow_http``, timeouts such as ``timeout``/``connect_timeout``, retries:
+    ``max_retries``, ``retry_timeout``, ``init_backoff``, ``max_backoff``,
+    ``backoff_base``) go to the object store, merged over the JSON object in
+    ``$AZOF_STORAGE_OPTIONS`` (object stores only).
     """
 
     def __init__(self, uri: str | Path, storage_options: dict[str, Any] | None = None) -> None:
         self.uri = str(uri)
-        self.storage: Storage = open_storage(uri, storage_options)
+        options = {**env_storage_options(uri), **(storage_options or {})}
+        self.storage: Storage = open_storage(uri, options or None)
 
     def __repr__(self) -> str:
         return f"Lakehouse({self.storage.uri!r})"

@@ -7,6 +7,7 @@ layers.
 
 from __future__ import annotations
 
+import logging
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -55,6 +56,8 @@ if TYPE_CHECKING:
     from azof.lakehouse import Lakehouse
 
 __all__ = ["LOG_READERS", "Commit", "Table", "TableWriter"]
+
+_LOG = logging.getLogger(__name__)
 
 LOG_READERS = 16
 """Snapshots :meth:`Table.log` reads at once (object stores answer each read slowly, but
@@ -311,6 +314,13 @@ class Table(TemporalMethods):
 
     def _adopt(self, snapshot: Snapshot) -> int:
         """Read ``snapshot``, just committed by this table, from now on; its version."""
+        if snapshot.commit is not None:
+            info = snapshot.commit
+            _LOG.info(
+                "table %r: committed version %d (%s: %d rows, %d files added, %d removed)",
+                self.name, snapshot.version, info.operation, info.added_rows,
+                info.added_files, info.removed_files,
+            )  # fmt: skip
         self._snapshots.put(snapshot)
         self._snapshot = snapshot
         return snapshot.version

@@ -32,7 +32,7 @@ from azof.format import EVENT_TIME, KEY, Snapshot
 from azof.scan.read import ScanMetrics, ScanRequest, execute_scan, plan_request, references_only
 from azof.scan.stream import MERGE_ROWS, check_merge_rows, iter_scan, record_batches
 from azof.storage import Storage
-from azof.timestamps import Instant, format_instant, parse_instant
+from azof.timestamps import Instant, format_instant, parse_as_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -123,7 +123,7 @@ class TableScan:
         bucket: int | None = None,
     ) -> TableScan:
         """A scan of ``snapshot`` (arguments as :meth:`azof.Table.scanner`), checked."""
-        instant = None if as_of is None else parse_instant(as_of, "as_of")
+        instant = None if as_of is None else parse_as_of(as_of, "as_of")
         scan = cls(storage, table, snapshot, ScanRequest(as_of=instant), known_at)
         scan = scan.select(columns) if columns is not None else scan
         scan = scan.where(filter) if filter is not None else scan

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import functools
 import re
+import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from azof.errors import AzofError, InvalidArgumentError
 
 __all__ = [
+    "AS_OF_WORDS",
     "ISO_PATTERN",
     "MAX_EVENT_INSTANT",
     "MAX_INSTANT",
@@ -43,6 +45,7 @@ __all__ = [
     "exact_units",
     "format_instant",
     "instant_to_datetime",
+    "parse_as_of",
     "parse_duration",
     "parse_instant",
 ]
@@ -251,19 +254,69 @@ def check_event_instants(
     )
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_DURATION_PART = r"(\d+(?:\.\d+)?)\s*(w|d|h|m|s)"
+_DURATION = re.compile(rf"^(?:{_DURATION_PART}\s*)+$")
+_DURATION_PARTS = re.compile(_DURATION_PART)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+_ISO_DURATION = re.compile(
+    r"^P(?!$)(?:(?P<w>\d+(?:[.,]\d+)?)W)?(?:(?P<d>\d+(?:[.,]\d+)?)D)?"
+    r"(?:T(?=\d)(?:(?P<h>\d+(?:[.,]\d+)?)H)?(?:(?P<m>\d+(?:[.,]\d+)?)M)?"
+    r"(?:(?P<s>\d+(?:[.,]\d+)?)S)?)?$",
+    re.IGNORECASE,
+)
+_SECONDS = re.compile(r"^\d+(?:\.\d+)?$")
+
+
+def _duration_seconds(text: str) -> float | None:
+    """The seconds of a duration text, or ``None`` when it is not one (see parse_duration)."""
+    text = text.strip()
+    if _SECONDS.match(text):
+        return float(text)
+    if _DURATION.match(text):
+        return sum(
+            float(number) * _UNIT_SECONDS[unit] for number, unit in _DURATION_PARTS.findall(text)
+        )
+    iso = _ISO_DURATION.match(text)
+    if iso:
+        return sum(
+            float(number.replace(",", ".")) * _UNIT_SECONDS[unit.lower()]
+            for unit, number in iso.groupdict().items()
+            if number is not None
+        )
+    return None
 
 
 def parse_duration(value: Any, what: str = "duration") -> int:
-    """Read a duration (``timedelta`` or text like ``'7d'``, ``'12h'``) as nanoseconds."""
+    """Read a duration as nanoseconds: a ``timedelta``, a number of seconds (``int``,
+    ``float`` or text such as ``'90'``), text with units (``'30s'``, ``'15m'``, ``'12h'``,
+    ``'7d'``, ``'2w'``, combined as in ``'1h30m'``) or ISO-8601 (``'P7D'``, ``'PT90M'``,
+    ``'P1DT12H'``; years and months are refused, their length varies)."""
     if isinstance(value, timedelta):
         return int(value.total_seconds() * 1_000_000_000)
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if number and 0 <= value < float("inf"):  # NaN compares false
+        return int(value * 1_000_000_000)
     if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match:
-            return int(float(match[1]) * _UNIT_SECONDS[match[2]] * 1_000_000_000)
+        seconds = _duration_seconds(value)
+        if seconds is not None:
+            return int(seconds * 1_000_000_000)
     raise InvalidArgumentError(
-        f"{what}: cannot read {value!r} as a duration; use a timedelta or text such as "
-        "'30s', '15m', '12h', '7d', '2w'"
+        f"{what}: cannot read {value!r} as a duration; use a timedelta, seconds (90), text "
+        "such as '30s', '15m', '12h', '7d', '2w', '1h30m', or ISO-8601 such as 'P7D', 'PT90M'"
     )
+
+
+AS_OF_WORDS = ("now", "today")
+"""Words an ``as_of`` may be instead of an instant (see :func:`parse_as_of`)."""
+
+
+def parse_as_of(value: Any, what: str = "as_of", *, now: Instant | None = None) -> Instant:
+    """Read an event time: ``'now'`` (the current instant), ``'today'`` (midnight UTC of
+    the current day) or anything :func:`parse_instant` reads. ``now`` fixes the current
+    instant (default: the clock)."""
+    if isinstance(value, str) and value.strip().lower() in AS_OF_WORDS:
+        current = time.time_ns() if now is None else now
+        if value.strip().lower() == "now":
+            return current
+        return current - current % 86_400_000_000_000
+    return parse_instant(value, what)

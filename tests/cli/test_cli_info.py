@@ -117,6 +117,13 @@ def test_tables_with_broken_folders(azof_cli, tmp_path: Path) -> None:
         "warning: table 'truncated' is unreadable: s1.json: not readable JSON (Unterminated "
         "string starting at: line 1 column 23 (char 22))",
     ]
+    result = azof_cli("tables", "--path", lake, "--format", "json")
+    assert result.code == 0, result
+    listed = json.loads(result.stdout)
+    assert (listed["command"], listed["tables"]) == ("tables", ["good", "odd"])
+    assert sorted(listed["unreadable"]) == ["badhint", "truncated"]
+    assert listed["unreadable"]["badhint"].startswith("version.txt holds 'garbage'")
+    assert len(result.stderr.splitlines()) == 2  # the warnings still go to stderr
     result = azof_cli("sql", "--path", lake, "SELECT key FROM good JOIN odd USING (key)")
     assert (result.code, result.stdout, result.stderr) == (0, "key\na\n", ""), result
     result = azof_cli("sql", "--path", lake, "SELECT * FROM truncated")

@@ -82,7 +82,8 @@ def test_log_compact_vacuum(azof_cli, lake: Path) -> None:
     assert lines[:5] == [f"would expire version {v}" for v in range(5)]
     assert set(lines[5:-1]) == {f"would delete {name}" for name in pending}
     assert re.fullmatch(
-        r"dry run: events: would expire 5 versions, would delete 4 files \(\d+ bytes\)", lines[-1]
+        r"dry run: events: would expire 5 versions, would delete 4 files \([\d.]+ (bytes|kB)\)",
+        lines[-1],
     )
     assert all((lake / "events" / name).exists() for name in pending)
 

@@ -81,7 +81,7 @@ def test_parquet_output_keeps_types(azof_cli, seed: Path, tmp_path: Path) -> Non
     result = azof_cli(
         "scan", "--path", seed, "--table", "table1", "--as-of", "2024-06-01", "--output", out
     )
-    assert (result.code, result.stdout, result.stderr) == (0, "", "")
+    assert (result.code, result.stdout, result.stderr) == (0, "", f"wrote 2 rows to {out}\n")
     expected = azof_table(seed, "table1").scan("2024-06-01")
     assert pq.read_table(out).equals(expected)
     assert dict(zip(expected["key"].to_pylist(), expected["value"].to_pylist(), strict=True)) == {
@@ -95,7 +95,7 @@ def test_csv_and_tsv_output_files(azof_cli, seed: Path, tmp_path: Path) -> None:
     result = azof_cli(
         "scan", "--path", seed, "--table", "table0", "-f", "csv", "-o", out, "-c", "key,value"
     )
-    assert (result.code, result.stdout, result.stderr) == (0, "", "")
+    assert (result.code, result.stdout, result.stderr) == (0, "", f"wrote 3 rows to {out}\n")
     assert out.read_text() == "key,value\n1,abc2\n2,xyz2\n3,www2\n"
 
 

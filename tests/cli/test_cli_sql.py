@@ -114,7 +114,7 @@ def test_parquet_output(
 ) -> None:
     out = tmp_path / "top.parquet"
     result = azof_cli("sql", "--path", seed, "-o", out, HEADLINE)
-    assert (result.code, result.stdout, result.stderr) == (0, "", "")
+    assert (result.code, result.stdout, result.stderr) == (0, "", f"wrote 5 rows to {out}\n")
     table = pq.read_table(out)
     assert table.schema.field("revenue").type == pa.int64()
     assert [tuple(row.values()) for row in table.to_pylist()] == headline_rows

@@ -68,7 +68,7 @@ def test_history_plain_and_bitemporal(azof_cli, lake: Path, tmp_path: Path) -> N
         "history", "--path", lake, "--table", "prices", "AAPL", "MSFT", "--version", "1",
         "--start", "2019-01-10", "-o", out,
     )  # fmt: skip
-    assert (result.code, result.stderr, result.stdout) == (0, "", "")
+    assert (result.code, result.stderr, result.stdout) == (0, f"wrote 3 rows to {out}\n", "")
     expected = prices(lake).history(["AAPL", "MSFT"], "2019-01-10", version=1)
     assert pq.read_table(out).to_pylist() == expected.to_pylist()
 
@@ -116,7 +116,7 @@ def test_asof_join_csv_file(azof_cli, lake: Path, tmp_path: Path) -> None:
         "asof-join", "--path", lake, "--table", "prices", "--left", left, "--on", "symbol",
         "--at", "ordered_at", "--columns", "price,event_time", "-o", out,
     )  # fmt: skip
-    assert (result.code, result.stderr, result.stdout) == (0, "", "")
+    assert (result.code, result.stderr, result.stdout) == (0, f"wrote 5 rows to {out}\n", "")
     joined = pq.read_table(out)
     times = ["2019-02-01", "2018-12-31", "2019-01-20T12:00:00", "2019-03-01", "2019-02-01"]
     frame = pa.table(
@@ -151,7 +151,7 @@ def test_seed_financials(azof_cli, seed: Path, tmp_path: Path) -> None:
         "history", "--path", seed, "--table", "financials", "AAPL", "--start", "2019-01-01",
         "--end", "2020-01-01", "--columns", "revenue,net_income", "-o", out,
     )  # fmt: skip
-    assert (result.code, result.stderr) == (0, "")
+    assert (result.code, result.stderr) == (0, f"wrote 5 rows to {out}\n")
     financials = azof.Lakehouse(seed).table("financials")
     expected = financials.history(
         "AAPL", "2019-01-01", "2020-01-01", columns=["revenue", "net_income"]
@@ -167,3 +167,43 @@ def test_version_and_known_at_together_is_a_usage_error(azof_cli, lake: Path, co
     )
     result.assert_clean_error("give --version or --known-at, not both")
     assert result.code == 2
+
+
+def json_rows(result) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+    assert (result.code, result.stderr) == (0, ""), result
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_row_commands_print_json_lines(azof_cli, lake: Path, tmp_path: Path) -> None:
+    """history, changes, restatements and asof-join: one JSON object per row (docs/cli.md),
+    times as RFC 3339 text, the same rows as the API gives."""
+    base = ["--path", lake, "--table", "prices"]
+    history = json_rows(azof_cli("history", *base, "AAPL", "-f", "json"))
+    assert history == [
+        {**row, "valid_from": text(row["valid_from"]), "valid_to": text(row["valid_to"])}
+        for row in prices(lake).history(["AAPL"]).to_pylist()
+    ]
+    assert history[0]["valid_from"] == "2019-01-02T00:00:00.000Z"
+    changes = json_rows(
+        azof_cli("changes", *base, "--start", "2019-02-01", "--end", "2019-04-01", "-f", "json")
+    )
+    assert sorted(row["key"] for row in changes) == ["AAPL", "MSFT"]
+    restated = json_rows(
+        azof_cli("restatements", *base, "--as-of", "2019-02-10", "--since-version", "1",
+                 "-f", "json")
+    )  # fmt: skip
+    assert {row["key"] for row in restated} == {"AAPL"}
+    left = tmp_path / "orders.csv"
+    left.write_text("symbol,ordered_at\nAAPL,2019-01-20\nMSFT,2019-03-05\n")
+    joined = json_rows(
+        azof_cli("asof-join", *base, "--left", left, "--on", "symbol", "--at", "ordered_at",
+                 "--columns", "price", "-f", "json")
+    )  # fmt: skip
+    assert [(row["symbol"], row["price"]) for row in joined] == [("AAPL", 150.0), ("MSFT", None)]
+
+
+def text(value: object) -> object:
+    """A timestamp as the CLI writes it (RFC 3339 UTC, milliseconds)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:23] + "Z"
+    return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -270,7 +271,9 @@ def test_usage_errors_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[s
     data = tmp_path / "data.txt"
     data.write_text("key,event_time\n1,2024-01-01\n")
     cases = [
-        (["write", "--path", str(tmp_path), "--table", "ints", str(data)], 1, "--format csv"),
+        (["write", "--path", str(tmp_path), "--table", "ints", str(data)], 1, "--input-format csv"),
+        (["write", "--path", str(tmp_path), "--table", "ints", str(data), "--format", "csv"], 2,
+         "the input files' format is --input-format"),
         (["delete", "--path", str(tmp_path), "--table", "ints", "x"], 2, "'x' is not an integer"),
         (["create", "--path", str(tmp_path), "--table", "t"], 2, "either --schema TEXT or --like"),
         (["create", "--path", str(tmp_path), "--table", "t", "--schema", "key:string,",
@@ -284,6 +287,9 @@ def test_usage_errors_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[s
         assert err.startswith("error: "), (argv, err)
         assert fragment in err, (argv, err)
         assert err.count("\n") == 1
+    argv = ["write", "--path", str(tmp_path), "--table", "ints", str(data)]
+    assert main([*argv, "--input-format", "csv", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rows_stored"] == 1
 
 
 def test_csv_text_like_na_or_null_is_a_value_not_null(azof_cli, tmp_path: Path) -> None:

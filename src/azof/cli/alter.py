@@ -9,8 +9,9 @@ from typing import Any
 import click
 import pyarrow as pa
 
-from azof.cli.create import echo_schema
+from azof.cli.create import schema_lines
 from azof.cli.options import table_options
+from azof.cli.results import emit, plural, result_format_option, schema_json
 from azof.cli.schema_text import parse_type
 from azof.errors import InvalidArgumentError
 from azof.table import Table
@@ -153,6 +154,7 @@ timestamp unit finer, string -> large_string. key and event_time cannot be chang
 )
 @click.option("--reorder", metavar="A,B,...", default=None, help="Put every value column in order.")
 @click.option("--dry-run", is_flag=True, help="Print the schema the changes give; commit nothing.")
+@result_format_option
 def alter(
     table: Table,
     renames: tuple[str, ...],
@@ -162,6 +164,7 @@ def alter(
     moves: tuple[str, ...],
     reorder: str | None,
     dry_run: bool,
+    output_format: str,
 ) -> None:
     """Change a table's schema as one commit (older versions keep theirs).
 
@@ -171,13 +174,20 @@ def alter(
     if not (renames or drops or adds or widens or moves or reorder is not None):
         raise click.UsageError("give at least one change: --add, --drop, --rename, --widen, ...")
     update = _changes(table.evolve(), renames, drops, adds, widens, moves, reorder)
-    if dry_run:
-        click.echo(f"dry run: {table.name} would get this schema (nothing committed):")
-        echo_schema(update.schema)
-        return
-    version = update.commit()
     count = len(update.changes)
-    click.echo(
-        f"altered {table.name}: version {version} ({count} change{'s' if count != 1 else ''})"
-    )
-    echo_schema(table.snapshot_at(version).schema.to_arrow())
+    if dry_run:
+        schema = update.schema
+        version = None
+        text = [f"dry run: {table.name} would get this schema (nothing committed):"]
+    else:
+        version = update.commit()
+        schema = table.snapshot_at(version).schema.to_arrow()
+        text = [f"altered {table.name}: version {version} ({plural(count, 'change')})"]
+    data = {
+        "table": table.name,
+        "dry_run": dry_run,
+        "version": version,
+        "changes": count,
+        "schema": schema_json(schema),
+    }
+    emit(output_format, "alter", data, [*text, *schema_lines(schema)])

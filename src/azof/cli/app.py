@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import importlib
+import logging
 import os
 import sys
 import traceback
@@ -27,9 +28,11 @@ import click
 from azof import __version__
 from azof.errors import AzofError
 
-__all__ = ["COMMANDS", "DEBUG_ENV", "SUMMARIES", "CliState", "cli", "main"]
+__all__ = ["COMMANDS", "DEBUG_ENV", "LOG_ENV", "SUMMARIES", "CliState", "cli", "main"]
 
 DEBUG_ENV = "AZOF_DEBUG"
+LOG_ENV = "AZOF_LOG"
+"""``AZOF_LOG=INFO`` (or ``DEBUG``) prints the ``azof`` logger's records on stderr."""
 
 COMMANDS: dict[str, str] = {
     "alter": "azof.cli.alter:alter",
@@ -147,7 +150,8 @@ Examples:
 
 Run 'azof COMMAND --help' for a command's options. Environment: AZOF_PATH (default
 --path), AZOF_STORAGE_OPTIONS (JSON object of storage options), AWS_*/GOOGLE_*/AZURE_*
-(read by the object store), AZOF_OUTPUT=plain|rich, AZOF_DEBUG=1.
+(read by the object store), AZOF_OUTPUT=plain|rich, AZOF_DEBUG=1, AZOF_LOG=INFO|DEBUG
+(log commits, compaction plans, retries and slow storage calls on stderr).
 """,
 )
 @click.version_option(
@@ -164,6 +168,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; the exit code is returned (the console script exits with it)."""
     state = CliState(debug=_env_flag(DEBUG_ENV))
+    _log_to_stderr(os.environ.get(LOG_ENV, ""))
     try:
         result = cli.main(
             args=list(argv) if argv is not None else None,
@@ -175,6 +180,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BaseException as exc:  # the one boundary: nothing escapes as a traceback
         return _report(exc, debug=state.debug)
     return result if isinstance(result, int) and not isinstance(result, bool) else 0
+
+
+def _log_to_stderr(setting: str) -> None:
+    """Send the ``azof`` logger's records at ``setting`` (``$AZOF_LOG``: DEBUG, INFO or
+    WARNING) and above to stderr; an unknown setting is one warning line, logging off."""
+    level = setting.strip().upper()
+    if level in ("", "0", "OFF", "NONE"):
+        return
+    if level not in ("DEBUG", "INFO", "WARNING"):
+        click.echo(
+            f"warning: ${LOG_ENV}={setting.strip()!r} is not DEBUG, INFO or WARNING; "
+            "nothing is logged",
+            err=True,
+        )
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("azof")
+    logger.addHandler(handler)
+    logger.setLevel(level)
 
 
 def _report(exc: BaseException, *, debug: bool) -> int:

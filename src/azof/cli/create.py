@@ -12,12 +12,20 @@ import pyarrow as pa
 
 from azof.cli.inputs import FORMATS, ColumnMapping, detect_format, infer_schema
 from azof.cli.options import TABLE_NAME_OPTION, lakehouse_options
+from azof.cli.results import emit, result_format_option, schema_json
 from azof.cli.schema_text import format_schema, parse_schema_text
 from azof.errors import InvalidArgumentError, TableExistsError
 from azof.lakehouse import Lakehouse
 from azof.table import Table
 
-__all__ = ["create", "create_table", "creates_local_folder", "echo_schema", "mapping_options"]
+__all__ = [
+    "create",
+    "create_table",
+    "creates_local_folder",
+    "echo_schema",
+    "mapping_options",
+    "schema_lines",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,7 +49,7 @@ def creates_local_folder(command: F) -> F:
 
 
 def mapping_options(command: F) -> F:
-    """``--format``, ``--key COL`` and ``--event-time COL`` for reading data files."""
+    """``--input-format``, ``--key COL`` and ``--event-time COL`` for reading data files."""
     command = click.option(
         "--event-time",
         "event_time_column",
@@ -57,7 +65,7 @@ def mapping_options(command: F) -> F:
         help="The file's column that holds the key (renamed to key).",
     )(command)
     return click.option(
-        "--format",
+        "--input-format",
         "input_format",
         type=click.Choice(FORMATS),
         default=None,
@@ -80,9 +88,14 @@ def create_table(
         raise TableExistsError(f"table {name!r} already exists in {where}; {hint}") from exc
 
 
+def schema_lines(schema: pa.Schema) -> list[str]:
+    """The schema as indented text lines (``  name<TAB>type``)."""
+    return [f"  {line}" for line in format_schema(schema).splitlines()]
+
+
 def echo_schema(schema: pa.Schema) -> None:
-    for line in format_schema(schema).splitlines():
-        click.echo(f"  {line}")
+    for line in schema_lines(schema):
+        click.echo(line)
 
 
 def schema_option_value(text: str) -> pa.Schema:
@@ -134,6 +147,7 @@ non-nullable column. key is a string or an integer, event_time a timestamp (stor
     is_flag=True,
     help="Succeed if the table already exists with the same schema.",
 )
+@result_format_option
 def create(
     lakehouse: Lakehouse,
     table_name: str,
@@ -143,6 +157,7 @@ def create(
     key_column: str | None,
     event_time_column: str | None,
     exist_ok: bool,
+    output_format: str,
 ) -> None:
     """Create an empty table (version 0) from --schema or --like FILE.
 
@@ -153,7 +168,7 @@ def create(
     if (schema_text is None) == (like is None):
         raise click.UsageError("give the columns with either --schema TEXT or --like FILE")
     if like is None and (input_format or key_column or event_time_column):
-        raise click.UsageError("--format, --key and --event-time go with --like FILE")
+        raise click.UsageError("--input-format, --key and --event-time go with --like FILE")
     if schema_text is not None:
         schema = schema_option_value(schema_text)
     else:
@@ -169,7 +184,17 @@ def create(
         hint="choose another name, or pass --exist-ok to accept it if its schema is this one",
     )
     if existed:
-        click.echo(f"table {table.name} already exists with this schema (version {table.version})")
-        return
-    click.echo(f"created table {table.name} in {lakehouse.storage.uri} (version {table.version})")
-    echo_schema(table.schema)
+        text = [f"table {table.name} already exists with this schema (version {table.version})"]
+    else:
+        text = [
+            f"created table {table.name} in {lakehouse.storage.uri} (version {table.version})",
+            *schema_lines(table.schema),
+        ]
+    data = {
+        "table": table.name,
+        "lakehouse": lakehouse.storage.uri,
+        "created": not existed,
+        "version": table.version,
+        "schema": schema_json(table.schema),
+    }
+    emit(output_format, "create", data, text)

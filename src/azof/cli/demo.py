@@ -10,6 +10,7 @@ import click
 import pyarrow as pa
 
 from azof.cli.output import make_console, rich_table, use_rich, write_plain
+from azof.cli.results import emit, result_format_option
 from azof.demo import DEMO_TIMES, DemoReport, build_demo
 
 __all__ = ["demo"]
@@ -50,7 +51,8 @@ Examples:
     show_default=True,
     help="Folder for the demo lakehouse (created if missing).",
 )
-def demo(path: Path) -> None:
+@result_format_option
+def demo(path: Path, output_format: str) -> None:
     """Build a demo lakehouse of support tickets and show it as of several event times.
 
     Ticket events arrive in a regular load, then a late batch of corrections (escalations
@@ -62,6 +64,17 @@ def demo(path: Path) -> None:
     began = time.perf_counter()
     report = build_demo(path)
     table = _comparison(report)
+    if output_format == "json":
+        data = {
+            "lakehouse": str(report.path),
+            "table": report.table,
+            "rows": report.rows_written,
+            "versions": report.versions,
+            "as_of": table.to_pylist(),
+            "seconds": round(time.perf_counter() - began, 3),
+        }
+        emit(output_format, "demo", data, [])
+        return
     console = make_console()
     if use_rich():
         console.print(

@@ -28,6 +28,8 @@ from azof.cli.info import compress_versions
 from azof.cli.inputs import arrow_error_text, text_to_timestamps
 from azof.cli.options import TABLE_NAME_OPTION, check_timestamp, lakehouse_options
 from azof.cli.progress import progress_bar
+from azof.cli.results import Stopwatch, emit, plural, result_format_option
+from azof.cli.write import WriteReport
 from azof.errors import CorruptTableError, InvalidArgumentError, SchemaMismatchError
 from azof.lakehouse import Lakehouse
 from azof.sample import KINDS, SCHEMAS, generate
@@ -121,14 +123,20 @@ def csv_to_parquet(storage: Storage, base: str, schema: pa.Schema, table: str) -
     return typed.num_rows
 
 
-def _seed_files(lakehouse: Lakehouse, table_name: str, bases: Sequence[str]) -> None:
+def _seed_files(
+    lakehouse: Lakehouse, table_name: str, bases: Sequence[str]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Write the Parquet files; their JSON entries and text lines."""
     storage, schema = _table_storage(lakehouse, table_name)
+    entries, lines = [], []
     for base in bases:
         name = base.removesuffix(".csv")
         if not name or "/" in name or name.startswith("."):
             raise click.BadParameter(f"{base!r} is not a file name", param_hint="'--file'")
         rows = csv_to_parquet(storage, name, schema, table_name)
-        click.echo(f"wrote {table_name}/{name}.parquet: {rows} row{'s' if rows != 1 else ''}")
+        entries.append({"file": f"{name}.parquet", "rows": rows})
+        lines.append(f"wrote {table_name}/{name}.parquet: {rows} row{'s' if rows != 1 else ''}")
+    return entries, lines
 
 
 @click.command(
@@ -196,6 +204,7 @@ shares_diluted, net_income; kv: key, event_time, value.
     show_default=True,
     help="One commit per period.",
 )
+@result_format_option
 @click.pass_context
 def gen(
     ctx: click.Context,
@@ -210,8 +219,14 @@ def gen(
     start: str,
     end: str,
     period: str,
+    output_format: str,
 ) -> None:
-    """Write a seed table's Parquet files from its CSVs, or generate a sample table."""
+    """Write a seed table's Parquet files from its CSVs, or generate a sample table.
+
+    --kind prints the rows generated and stored: rows of one commit with the same key and
+    event time collapse (the last wins), so fewer may be stored than generated.
+    """
+    clock = Stopwatch()
     if bool(files) == (kind is not None):
         raise click.UsageError("give either --file BASE (seed CSVs) or --kind (a sample table)")
     if files:
@@ -223,19 +238,31 @@ def gen(
         if given:
             options = ", ".join("--" + name.replace("_", "-") for name in given)
             raise click.UsageError(f"{options} go with --kind, not --file")
-        _seed_files(lakehouse, table_name, files)
+        entries, lines = _seed_files(lakehouse, table_name, files)
+        data = {"table": table_name, "files": entries, "seconds": clock.seconds}
+        emit(output_format, "gen", data, lines)
         return
     assert kind is not None
     batches = generate(kind, rows, keys, late_fraction, seed, start, end, period=period)
     table = create_table(lakehouse, table_name, SCHEMAS[kind])
-    versions: list[int] = []
-    written = 0
+    report = WriteReport()
     with progress_bar(f"Generating {table_name}") as update:
         for batch in batches:
-            versions.append(table.append(batch, properties={"source": f"azof gen --kind {kind}"}))
-            written += batch.num_rows
-            update(written, rows)
-    click.echo(
-        f"generated {kind} table {table_name}: {written} rows, {keys} keys, "
-        f"{len(versions)} commits (versions {compress_versions(versions)})"
+            version = table.append(batch, properties={"source": f"azof gen --kind {kind}"})
+            report.record(table, batch.num_rows, version)
+            update(report.rows, rows)
+    count = len(report.versions)
+    text = (
+        f"generated {kind} table {table_name}: {report.counts()}, {keys:,} keys, "
+        f"{plural(count, 'commit')} (version{'s' if count != 1 else ''} "
+        f"{compress_versions(report.versions)})"
     )
+    data = {
+        "table": table_name,
+        "kind": kind,
+        "keys": keys,
+        **report.to_json(),
+        "version": table.version,
+        "seconds": clock.seconds,
+    }
+    emit(output_format, "gen", data, [text])

@@ -12,7 +12,6 @@ import click
 import pyarrow as pa
 import pyarrow.parquet as pq
 from rich import box
-from rich.filesize import decimal
 from rich.markup import escape
 from rich.table import Table as RichTable
 
@@ -23,7 +22,8 @@ from azof.cli.options import (
     lakehouse_options,
     table_options,
 )
-from azof.cli.output import TreeNode, make_console, print_tree, use_rich
+from azof.cli.output import TreeNode, format_size, make_console, print_tree, use_rich
+from azof.cli.results import emit, result_format_option
 from azof.errors import AzofError
 from azof.format import DataFile, Segment, Snapshot
 from azof.lakehouse import Lakehouse
@@ -32,10 +32,16 @@ from azof.timestamps import format_instant
 if TYPE_CHECKING:
     from azof.table import Table
 
-__all__ = ["describe_table", "info", "tables"]
+__all__ = ["SEED_TIME_NOTE", "describe_table", "info", "tables"]
 
 
 # -- the description (also the JSON output) -----------------------------------------------
+
+SEED_TIME_NOTE = (
+    "a seed snapshot has no commit record: its commit time is the snapshot file's "
+    "modification time, so a copy that does not keep times (cp -r) changes it, and what "
+    "--known-at / KNOWN_AT answer (cp -p or rsync -t keep it)"
+)
 
 
 def describe_table(table: Table, snapshot: Snapshot) -> dict[str, Any]:
@@ -80,6 +86,7 @@ def describe_table(table: Table, snapshot: Snapshot) -> dict[str, Any]:
         "format_version": snapshot.format_version,
         "table_uuid": snapshot.table_uuid or None,
         "committed": _instant(committed),
+        "commit_time_from": "commit" if snapshot.commit is not None else "file_modified",
         "operation": operation,
         "schema": [
             {"name": f.name, "type": str(f.type), "nullable": f.nullable}
@@ -149,7 +156,7 @@ def _count(value: int | None, rich: bool, *, size: bool = False) -> str:
         return "?"
     if not rich:
         return str(value)
-    return decimal(value) if size else f"{value:,}"
+    return format_size(value) if size else f"{value:,}"
 
 
 def _plural(count: int, word: str) -> str:
@@ -219,6 +226,7 @@ def _print_plain(described: dict[str, Any]) -> None:
         f"versions: {compress_versions(described['versions'])}",
         f"format: {described['format_version']}",
         f"committed: {described['committed']} ({described['operation']})",
+        *([f"note: {SEED_TIME_NOTE}"] if described["commit_time_from"] != "commit" else []),
         f"data: {totals}",
         "schema:",
         *(
@@ -247,6 +255,11 @@ def _print_rich(described: dict[str, Any]) -> None:
         ("Versions", compress_versions(described["versions"])),
         ("Format", str(described["format_version"])),
         ("Committed", f"{described['committed']} [dim]({escape(described['operation'])})[/]"),
+        *(
+            [("Note", f"[yellow]{escape(SEED_TIME_NOTE)}[/]")]
+            if described["commit_time_from"] != "commit"
+            else []
+        ),
         ("Data", totals),
     ]:
         header.add_row(label, value)
@@ -311,12 +324,17 @@ Examples:
 """
 )
 @lakehouse_options
-def tables(lakehouse: Lakehouse) -> None:
+@result_format_option
+def tables(lakehouse: Lakehouse, output_format: str) -> None:
     """List the tables of a lakehouse, one per line.
 
     A table that cannot be opened is left out, with a warning line on stderr saying what
-    is wrong (the exit code stays 0)."""
-    names = _readable_tables(lakehouse)
+    is wrong (the exit code stays 0); with --format json it is also under "unreadable"."""
+    names, unreadable = _readable_tables(lakehouse)
+    if output_format == "json":
+        result = {"lakehouse": lakehouse.uri, "tables": names, "unreadable": unreadable}
+        emit(output_format, "tables", result, [])
+        return
     if use_rich():
         console = make_console()
         for name in names:
@@ -327,9 +345,10 @@ def tables(lakehouse: Lakehouse) -> None:
     sys.stdout.write("".join(name + "\n" for name in names))
 
 
-def _readable_tables(lakehouse: Lakehouse) -> list[str]:
-    """The tables that open (version hint and snapshot readable); one warning line on
-    stderr for each other one, so that one broken folder does not hide the rest."""
+def _readable_tables(lakehouse: Lakehouse) -> tuple[list[str], dict[str, str]]:
+    """The tables that open (version hint and snapshot readable) and, by name, what is
+    wrong with each other one; one warning line on stderr for each of those, so that one
+    broken folder does not hide the rest."""
     names = lakehouse.tables()
 
     def problem(name: str) -> str | None:
@@ -345,4 +364,8 @@ def _readable_tables(lakehouse: Lakehouse) -> list[str]:
     for name, message in zip(names, problems, strict=True):
         if message is not None:
             click.echo(f"warning: table {name!r} is unreadable: {message}", err=True)
-    return [name for name, message in zip(names, problems, strict=True) if message is None]
+    readable = [name for name, message in zip(names, problems, strict=True) if message is None]
+    unreadable = {
+        name: message for name, message in zip(names, problems, strict=True) if message is not None
+    }
+    return readable, unreadable

@@ -63,7 +63,7 @@ def detect_format(path: Path, given: str | None) -> str:
     if found is None:
         raise InvalidArgumentError(
             f"{path}: cannot tell the format from the suffix {path.suffix or '(none)'!r}; "
-            "name it with --format csv|parquet|json"
+            "name it with --input-format csv|parquet|json"
         )
     return found
 

@@ -71,4 +71,11 @@ def log(table: Table, limit: int | None, output_format: str | None, output: Path
     """
     output_format = resolve_format(output_format, output)
     commits = table.log(limit)
-    write_arrow(commits_table(commits), output_format, output, title=f"Log of {table.name}")
+    rows = commits_table(commits)
+    if output_format == "json":  # properties as an object, not as JSON text
+        nested = pa.array(
+            [dict(c.properties) if c.properties else None for c in commits],
+            pa.map_(pa.string(), pa.string()),
+        )
+        rows = rows.set_column(rows.schema.get_field_index("properties"), "properties", nested)
+    write_arrow(rows, output_format, output, title=f"Log of {table.name}")

@@ -16,7 +16,9 @@ from azof.cli.options import (
     count_option,
     table_options,
 )
+from azof.cli.output import format_size
 from azof.cli.progress import progress_bar
+from azof.cli.results import Stopwatch, emit, plural, result_format_option
 from azof.compact.policy import GRANULARITIES, CompactionPolicy
 from azof.table import Table
 
@@ -92,6 +94,7 @@ deltas or --max-delta-rows pending rows compact the table.
     default=None,
     help="With --set-policy: compact automatically after commits that make it due.",
 )
+@result_format_option
 def compact(
     table: Table,
     segment: str | None,
@@ -101,6 +104,7 @@ def compact(
     target_file_mb: int | None,
     set_policy: bool,
     auto: bool | None,
+    output_format: str,
 ) -> None:
     """Fold a table's pending deltas into its segment tree.
 
@@ -120,24 +124,40 @@ def compact(
             "auto": auto,
         },
     )
+    clock = Stopwatch()
+    text = []
+    policy_version = None
     if set_policy:
-        version = table.set_policy(policy)
-        click.echo(
-            f"stored the policy of {table.name} (version {version}): {describe_policy(policy)}"
+        policy_version = table.set_policy(policy)
+        text.append(
+            f"stored the policy of {table.name} (version {policy_version}): "
+            f"{describe_policy(policy)}"
         )
     else:
-        click.echo(f"policy: {describe_policy(policy)}")
+        text.append(f"policy: {describe_policy(policy)}")
     with progress_bar(f"Compacting {table.name}") as update:
         stats = table.compact(policy, progress=update)
     if stats.version is None:
-        click.echo(f"nothing to compact: {table.name} has no pending deltas")
-        return
-    click.echo(
-        f"compacted {table.name}: version {stats.version}; rewrote {stats.leaves_rewritten} "
-        f"segment{'s' if stats.leaves_rewritten != 1 else ''}, {stats.rows_written} rows in "
-        f"{stats.files_added} new file{'s' if stats.files_added != 1 else ''}, "
-        f"{stats.files_removed} file{'s' if stats.files_removed != 1 else ''} dropped"
-    )
+        text.append(f"nothing to compact: {table.name} has no pending deltas")
+    else:
+        text.append(
+            f"compacted {table.name}: version {stats.version}; rewrote "
+            f"{plural(stats.leaves_rewritten, 'segment')}, {stats.rows_written:,} rows in "
+            f"{plural(stats.files_added, 'new file')}, "
+            f"{plural(stats.files_removed, 'file')} dropped"
+        )
+    data = {
+        "table": table.name,
+        "version": stats.version,
+        "policy": policy.to_json(),
+        "policy_version": policy_version,
+        "segments_rewritten": stats.leaves_rewritten,
+        "rows": stats.rows_written,
+        "files_added": stats.files_added,
+        "files_removed": stats.files_removed,
+        "seconds": clock.seconds,
+    }
+    emit(output_format, "compact", data, text)
 
 
 @click.command(
@@ -151,7 +171,8 @@ Examples:
 A version is kept if it is among the last --retain-versions or younger than --older-than;
 with neither, every version is kept and only files no version references go (those of
 failed commits, or of versions expired earlier). Files younger than --grace are never
-deleted, so commits in flight are safe. Durations: 30s, 15m, 12h, 7d, 2w.
+deleted, so commits in flight are safe. Durations: 30s, 15m, 12h, 7d, 2w, 1h30m,
+ISO-8601 (P7D, PT90M) or plain seconds (90).
 """
 )
 @table_options
@@ -172,32 +193,42 @@ deleted, so commits in flight are safe. Durations: 30s, 15m, 12h, 7d, 2w.
     help="Never delete files younger than this.",
 )
 @click.option("--dry-run", is_flag=True, help="List what would go; delete nothing.")
+@result_format_option
 def vacuum(
     table: Table,
     retain_versions: int | None,
     older_than: str | None,
     grace: str,
     dry_run: bool,
+    output_format: str,
 ) -> None:
     """Expire old versions and delete the data files no retained version references.
 
     Prints one line per expired version and per deleted file, then a summary.
     """
+    clock = Stopwatch()
     with progress_bar(f"Vacuuming {table.name}") as update:
         result = table.vacuum(
             retain_versions, older_than, grace=grace, dry_run=dry_run, progress=update
         )
     expire, delete = ("would expire", "would delete") if dry_run else ("expired", "deleted")
-    for version in result.expired_versions:
-        click.echo(f"{expire} version {version}")
-    for name in result.deleted_files:
-        click.echo(f"{delete} {name}")
+    text = [f"{expire} version {version}" for version in result.expired_versions]
+    text += [f"{delete} {name}" for name in result.deleted_files]
     versions, files = len(result.expired_versions), len(result.deleted_files)
-    click.echo(
-        f"{'dry run: ' if dry_run else ''}{table.name}: {expire} {versions} "
-        f"version{'s' if versions != 1 else ''}, {delete} {files} "
-        f"file{'s' if files != 1 else ''} ({result.bytes_freed} bytes)"
+    text.append(
+        f"{'dry run: ' if dry_run else ''}{table.name}: {expire} "
+        f"{plural(versions, 'version')}, {delete} {plural(files, 'file')} "
+        f"({format_size(result.bytes_freed)})"
     )
+    data = {
+        "table": table.name,
+        "dry_run": dry_run,
+        "expired_versions": result.expired_versions,
+        "deleted_files": result.deleted_files,
+        "bytes": result.bytes_freed,
+        "seconds": clock.seconds,
+    }
+    emit(output_format, "vacuum", data, text)
 
 
 @click.command(
@@ -210,7 +241,8 @@ Examples:
 @table_options
 @VERSION_OPTION
 @KNOWN_AT_OPTION
-def verify(table: Table, version: int | None, known_at: str | None) -> None:
+@result_format_option
+def verify(table: Table, version: int | None, known_at: str | None, output_format: str) -> None:
     """Check every data file of a version (default: the latest), with its keys and times.
 
     Each file must exist, be readable Parquet and hold the columns the snapshot declares;
@@ -218,13 +250,23 @@ def verify(table: Table, version: int | None, known_at: str | None) -> None:
     Opening a table does not check its files (a read checks those it plans); this does, for
     all of them. Exits 1 naming the damaged files.
     """
+    clock = Stopwatch()
     check_one_snapshot(version, known_at)
     snapshot = table.snapshot_at(version, known_at)
     checked = table.verify(snapshot.version)
-    click.echo(
-        f"{table.name}: version {snapshot.version}: {checked} data "
-        f"file{'s' if checked != 1 else ''} present and readable"
-    )
+    data = {
+        "table": table.name,
+        "version": snapshot.version,
+        "files": checked,
+        "bytes": sum(f.size or 0 for f in snapshot.files()),
+        "ok": True,
+        "seconds": clock.seconds,
+    }
+    text = [
+        f"{table.name}: version {snapshot.version}: {plural(checked, 'data file')} present "
+        "and readable"
+    ]
+    emit(output_format, "verify", data, text)
 
 
 @click.command(
@@ -242,7 +284,8 @@ files are gone or if another commit lands meanwhile.
 @table_options
 @VERSION_OPTION
 @KNOWN_AT_OPTION
-def restore(table: Table, version: int | None, known_at: str | None) -> None:
+@result_format_option
+def restore(table: Table, version: int | None, known_at: str | None, output_format: str) -> None:
     """Make a table's state that of an earlier version again (a new commit)."""
     check_one_snapshot(version, known_at)
     if version is None and known_at is None:
@@ -251,6 +294,13 @@ def restore(table: Table, version: int | None, known_at: str | None) -> None:
     target = table.snapshot_at(version, known_at).version
     landed = table.restore(target)
     if landed == before:
-        click.echo(f"{table.name}: nothing to restore: version {target} is the latest")
+        text = f"{table.name}: nothing to restore: version {target} is the latest"
     else:
-        click.echo(f"{table.name}: restored version {target} as version {landed}")
+        text = f"{table.name}: restored version {target} as version {landed}"
+    data = {
+        "table": table.name,
+        "restored_version": target,
+        "version": landed,
+        "committed": landed != before,
+    }
+    emit(output_format, "restore", data, [text])

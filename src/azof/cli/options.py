@@ -11,16 +11,14 @@ Object-store credentials are otherwise read by obstore from its standard variabl
 from __future__ import annotations
 
 import functools
-import json
-import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from azof.errors import InvalidArgumentError
-from azof.lakehouse import Lakehouse
-from azof.timestamps import parse_duration, parse_instant
+from azof.lakehouse import STORAGE_OPTIONS_ENV, Lakehouse, env_storage_options
+from azof.timestamps import AS_OF_WORDS, format_instant, parse_as_of, parse_duration, parse_instant
 
 if TYPE_CHECKING:
     from azof.table import Table
@@ -32,6 +30,7 @@ __all__ = [
     "STORAGE_OPTIONS_ENV",
     "TABLE_NAME_OPTION",
     "VERSION_OPTION",
+    "check_as_of",
     "check_duration",
     "check_one_snapshot",
     "check_timestamp",
@@ -45,7 +44,6 @@ __all__ = [
 ]
 
 PATH_ENV = "AZOF_PATH"
-STORAGE_OPTIONS_ENV = "AZOF_STORAGE_OPTIONS"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -57,6 +55,14 @@ def check_timestamp(ctx: click.Context, param: click.Parameter, value: str | Non
     error naming the option.
     """
     return _check_text(parse_instant, "timestamp", ctx, param, value)
+
+
+def check_event_time(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Click callback for an event time to write at: ``now`` and ``today`` pass unchanged
+    (the command resolves them at the table's unit); other text as :func:`check_timestamp`."""
+    if value is not None and value.strip().lower() in AS_OF_WORDS:
+        return value.strip().lower()
+    return check_timestamp(ctx, param, value)
 
 
 def check_duration(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -100,10 +106,26 @@ def count_option(
     return click.option(*decls, type=click.IntRange(min=minimum), help=help, **settings)
 
 
-AS_OF_OPTION = timestamp_option(
+def check_as_of(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Click callback for an event time: ``now`` and ``today`` become the instant they mean
+    (said on stderr, so that the answer can be reproduced); other text as
+    :func:`check_timestamp`."""
+    if value is not None and value.strip().lower() in AS_OF_WORDS:
+        instant = format_instant(parse_as_of(value))
+        click.echo(
+            f"{param.opts[0] if param.opts else 'as of'} {value.strip()}: {instant}", err=True
+        )
+        return instant
+    return check_timestamp(ctx, param, value)
+
+
+AS_OF_OPTION = click.option(
     "--as-of",
-    help="Event time: each key's latest row at or before this instant "
-    "(ISO-8601; no offset means UTC). Default: the current state.",
+    callback=check_as_of,
+    metavar="TIMESTAMP",
+    default=None,
+    help="Event time: each key's latest row at or before this instant (ISO-8601; no offset "
+    "means UTC; 'now', or 'today' for midnight UTC). Default: the current state.",
 )
 VERSION_OPTION = count_option(
     "--version",
@@ -155,22 +177,7 @@ def storage_options(uri: str, pairs: Sequence[str]) -> dict[str, Any]:
     The environment applies to object-store URIs only (a local folder takes no options);
     options given on the command line always apply.
     """
-    options: dict[str, Any] = {}
-    text = os.environ.get(STORAGE_OPTIONS_ENV, "").strip()
-    if text and _is_remote(uri):
-        try:
-            loaded = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidArgumentError(
-                f"${STORAGE_OPTIONS_ENV} is not valid JSON ({exc}); set it to an object such "
-                'as {"region": "eu-west-1"}'
-            ) from None
-        if not isinstance(loaded, dict):
-            raise InvalidArgumentError(
-                f"${STORAGE_OPTIONS_ENV} must hold a JSON object such as "
-                f'{{"region": "eu-west-1"}}, not {type(loaded).__name__}'
-            )
-        options.update(loaded)
+    options: dict[str, Any] = env_storage_options(uri)
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
@@ -221,10 +228,6 @@ def _with_options(
     for option in reversed(options):
         function = option(function)
     return function
-
-
-def _is_remote(uri: str) -> bool:
-    return "://" in uri and not uri.lower().startswith("file://")
 
 
 def open_table(path: str, table_name: str, pairs: Sequence[str] = ()) -> Table:

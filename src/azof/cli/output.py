@@ -16,34 +16,33 @@ inside values escaped as ``\\t``, ``\\n``, ``\\r`` and ``\\\\``.
 
 from __future__ import annotations
 
-import csv
-import json
-import math
+import io
 import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, TypeVar, cast
 
 import click
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from rich import box
 from rich.console import Console
+from rich.filesize import decimal
 from rich.markup import escape
 from rich.table import Table as RichTable
 from rich.text import Text
 from rich.tree import Tree
+
+from azof.cli.export import text_array, write_rows
 
 __all__ = [
     "FORMATS",
     "OUTPUT_ENV",
     "TreeNode",
     "format_option",
+    "format_size",
     "make_console",
     "output_option",
     "output_options",
@@ -69,7 +68,6 @@ _SUFFIXES = {
     ".tsv": "table",
     ".txt": "table",
 }
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -84,6 +82,12 @@ def use_rich(stream: IO[str] | None = None) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def format_size(nbytes: int | None) -> str:
+    """A byte count as people read it, the one size format of the CLI: ``1.0 MB``, ``512
+    bytes`` (decimal units, as rich's file sizes); ``?`` when unknown."""
+    return "?" if nbytes is None else decimal(nbytes)
 
 
 def make_console(*, stderr: bool = False) -> Console:
@@ -147,63 +151,72 @@ def write_arrow(
 ) -> None:
     """Write ``table`` in ``output_format`` to ``output`` (a file) or stdout.
 
-    On stdout, ``table`` is rich when :func:`use_rich`, else plain tab-separated text.
+    On stdout, ``table`` is rich when :func:`use_rich`, else plain tab-separated text. A
+    file is written with a progress bar on a terminal (for long exports), then one line on
+    stderr names it and its row count.
     """
     output_format = resolve_format(output_format, output)
-    if output_format == "parquet":
-        assert output is not None
-        pq.write_table(table, output)
-        return
     if output is None:
         if output_format == "table" and use_rich():
             make_console().print(rich_table(table, title=title))
             return
-        _write_text(table, output_format, sys.stdout)
-        sys.stdout.flush()
+        _write_stdout(table, output_format)
         return
-    with output.open("w", encoding="utf-8", newline="") as stream:
-        _write_text(table, output_format, stream)
+    from azof.cli.progress import progress_bar  # it prints through this module
+
+    with progress_bar(f"Writing {output.name}") as update:
+        if output_format == "parquet":
+            pq.write_table(table, output)
+        else:
+            with output.open("wb") as stream:
+                write_rows(table, output_format, stream, lambda done: update(done, table.num_rows))
+    count = table.num_rows
+    click.echo(f"wrote {count:,} row{'s' if count != 1 else ''} to {output}", err=True)
+
+
+def _write_stdout(table: pa.Table, output_format: str) -> None:
+    """Write ``table`` in a text format to stdout (to its byte buffer when it has one)."""
+    sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    sink = buffer if buffer is not None else cast(IO[bytes], _TextSink(sys.stdout))
+    write_rows(table, output_format, sink)
+    (buffer or sys.stdout).flush()
+
+
+class _TextSink(io.RawIOBase):
+    """A byte sink writing the UTF-8 it receives to a text stream (whole chunks of lines,
+    so characters are never split)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        super().__init__()
+        self._stream = stream
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data)
+        self._stream.write(view.tobytes().decode("utf-8"))
+        return view.nbytes
 
 
 def _write_text(table: pa.Table, output_format: str, stream: IO[str]) -> None:
-    if output_format == "csv":
-        write_csv(table, stream)
-    elif output_format == "json":
-        write_json_lines(table, stream)
-    else:
-        write_plain(table, stream)
+    write_rows(table, output_format, cast(IO[bytes], _TextSink(stream)))
 
 
 def write_plain(table: pa.Table, stream: IO[str]) -> None:
     """Tab-separated text: a header line, then the rows (see the module docstring)."""
-    stream.write("\t".join(name.translate(_ESCAPES) for name in table.column_names) + "\n")
-    for rows in _text_rows(table):
-        stream.writelines(
-            "\t".join("" if v is None else v.translate(_ESCAPES) for v in row) + "\n"
-            for row in rows
-        )
+    _write_text(table, "table", stream)
 
 
 def write_csv(table: pa.Table, stream: IO[str]) -> None:
     """CSV (RFC 4180, quotes only where needed); nulls are empty fields."""
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(table.column_names)
-    for rows in _text_rows(table):
-        writer.writerows(["" if v is None else v for v in row] for row in rows)
+    _write_text(table, "csv", stream)
 
 
 def write_json_lines(table: pa.Table, stream: IO[str]) -> None:
     """One JSON object per row; timestamps as RFC 3339 text, NaN and infinities as null."""
-    names = table.column_names
-    for batch in table.to_batches(max_chunksize=10_000):
-        columns = [_json_column(batch.column(i)) for i in range(batch.num_columns)]
-        for row in zip(*columns, strict=True):
-            stream.write(
-                json.dumps(
-                    dict(zip(names, row, strict=True)), ensure_ascii=False, default=_json_default
-                )
-                + "\n"
-            )
+    _write_text(table, "json", stream)
 
 
 def rich_table(table: pa.Table, *, title: str | None = None) -> RichTable:
@@ -231,57 +244,14 @@ def rich_table(table: pa.Table, *, title: str | None = None) -> RichTable:
 def text_column(column: pa.ChunkedArray[Any] | pa.Array[Any]) -> list[str | None]:
     """The display text of every value (``None`` for null): timestamps as RFC 3339 in UTC
     with the column's precision, booleans as true/false, nested values as JSON."""
-    dtype = column.type
-    if pa.types.is_timestamp(dtype):
-        return cast("list[str | None]", _timestamp_text(column).to_pylist())
-    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
-        return column.to_pylist()
-    if pa.types.is_binary(dtype) or pa.types.is_large_binary(dtype):
-        return [None if v is None else v.hex() for v in column.to_pylist()]
-    if pa.types.is_nested(dtype) or pa.types.is_dictionary(dtype):
-        return [
-            None if v is None else json.dumps(v, ensure_ascii=False, default=_json_default)
-            for v in column.to_pylist()
-        ]
-    try:
-        return column.cast(pa.string()).to_pylist()
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return [None if v is None else str(v) for v in column.to_pylist()]
-
-
-def _timestamp_text(
-    column: pa.ChunkedArray[Any] | pa.Array[Any],
-) -> pa.ChunkedArray[Any] | pa.Array[Any]:
-    dtype = cast(pa.TimestampType, column.type)
-    utc = column.cast(pa.timestamp(dtype.unit, "UTC"))  # naive is UTC; aware: same instant
-    text: pa.ChunkedArray[Any] | pa.Array[Any] = pc.strftime(
-        cast(Any, utc), format="%Y-%m-%dT%H:%M:%SZ"
-    )
-    return text
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    return [text for chunk in chunks for text in text_array(chunk).to_pylist()]
 
 
 def _text_rows(table: pa.Table) -> Iterator[list[tuple[str | None, ...]]]:
     for batch in table.to_batches(max_chunksize=10_000):
         columns = [text_column(batch.column(i)) for i in range(batch.num_columns)]
         yield list(zip(*columns, strict=True))
-
-
-def _json_column(column: pa.Array[Any]) -> list[Any]:
-    if pa.types.is_timestamp(column.type):
-        return cast("list[Any]", _timestamp_text(column).to_pylist())
-    if pa.types.is_floating(column.type):
-        return [None if v is None or not math.isfinite(v) else v for v in column.to_pylist()]
-    return cast("list[Any]", column.to_pylist())
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.hex()
-    return str(value)
 
 
 # -- trees ---------------------------------------------------------------------------------

@@ -102,6 +102,9 @@ def history(
     One row per version: key, valid_from, valid_to (empty: still valid), is_deleted, then
     the values. With --start / --end, the versions whose interval overlaps [start, end)
     (not clipped). --version / --known-at: the history as the table knew it then.
+
+    This is the history of the data over event time. The table's commits (what deltalake
+    calls a table's history) are listed by 'azof log'.
     """
     output_format = resolve_format(output_format, output)
     check_one_snapshot(version, known_at)

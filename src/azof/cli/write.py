@@ -4,40 +4,88 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import click
 import pyarrow as pa
 
-from azof.cli.create import create_table, creates_local_folder, echo_schema, mapping_options
+from azof.cli.create import create_table, creates_local_folder, mapping_options, schema_lines
 from azof.cli.info import compress_versions
 from azof.cli.inputs import ColumnMapping, InputFile, detect_format, infer_schema
-from azof.cli.options import TABLE_NAME_OPTION, check_timestamp, lakehouse_options, table_options
+from azof.cli.options import (
+    TABLE_NAME_OPTION,
+    check_event_time,
+    lakehouse_options,
+    table_options,
+)
 from azof.cli.progress import Update, progress_bar
+from azof.cli.results import Stopwatch, emit, plural, result_format_option
 from azof.errors import AzofError, InvalidArgumentError, TableNotFoundError
+from azof.format.types import unit_nanos
 from azof.lakehouse import Lakehouse
 from azof.table import Table
-from azof.timestamps import format_instant, parse_instant
+from azof.timestamps import AS_OF_WORDS, format_instant, parse_as_of, parse_instant
 
-__all__ = ["delete", "write"]
+__all__ = ["WriteReport", "delete", "write"]
 
 DEFAULT_BATCH_ROWS = 1_000_000
 
 
 @dataclass
 class WriteReport:
-    """What ``write`` committed so far."""
+    """What a run of appends committed so far: rows read and stored, and the versions.
+
+    Rows of one commit with the same key and event time collapse (the last one wins), so
+    fewer rows may be stored than read; the difference is reported, never hidden.
+    """
 
     rows: int = 0
+    """Rows read (given to the appends)."""
+    stored: int = 0
+    """Rows the commits stored (their data files' row counts)."""
     versions: list[int] = field(default_factory=list)
+
+    @property
+    def replaced(self) -> int:
+        return self.rows - self.stored
+
+    def record(self, table: Table, rows: int, version: int) -> None:
+        """Count an append of ``rows`` rows that returned ``version``.
+
+        The rows stored are those of the commit's record (the sum of the row counts of the
+        files it wrote, already in memory): nothing is read again."""
+        self.rows += rows
+        if rows and version not in self.versions:
+            commit = table.snapshot_at(version).commit
+            self.stored += commit.added_rows if commit is not None else rows
+            self.versions.append(version)
+
+    def counts(self) -> str:
+        """``5 rows`` or ``82,068 rows read, 82,064 stored (4 replaced ...)``."""
+        if not self.replaced:
+            return f"{self.rows:,} row{'s' if self.rows != 1 else ''}"
+        return (
+            f"{self.rows:,} rows read, {self.stored:,} stored ({self.replaced:,} replaced an "
+            "earlier row of the same key and event time)"
+        )
 
     def summary(self) -> str:
         if not self.versions:
             return "nothing committed"
         count = len(self.versions)
         return (
-            f"{self.rows} rows in {count} commit{'s' if count != 1 else ''} "
+            f"{self.counts()} in {count} commit{'s' if count != 1 else ''} "
             f"(version{'s' if count != 1 else ''} {compress_versions(self.versions)})"
         )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rows_read": self.rows,
+            "rows_stored": self.stored,
+            "rows_replaced": self.replaced,
+            "commits": len(self.versions),
+            "versions": self.versions,
+        }
 
 
 def _open_or_create(
@@ -65,8 +113,7 @@ def _write_file(
     try:
         for batch in source.tables(batch_rows):
             version = table.append(batch, properties={"source": source.path.name})
-            report.rows += batch.num_rows
-            report.versions.append(version)
+            report.record(table, batch.num_rows, version)
             advance(source.position, None)
     except AzofError as exc:
         done = f" (committed before it: {report.summary()})" if report.versions else ""
@@ -120,6 +167,7 @@ before stay committed (the error says which versions).
     is_flag=True,
     help="Create the table from the first file's columns if it does not exist.",
 )
+@result_format_option
 def write(
     lakehouse: Lakehouse,
     table_name: str,
@@ -130,20 +178,24 @@ def write(
     batch_rows: int,
     no_header: bool,
     create_missing: bool,
+    output_format: str,
 ) -> None:
     """Append CSV, Parquet or JSON-lines FILES to a table.
 
     --key and --event-time name the files' columns that hold the key and the event time
     (they are renamed to key and event_time); the other columns must be the table's.
-    Prints the rows written and the versions committed.
+    Prints the rows read and stored (rows of one commit with the same key and event time
+    collapse: the last wins) and the versions committed.
     """
+    clock = Stopwatch()
     mapping = ColumnMapping(key=key_column, event_time=event_time_column)
     formats = [detect_format(path, input_format) for path in files]  # fail before writing
     first = InputFile(files[0], formats[0], mapping) if create_missing else None
     table, created = _open_or_create(lakehouse, table_name, first, header=not no_header)
+    text = []
     if created:
-        click.echo(f"created table {table.name} (version {table.version}) with columns:")
-        echo_schema(table.schema)
+        text = [f"created table {table.name} (version {table.version}) with columns:"]
+        text += schema_lines(table.schema)
     target = table.schema
     sources = [
         InputFile(path, file_format, mapping, target, header=not no_header)
@@ -161,8 +213,17 @@ def write(
             _write_file(table, source, batch_rows, report, advance)
             finished += source.size
             update(finished, total)
-    files_text = f"{len(files)} file{'s' if len(files) != 1 else ''}"
-    click.echo(f"wrote {files_text} to {table.name}: {report.summary()}")
+    text.append(f"wrote {plural(len(files), 'file')} to {table.name}: {report.summary()}")
+    data = {
+        "table": table.name,
+        "created": created,
+        "inputs": [str(path) for path in files],
+        "bytes": total,
+        **report.to_json(),
+        "version": table.version,
+        "seconds": clock.seconds,
+    }
+    emit(output_format, "write", data, text)
 
 
 def _typed_keys(table: Table, keys: tuple[str, ...]) -> list[str | int]:
@@ -204,16 +265,27 @@ a newer row for them arrives); as of earlier times their old rows still show.
 )
 @click.option(
     "--event-time",
-    callback=check_timestamp,
+    callback=check_event_time,
     metavar="TIMESTAMP",
     default=None,
-    help="When the keys ceased to exist (ISO-8601; no offset means UTC). Default: now.",
+    help="When the keys ceased to exist (ISO-8601; no offset means UTC; 'now', or 'today' "
+    "for midnight UTC). Default: now.",
 )
-def delete(table: Table, keys: tuple[str, ...], where: str | None, event_time: str | None) -> None:
+@result_format_option
+def delete(
+    table: Table,
+    keys: tuple[str, ...],
+    where: str | None,
+    event_time: str | None,
+    output_format: str,
+) -> None:
     """Delete KEYs from a table as of an event time (default: now)."""
     if bool(keys) == (where is not None):
         raise click.UsageError("give the KEYs to delete or --where PREDICATE (one of them)")
-    when = "now" if event_time is None else format_instant(parse_instant(event_time))
+    clock = Stopwatch()
+    if event_time is None or event_time in AS_OF_WORDS:  # the instant, at the table's unit
+        per_unit = unit_nanos(table.snapshot.schema.event_time_type)
+        event_time = format_instant(parse_as_of(event_time or "now") // per_unit * per_unit)
     if where is not None:
         before = table.version
         version = table.delete(event_time=event_time, where=where)
@@ -223,7 +295,13 @@ def delete(table: Table, keys: tuple[str, ...], where: str | None, event_time: s
         typed = _typed_keys(table, keys)
         version = table.delete(typed, event_time)
         count = len(set(typed))
-    click.echo(
-        f"deleted {count} key{'s' if count != 1 else ''} from {table.name} as of {when}: "
-        f"version {version}"
-    )
+    when = format_instant(parse_instant(event_time))
+    data = {
+        "table": table.name,
+        "version": version,
+        "keys": count,
+        "event_time": when,
+        "seconds": clock.seconds,
+    }
+    text = [f"deleted {plural(count, 'key')} from {table.name} as of {when}: version {version}"]
+    emit(output_format, "delete", data, text)

@@ -15,6 +15,7 @@ and one group of leaves' events.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Callable, Sequence
@@ -48,6 +49,8 @@ from azof.write.commit import commit_snapshot, upgrade
 from azof.write.files import write_data_file
 
 __all__ = ["CompactionStats", "Progress", "compact_snapshot"]
+
+_LOG = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 """Called with (buckets done, buckets to do)."""
@@ -347,7 +350,14 @@ def compact_snapshot(
     try:
         work = _plan_work(storage, table, snapshot, policy)
         if work is None:
+            _LOG.info("table %r: nothing to compact at version %d", table, snapshot.version)
             return None, CompactionStats(None)
+        _LOG.info(
+            "table %r: compaction plan at version %d: keep %d segments, rebuild %d leaves "
+            "from %d files (%d folded), %d buckets, policy segment=%s levels=%s",
+            table, snapshot.version, len(work.keep), len(work.starts), len(work.events),
+            len(work.folded), work.buckets, policy.segment, ",".join(policy.levels),
+        )  # fmt: skip
         built = _rebuild(storage, table, snapshot, policy, work, progress)
     except OverflowError as exc:  # an event time the metadata did not show out of range
         raise CorruptTableError(

@@ -73,7 +73,10 @@ class ScanMetrics:
     rows_read: int = 0
     rows_out: int = 0
     bytes_read: int = 0
+    """Bytes fetched from an object store; on local disk, the compressed bytes of the
+    column chunks read (footers aside)."""
     files: list[str] = field(default_factory=list)
+    """The data files read, in plan order (files pruned by key or time are not listed)."""
 
     def add(self, other: ScanMetrics) -> None:
         """Add the counts of a part of the scan (a bucket)."""
@@ -242,9 +245,15 @@ def _fragments(
     condition: pc.Expression | None,
     filesystem: Any,
     metrics: ScanMetrics,
+    *,
+    count_bytes: bool = False,
 ) -> list[_Group]:
     """The planned files' fragments (row groups pruned by ``condition``), checked against
-    the schema and grouped, in plan order, by where the requested columns lie in them."""
+    the schema and grouped, in plan order, by where the requested columns lie in them.
+
+    The files read (not those pruned) go to ``metrics.files``; with ``count_bytes`` (local
+    disk, where no request counts them) the compressed bytes of the column chunks read go
+    to ``metrics.bytes_read``."""
     wanted = set(columns)
     groups: list[_Group] = []
     ruled_out = _ruled_out_by_key_range(snapshot, planned, condition, filesystem)
@@ -269,10 +278,29 @@ def _fragments(
         if not kept:
             continue
         metrics.files_read += 1
+        metrics.files.append(item.file.file)
+        if count_bytes:
+            stored = {found for _name, found in located if found is not None}
+            stored |= {KEY, EVENT_TIME, TOMBSTONE}
+            metrics.bytes_read += sum(_chunk_bytes(part, stored) for part in kept)
         if not groups or groups[-1].columns != located:
             groups.append(_Group(located))
         groups[-1].fragments.extend(kept)
     return groups
+
+
+def _chunk_bytes(fragment: ds.Fragment, columns: set[str]) -> int:
+    """Compressed bytes of the chunks of ``columns`` in the row groups ``fragment`` reads."""
+    assert isinstance(fragment, ds.ParquetFileFragment)
+    metadata = fragment.metadata
+    total = 0
+    for group in fragment.row_groups:
+        row_group = metadata.row_group(group.id)
+        for index in range(row_group.num_columns):
+            chunk = row_group.column(index)
+            if chunk.path_in_schema.split(".")[0] in columns:
+                total += chunk.total_compressed_size
+    return total
 
 
 _NAMES_KEY = re.compile(rf"\b{KEY}\b")
@@ -385,7 +413,16 @@ def read_rows(
         ]
     )
     filesystem = storage.arrow_filesystem(counter)
-    groups = _fragments(table, snapshot, planned, columns, condition, filesystem, metrics)
+    groups = _fragments(
+        table,
+        snapshot,
+        planned,
+        columns,
+        condition,
+        filesystem,
+        metrics,
+        count_bytes=counter is None,
+    )
     try:
         parts = [_read_group(schema, g, condition, filesystem, out) for g in groups]
     except FileNotFoundError as exc:
@@ -397,7 +434,6 @@ def read_rows(
     else:
         raw = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
     _refuse_null_keys(table, raw, planned)
-    metrics.files.extend(p.file.file for p in planned)
     metrics.rows_read += raw.num_rows
     if counter is not None:
         metrics.bytes_read += counter.bytes_read

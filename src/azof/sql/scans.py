@@ -21,7 +21,7 @@ from azof.sql.clauses import TableReference
 from azof.sql.pushdown import READ_ALL, ScanNeeds
 from azof.table import Table
 from azof.tablescan import TableScan
-from azof.timestamps import format_instant, parse_instant
+from azof.timestamps import format_instant, parse_as_of, parse_instant
 
 __all__ = ["LakehouseTables", "ReferenceStream", "ScanRecord", "read_columns", "reference_scan"]
 
@@ -144,7 +144,7 @@ def reference_scan(table: Table, reference: TableReference) -> TableScan:
     travel = reference.travel
     try:
         if travel.as_of is not None:
-            parse_instant(travel.as_of, "AT")
+            parse_as_of(travel.as_of, "AT")
         if travel.known_at is not None:
             parse_instant(travel.known_at, "KNOWN_AT")
         return table.scanner(travel.as_of, version=travel.version, known_at=travel.known_at)

@@ -16,8 +16,12 @@ link.
 from __future__ import annotations
 
 import builtins
+import logging
 import os
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,8 +36,13 @@ from obstore.store import LocalStore, MemoryStore, from_url
 
 from azof.errors import InvalidArgumentError, StorageError
 from azof.storage.arrowfs import ReadCounter, StorageHandler, input_file
+from azof.timestamps import parse_duration
 
-__all__ = ["ObjectInfo", "Storage", "open_storage"]
+__all__ = ["SLOW_CALL_SECONDS", "ObjectInfo", "Storage", "open_storage"]
+
+_LOG = logging.getLogger(__name__)
+SLOW_CALL_SECONDS = 1.0
+"""A storage call that takes this long is logged at INFO (every call at DEBUG)."""
 
 _MEMORY_STORES: dict[str, MemoryStore] = {}
 _MEMORY_LOCK = threading.Lock()
@@ -163,7 +172,8 @@ class Storage:
         """The whole object; ``FileNotFoundError`` when it does not exist."""
         self._inside(path, "read")
         try:
-            return bytes(obstore.get(self._store, self._key(path)).bytes())
+            with self._timed("get", path):
+                return bytes(obstore.get(self._store, self._key(path)).bytes())
         except FileNotFoundError:
             raise
         except BaseError as exc:
@@ -177,7 +187,9 @@ class Storage:
             return b""
         self._inside(path, "read")
         try:
-            return bytes(obstore.get_range(self._store, self._key(path), start=start, end=end))
+            with self._timed("get_range", path):
+                data = obstore.get_range(self._store, self._key(path), start=start, end=end)
+            return bytes(data)
         except FileNotFoundError:
             raise
         except BaseError as exc:
@@ -194,7 +206,8 @@ class Storage:
 
     def info(self, path: str) -> ObjectInfo:
         try:
-            meta = obstore.head(self._store, self._key(path))
+            with self._timed("head", path):
+                meta = obstore.head(self._store, self._key(path))
         except FileNotFoundError:
             raise
         except BaseError as exc:
@@ -228,12 +241,13 @@ class Storage:
             return self._local_listing(prefix, recursive)[0]
         key = self._key(prefix)
         try:
-            if recursive:
-                metas = [m for chunk in obstore.list(self._store, key or None) for m in chunk]
-            else:
-                metas = builtins.list(
-                    obstore.list_with_delimiter(self._store, key or None)["objects"]
-                )
+            with self._timed("list", prefix):
+                if recursive:
+                    metas = [m for chunk in obstore.list(self._store, key or None) for m in chunk]
+                else:
+                    metas = builtins.list(
+                        obstore.list_with_delimiter(self._store, key or None)["objects"]
+                    )
         except FileNotFoundError:
             return []
         except BaseError as exc:
@@ -249,7 +263,8 @@ class Storage:
             return sorted(folder.rsplit("/", 1)[-1] for folder in folders)
         key = self._key(prefix)
         try:
-            listing = obstore.list_with_delimiter(self._store, key or None)
+            with self._timed("list_with_delimiter", prefix):
+                listing = obstore.list_with_delimiter(self._store, key or None)
         except FileNotFoundError:
             return []
         except BaseError as exc:
@@ -262,7 +277,8 @@ class Storage:
         """Write (or overwrite) an object atomically."""
         self._inside(path, "write")
         try:
-            obstore.put(self._store, self._key(path), data)
+            with self._timed("put", path):
+                obstore.put(self._store, self._key(path), data)
         except BaseError as exc:
             raise StorageError(f"cannot write {self._where(path)}: {_first_line(exc)}") from exc
 
@@ -270,7 +286,8 @@ class Storage:
         """Create ``path`` only if no object is there; ``False`` when one already was."""
         self._inside(path, "create")
         try:
-            obstore.put(self._store, self._key(path), data, mode="create")
+            with self._timed("put_if_absent", path):
+                obstore.put(self._store, self._key(path), data, mode="create")
         except (AlreadyExistsError, PreconditionError):
             return False
         except BaseError as exc:
@@ -282,11 +299,25 @@ class Storage:
         root."""
         self._inside(path, "delete")
         try:
-            obstore.delete(self._store, self._key(path))
+            with self._timed("delete", path):
+                obstore.delete(self._store, self._key(path))
         except FileNotFoundError:
             return
         except BaseError as exc:
             raise StorageError(f"cannot delete {self._where(path)}: {_first_line(exc)}") from exc
+
+    @contextmanager
+    def _timed(self, operation: str, path: str) -> Iterator[None]:
+        """Log the call: at DEBUG, and at INFO when it took :data:`SLOW_CALL_SECONDS`."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - started
+            level = logging.INFO if elapsed >= SLOW_CALL_SECONDS else logging.DEBUG
+            if _LOG.isEnabledFor(level):
+                slow = "slow storage call: " if level == logging.INFO else ""
+                _LOG.log(level, "%s%s %s took %.3f s", slow, operation, self._where(path), elapsed)
 
     def _where(self, path: str) -> str:
         return f"{self.uri.rstrip('/')}/{path}" if path else self.uri
@@ -356,10 +387,13 @@ def open_storage(uri: str | Path, storage_options: dict[str, Any] | None = None)
             f"unsupported lakehouse URI {text!r}; use a local path, file://, memory://, "
             "s3://, gs:// or az://"
         )
-    config, client_options = _split_options(options)
+    config, client_options, retry_config = _split_options(options)
     try:
         store = from_url(
-            text, config=cast(Any, config or None), client_options=cast(Any, client_options or None)
+            text,
+            config=cast(Any, config or None),
+            client_options=cast(Any, client_options or None),
+            retry_config=cast(Any, retry_config or None),
         )
     except BaseError as exc:
         raise InvalidArgumentError(f"cannot open {text!r}: {_first_line(exc)}") from exc
@@ -416,16 +450,47 @@ _BOOL_CLIENT_OPTIONS = frozenset(
 )
 
 
-def _split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Storage options as (store config, client options).
+_RETRY_DURATIONS = ("retry_timeout", "init_backoff", "max_backoff")
+_RETRY_OPTIONS = frozenset({"max_retries", "backoff_base", *_RETRY_DURATIONS})
 
-    Client options are recognised in any case and with a store prefix (``AWS_ALLOW_HTTP``,
-    ``aws_allow_http``, ``allow_http``); an explicit ``client_options`` dict is merged in.
+
+def _retry_config(options: dict[str, Any]) -> dict[str, Any]:
+    """obstore's ``retry_config`` from the retry storage options: ``max_retries`` (0: no
+    retries), ``retry_timeout``, ``init_backoff``, ``max_backoff`` (durations such as
+    ``'30s'``) and ``backoff_base``; an explicit ``retry_config`` dict is merged in."""
+    retry: dict[str, Any] = {}
+    backoff: dict[str, Any] = {}
+    for name, value in options.items():
+        if name == "max_retries":
+            retry[name] = int(value)
+        elif name == "backoff_base":
+            backoff["base"] = float(value)
+        else:
+            seconds = parse_duration(value, f"storage option {name!r}") / 1e9
+            target = retry if name == "retry_timeout" else backoff
+            target[name] = timedelta(seconds=seconds)
+    if backoff:
+        retry["backoff"] = backoff
+    return retry
+
+
+def _split_options(
+    options: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Storage options as (store config, client options, retry config).
+
+    Client options (timeouts among them) are recognised in any case and with a store
+    prefix (``AWS_ALLOW_HTTP``, ``aws_allow_http``, ``allow_http``); an explicit
+    ``client_options`` dict is merged in. Retry options: see :func:`_retry_config`.
     """
     client: dict[str, Any] = {}
     config: dict[str, Any] = {}
+    retry: dict[str, Any] = {}
     for key, value in options.items():
-        if key == "client_options":
+        if key in ("client_options", "retry_config"):
+            continue
+        if str(key).lower() in _RETRY_OPTIONS:
+            retry[str(key).lower()] = value
             continue
         name = str(key).lower()
         for cloud in ("aws_", "google_", "azure_"):
@@ -436,9 +501,14 @@ def _split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, A
         else:
             config[key] = value
     explicit = options.get("client_options") or {}
-    if not isinstance(explicit, dict):
-        raise InvalidArgumentError("storage option 'client_options' must be a dict")
-    return config, {**client, **explicit}
+    explicit_retry = options.get("retry_config") or {}
+    if not isinstance(explicit, dict) or not isinstance(explicit_retry, dict):
+        raise InvalidArgumentError("storage options 'client_options', 'retry_config': dicts")
+    try:
+        retry_config = {**_retry_config(retry), **explicit_retry}
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(f"storage options {sorted(retry)}: {exc}") from None
+    return config, {**client, **explicit}, retry_config
 
 
 def _as_bool(value: Any) -> bool:

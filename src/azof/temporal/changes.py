@@ -31,7 +31,7 @@ from azof.temporal.events import (
     state_before,
     window_units,
 )
-from azof.timestamps import parse_instant
+from azof.timestamps import parse_as_of
 
 if TYPE_CHECKING:
     from azof.table import Table
@@ -211,7 +211,7 @@ def restatements(
     newer, older = _under_one_schema(newer, older)
     names = newer.value_columns(columns)
     wanted = key_filter(newer, keys)
-    instant = None if as_of is None else floor_units(parse_instant(as_of, "as_of"), newer.per_unit)
+    instant = None if as_of is None else floor_units(parse_as_of(as_of, "as_of"), newer.per_unit)
     candidates = _candidates(older, newer, wanted, instant)
     old = _aligned(candidates, state_at(older, names, candidates, instant))
     new = _aligned(candidates, state_at(newer, names, candidates, instant))

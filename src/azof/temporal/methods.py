@@ -30,7 +30,10 @@ class TemporalMethods:
         metrics: ScanMetrics | None = None,
     ) -> pa.Table:
         """Each key's versions over event time as validity intervals (SCD type 2); see
-        :func:`azof.temporal.history`."""
+        :func:`azof.temporal.history`.
+
+        Not the commit log: deltalake's ``DeltaTable.history()`` lists commits, which is
+        :meth:`Table.log` here (``azof log`` on the command line)."""
         from azof import temporal
 
         return temporal.history(

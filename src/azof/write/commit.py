@@ -15,6 +15,7 @@ every number that existed when it tries it (spec 11.1, "No reuse of snapshot num
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 import time
 import uuid
@@ -151,6 +152,7 @@ def commit_snapshot(
             with contextlib.suppress(StorageError):  # only a hint: readers probe past it
                 storage.write(tablelog.VERSION_HINT, str(version).encode())
             return snapshot
+        logging.getLogger(__name__).debug("table %r: version %d taken; retrying", table, version)
         time.sleep(delay * (0.5 + random.random()))
         delay = min(delay * 2, 0.5)
         parent = latest_snapshot(storage, table, at_least=version)
