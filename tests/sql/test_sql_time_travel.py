@@ -31,6 +31,8 @@ CLAUSES: dict[str, tuple[str, Scan]] = {
         lambda p: p.table.scan(T, known_at=p.known_at[4]),
     ),
     "current": ("", lambda p: p.table.scan()),
+    "at-now": ("AT ('now')", lambda p: p.table.scan("now")),
+    "at-today": ("AT(TIMESTAMP => 'today')", lambda p: p.table.scan("today")),
 }
 
 # The same answer through different query shapes: {ref} is "prices <clause>".

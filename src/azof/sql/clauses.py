@@ -35,7 +35,7 @@ from azof.sql.tokens import (
     tokenize,
     walk_from_lists,
 )
-from azof.timestamps import parse_instant
+from azof.timestamps import parse_as_of, parse_instant
 
 __all__ = [
     "RewrittenQuery",
@@ -337,8 +337,10 @@ class _Rewriter:
         return int(text)
 
     def check_instant(self, text: str, what: str, name: int, close: int) -> str:
+        """``text`` checked as an instant: event times also take 'now' and 'today', commit
+        times (KNOWN_AT) only timestamps."""
         try:
-            parse_instant(text, what)
+            (parse_instant if what == "KNOWN_AT" else parse_as_of)(text, what)
         except InvalidArgumentError as exc:
             raise self.fail(str(exc), name, close) from None
         return text
