@@ -133,7 +133,11 @@ def read_events(
     yield from spark_batches(data, arrow_schema_for_spark(schema), BATCH_ROWS)
 
 
-def _events(partition: InputPartition) -> EventsPartition:
+def _events(partition: InputPartition) -> EventsPartition | None:
+    """The partition to read; ``None`` for the placeholder Spark reads when no partition
+    was planned (no events in the range)."""
+    if type(partition) is InputPartition:
+        return None
     if not isinstance(partition, EventsPartition):
         raise InvalidArgumentError(
             f"the azof events reader got a {type(partition).__name__}, not an EventsPartition"
@@ -154,7 +158,8 @@ class AzofEventsReader(DataSourceReader):
         return plan_events(self.options, self.first, self.last)
 
     def read(self, partition: InputPartition) -> Iterator[pa.RecordBatch]:
-        return read_events(self.options, self.schema, _events(partition))
+        planned = _events(partition)
+        return iter(()) if planned is None else read_events(self.options, self.schema, planned)
 
 
 class AzofStreamReader(DataSourceStreamReader):
@@ -181,4 +186,5 @@ class AzofStreamReader(DataSourceStreamReader):
         return plan_events(self.options, int(start["version"]) + 1, int(end["version"]))
 
     def read(self, partition: InputPartition) -> Iterator[pa.RecordBatch]:
-        return read_events(self.options, self.schema, _events(partition))
+        planned = _events(partition)
+        return iter(()) if planned is None else read_events(self.options, self.schema, planned)
