@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -47,7 +47,16 @@ from azof.timestamps import (
 from azof.write.commit import commit_snapshot, upgrade
 from azof.write.files import write_data_file
 
-__all__ = ["CompactionStats", "Progress", "compact_snapshot"]
+__all__ = [
+    "BucketResult",
+    "CompactionStats",
+    "Progress",
+    "RebuildJob",
+    "RunBuckets",
+    "SpilledRows",
+    "compact_snapshot",
+    "rebuild_bucket",
+]
 
 Progress = Callable[[int, int], None]
 """Called with (buckets done, buckets to do)."""
@@ -75,8 +84,6 @@ class _Work:
     buckets: int
     events: list[PlannedFile]
     """The files whose rows are the events of the rebuilt leaves."""
-    state: Callable[[int], pa.Table | None]
-    """bucket -> every key's latest row before the first rebuilt leaf (``None``: no rows)."""
 
 
 def _read(
@@ -128,7 +135,6 @@ def _plan_work(
             seq,
             policy.bucket_count(found.keys),
             originals,
-            lambda bucket: None,
         )
     buckets = snapshot.buckets
     pending = {d.file for d in snapshot.deltas}
@@ -136,7 +142,7 @@ def _plan_work(
     found = profile_inputs(storage, table, snapshot, pending_files, level, False)
     old = leaves(snapshot.segments)
     if not found.periods:  # pending deltas without rows: fold them away
-        return _Work(old, [], [], pending, seq, buckets, [], lambda bucket: None)
+        return _Work(old, [], [], pending, seq, buckets, [])
     first = min(found.periods)
     keep = [leaf for leaf in old if leaf.start < first]
     rebuild = [leaf for leaf in old if leaf.start >= first]
@@ -146,21 +152,26 @@ def _plan_work(
     by_name = {p.file.file: p for p in ranked}
     old_deltas = [by_name[f.file] for leaf in rebuild for f in leaf.deltas]
     events = sorted([*old_deltas, *pending_files], key=lambda p: p.priority)
-
-    def state(bucket: int) -> pa.Table | None:
-        """The state before the first rebuilt leaf: the last kept leaf's base and events."""
-        if not keep:
-            return None
-        files = [*keep[-1].base, *keep[-1].deltas]
-        chosen = [f for f in files if f.bucket == bucket or f.buckets != buckets]
-        rows = _read(storage, table, snapshot, [by_name[f.file] for f in chosen])
-        if buckets > 1 and any(f.buckets != buckets for f in chosen):
-            rows = split_by_bucket(rows, buckets)[bucket]
-        return merge_latest(rows)
-
     starts = sorted(rows)
     folded = pending | {f.file for leaf in rebuild for f in leaf.files()}
-    return _Work(keep, starts, [rows[s] for s in starts], folded, seq, buckets, events, state)
+    return _Work(keep, starts, [rows[s] for s in starts], folded, seq, buckets, events)
+
+
+def _state_before(
+    storage: Storage, table: str, snapshot: Snapshot, work: _Work, bucket: int
+) -> pa.Table | None:
+    """Every key of ``bucket``'s latest row before the first rebuilt leaf (``None``: no
+    rows): the last kept leaf's base and events."""
+    if not work.keep:
+        return None
+    by_name = {p.file.file: p for p in rank_files(snapshot)}
+    buckets = work.buckets
+    files = [*work.keep[-1].base, *work.keep[-1].deltas]
+    chosen = [f for f in files if f.bucket == bucket or f.buckets != buckets]
+    rows = _read(storage, table, snapshot, [by_name[f.file] for f in chosen])
+    if buckets > 1 and any(f.buckets != buckets for f in chosen):
+        rows = split_by_bucket(rows, buckets)[bucket]
+    return merge_latest(rows)
 
 
 def _by_leaf(
@@ -221,21 +232,22 @@ def _advance(state: pa.Table | None, chunk: pa.Table) -> pa.Table:
     return merged.take(pc.sort_indices(merged.column(KEY)))
 
 
-def _rebuild_bucket(
+def rebuild_bucket(
     storage: Storage,
+    table: str,
     snapshot: Snapshot,
-    policy: CompactionPolicy,
-    work: _Work,
-    spill: Spill,
-    groups: list[tuple[int, int]],
+    job: RebuildJob,
+    spill: SpilledRows,
     bucket: int,
-) -> tuple[list[tuple[list[DataFile], list[DataFile]]], list[DataFile], Instant | None]:
+) -> BucketResult:
     """(base files, delta files) of every rebuilt leaf for one bucket, the tip files (every
     key's latest event) and the latest event time seen.
 
     Leaves are swept in time order, a group of them at a time: memory holds the state
-    (every key's latest row so far) and one group's events."""
-    state = work.state(bucket)
+    (every key's latest row so far) and one group's events, which ``spill.take(bucket *
+    len(groups) + group)`` gives (groups asked for in order)."""
+    policy, work, groups = job.policy, job.work, job.groups
+    state = _state_before(storage, table, snapshot, work, bucket)
     if state is not None and state.num_rows:
         state = state.take(pc.sort_indices(state.column(KEY)))
     per_unit = unit_nanos(snapshot.schema.event_time_type)
@@ -261,6 +273,55 @@ def _rebuild_bucket(
     return out, tip, latest
 
 
+@dataclass(frozen=True)
+class RebuildJob:
+    """What rewriting one bucket needs besides the storage and the snapshot: plain values
+    (a distributed compaction ships them to its tasks)."""
+
+    policy: CompactionPolicy
+    work: _Work
+    groups: list[tuple[int, int]]
+    """``(first leaf, end leaf)`` of each group of leaves a bucket takes at a time."""
+
+
+BucketResult = tuple[list[tuple[list[DataFile], list[DataFile]]], list[DataFile], Instant | None]
+"""One bucket's (base, delta) files of each rebuilt leaf, its tip files, its latest event."""
+RunBuckets = Callable[[RebuildJob], list[BucketResult]]
+"""Rewrites every bucket of a job; the results in bucket order."""
+
+
+class SpilledRows(Protocol):
+    """Where a bucket's rewrite takes each group's events from (a :class:`Spill`)."""
+
+    def take(self, part: int) -> pa.Table | None: ...
+
+
+def _run_locally(
+    storage: Storage,
+    table: str,
+    snapshot: Snapshot,
+    job: RebuildJob,
+    progress: Progress | None,
+) -> list[BucketResult]:
+    """Spill the events by bucket and group of leaves, then rewrite each bucket on its own
+    (buckets in parallel threads)."""
+    work = job.work
+    workers = min(work.buckets, os.cpu_count() or 1, 4)
+    with Spill(work.buckets * len(job.groups)) as spill:
+        spill_inputs(
+            storage, table, snapshot, work.events, work.starts, job.groups, work.buckets, spill
+        )
+        with ThreadPoolExecutor(max_workers=workers) as pool:  # buckets are independent
+            futures = [
+                pool.submit(rebuild_bucket, storage, table, snapshot, job, spill, b)
+                for b in range(work.buckets)
+            ]
+            for finished, _ in enumerate(as_completed(futures), start=1):
+                if progress is not None:
+                    progress(finished, work.buckets)
+            return [future.result() for future in futures]
+
+
 def _rebuild(
     storage: Storage,
     table: str,
@@ -268,30 +329,21 @@ def _rebuild(
     policy: CompactionPolicy,
     work: _Work,
     progress: Progress | None,
+    run_buckets: RunBuckets | None = None,
 ) -> list[Segment]:
-    """The rebuilt leaves: the events are spilled by bucket and group of leaves, then each
-    bucket is swept on its own (buckets in parallel)."""
+    """The rebuilt leaves: every bucket rewritten (here, or by ``run_buckets``), then the
+    buckets' files gathered per leaf."""
     if not work.starts:
         return []
     level = policy.levels[-1]
-    groups = leaf_groups(work.leaf_rows, work.buckets)
+    job = RebuildJob(policy, work, leaf_groups(work.leaf_rows, work.buckets))
+    if run_buckets is None:
+        done = _run_locally(storage, table, snapshot, job, progress)
+    else:
+        done = run_buckets(job)
     per_leaf: list[tuple[list[DataFile], list[DataFile]]] = [([], []) for _ in work.starts]
     tips: list[DataFile] = []
     tip_from: Instant | None = None
-    workers = min(work.buckets, os.cpu_count() or 1, 4)
-    with Spill(work.buckets * len(groups)) as spill:
-        spill_inputs(
-            storage, table, snapshot, work.events, work.starts, groups, work.buckets, spill
-        )
-        with ThreadPoolExecutor(max_workers=workers) as pool:  # buckets are independent
-            futures = [
-                pool.submit(_rebuild_bucket, storage, snapshot, policy, work, spill, groups, b)
-                for b in range(work.buckets)
-            ]
-            for finished, _ in enumerate(as_completed(futures), start=1):
-                if progress is not None:
-                    progress(finished, work.buckets)
-            done = [future.result() for future in futures]
     for leaves_of_bucket, tip, latest in done:
         for index, (base, deltas) in enumerate(leaves_of_bucket):
             per_leaf[index][0].extend(base)
@@ -341,14 +393,18 @@ def compact_snapshot(
     snapshot: Snapshot,
     policy: CompactionPolicy,
     progress: Progress | None = None,
+    run_buckets: RunBuckets | None = None,
 ) -> tuple[Snapshot | None, CompactionStats]:
-    """Compact ``snapshot`` with ``policy`` and commit; ``(None, stats)`` if nothing to do."""
+    """Compact ``snapshot`` with ``policy`` and commit; ``(None, stats)`` if nothing to do.
+
+    ``run_buckets`` rewrites the buckets elsewhere (``azof.spark.compact``: in Spark tasks,
+    with :func:`rebuild_bucket`); by default they are rewritten here."""
     _check_event_range(table, snapshot)
     try:
         work = _plan_work(storage, table, snapshot, policy)
         if work is None:
             return None, CompactionStats(None)
-        built = _rebuild(storage, table, snapshot, policy, work, progress)
+        built = _rebuild(storage, table, snapshot, policy, work, progress, run_buckets)
     except OverflowError as exc:  # an event time the metadata did not show out of range
         raise CorruptTableError(
             f"table {table!r}: an event time is outside the supported range "
