@@ -35,8 +35,12 @@ import azof
 TITLE = "Spark: writes and distributed compaction"
 
 
-def log_reader(folder: Path) -> pa.RecordBatchReader:
-    dataset = ds.dataset(folder, format="parquet")
+def log_files(folder: Path, manifest: dict[str, Any]) -> list[str]:
+    return [str(folder / name) for name in manifest["files"]]
+
+
+def log_reader(files: list[str]) -> pa.RecordBatchReader:
+    dataset = ds.dataset(files, format="parquet")
     return pa.RecordBatchReader.from_batches(dataset.schema, dataset.to_batches())
 
 
@@ -87,7 +91,8 @@ def run(
     tiny.write.format("azof").mode("append").save(f"{work / 'lake'}/warmup")
     results: dict[str, Any] = {"rows": rows}
 
-    log = spark.read.parquet(str(folder))
+    files = log_files(folder, manifest)
+    log = spark.read.parquet(*files)
     seconds, _ = timed(
         lambda: log.write.format("azof").mode("append").save(f"{work / 'lake'}/spark_log")
     )
@@ -97,8 +102,8 @@ def run(
     results["spark_files"] = stats.files_added
     spark.stop()
 
-    local = lake.create_table("local_log", log_reader(folder).schema)
-    seconds, _ = timed(lambda: local.append(log_reader(folder)))
+    local = lake.create_table("local_log", log_reader(files).schema)
+    seconds, _ = timed(lambda: local.append(log_reader(files)))
     results["local_write"] = seconds
     seconds, stats = timed(local.compact)
     results["local_compact"] = seconds
@@ -107,7 +112,7 @@ def run(
     if not skip_delta:
         from deltalake import write_deltalake
 
-        seconds, _ = timed(lambda: write_deltalake(str(work / "delta"), log_reader(folder)))
+        seconds, _ = timed(lambda: write_deltalake(str(work / "delta"), log_reader(files)))
         results["delta_write"] = seconds
 
     written = lake.table("spark_log")
