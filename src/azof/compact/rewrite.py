@@ -50,6 +50,7 @@ from azof.write.files import write_data_file
 __all__ = [
     "BucketResult",
     "CompactionStats",
+    "CompactionWork",
     "Progress",
     "RebuildJob",
     "RunBuckets",
@@ -74,7 +75,10 @@ class CompactionStats:
 
 
 @dataclass
-class _Work:
+class CompactionWork:
+    """What a compaction does, as planned from one snapshot: the leaves it keeps, the
+    starts of those it rebuilds, the files it folds and reads, the bucket count."""
+
     keep: list[Segment]
     starts: list[Instant]
     leaf_rows: list[int]
@@ -103,7 +107,7 @@ def _estimated_keys(snapshot: Snapshot) -> int:
 
 def _plan_work(
     storage: Storage, table: str, snapshot: Snapshot, policy: CompactionPolicy
-) -> _Work | None:
+) -> CompactionWork | None:
     ranked = rank_files(snapshot)
     level = policy.levels[-1]
     seq = max((p.file.seq for p in ranked), default=0)
@@ -127,7 +131,7 @@ def _plan_work(
         )
         found = profile_inputs(storage, table, snapshot, originals, level, count_keys)
         starts = sorted(found.periods)
-        return _Work(
+        return CompactionWork(
             [],
             starts,
             [found.periods[s] for s in starts],
@@ -142,7 +146,7 @@ def _plan_work(
     found = profile_inputs(storage, table, snapshot, pending_files, level, False)
     old = leaves(snapshot.segments)
     if not found.periods:  # pending deltas without rows: fold them away
-        return _Work(old, [], [], pending, seq, buckets, [])
+        return CompactionWork(old, [], [], pending, seq, buckets, [])
     first = min(found.periods)
     keep = [leaf for leaf in old if leaf.start < first]
     rebuild = [leaf for leaf in old if leaf.start >= first]
@@ -154,11 +158,11 @@ def _plan_work(
     events = sorted([*old_deltas, *pending_files], key=lambda p: p.priority)
     starts = sorted(rows)
     folded = pending | {f.file for leaf in rebuild for f in leaf.files()}
-    return _Work(keep, starts, [rows[s] for s in starts], folded, seq, buckets, events)
+    return CompactionWork(keep, starts, [rows[s] for s in starts], folded, seq, buckets, events)
 
 
 def _state_before(
-    storage: Storage, table: str, snapshot: Snapshot, work: _Work, bucket: int
+    storage: Storage, table: str, snapshot: Snapshot, work: CompactionWork, bucket: int
 ) -> pa.Table | None:
     """Every key of ``bucket``'s latest row before the first rebuilt leaf (``None``: no
     rows): the last kept leaf's base and events."""
@@ -279,7 +283,7 @@ class RebuildJob:
     (a distributed compaction ships them to its tasks)."""
 
     policy: CompactionPolicy
-    work: _Work
+    work: CompactionWork
     groups: list[tuple[int, int]]
     """``(first leaf, end leaf)`` of each group of leaves a bucket takes at a time."""
 
@@ -327,7 +331,7 @@ def _rebuild(
     table: str,
     snapshot: Snapshot,
     policy: CompactionPolicy,
-    work: _Work,
+    work: CompactionWork,
     progress: Progress | None,
     run_buckets: RunBuckets | None = None,
 ) -> list[Segment]:
