@@ -260,3 +260,47 @@ def test_pyspark_finds_the_default_source() -> None:
     module = importlib.import_module("pyspark_azof")
     assert issubclass(module.DefaultSource, DataSource)
     assert module.DefaultSource.name() == "azof"
+
+
+def test_stream_batches_commit_once(tmp_path: Path) -> None:
+    """The sink's commit, called as Spark calls it on the driver (no session needed)."""
+    from pyspark.sql.types import DoubleType, StructField, TimestampType
+
+    from azof.spark.write import commit_stream_batch, plan_write, write_task
+
+    schema = StructType(
+        [
+            StructField("id", StringType(), False),
+            StructField("ts", TimestampType(), False),
+            StructField("v", DoubleType()),
+        ]
+    )
+    options = parse_write_options(
+        {"path": f"{tmp_path}/sink", "key": "id", "event_time": "ts", "stream_id": "q1"}
+    )
+    target = plan_write(options, schema)
+    batch = pa.record_batch(
+        {
+            "id": ["a", "b"],
+            "ts": pa.array([datetime(2024, 1, 1, tzinfo=UTC)] * 2, pa.timestamp("us", "UTC")),
+            "v": [1.0, 2.0],
+        }
+    )
+
+    def commit(batch_id: int) -> int | None:
+        message = write_task(target, iter([batch]))
+        landed = commit_stream_batch(target, [message], batch_id)
+        return None if landed is None else landed.version
+
+    assert commit(0) == 1  # creates the table (version 0), then commits
+    assert commit(1) == 2
+    assert commit(1) is None  # a replay of the last batch: skipped
+    table = azof.Lakehouse(tmp_path).table("sink")
+    assert table.version == 2
+    assert len(list((tmp_path / "sink" / "data").iterdir())) == 2  # the replay's file: removed
+    with pytest.raises(azof.InvalidArgumentError, match="not a replay"):
+        commit(0)  # a new checkpoint under the same stream id
+    assert [c.properties for c in table.log()][1:] == [
+        {"spark.stream_id": "q1", "spark.batch_id": "0"},
+        {"spark.stream_id": "q1", "spark.batch_id": "1"},
+    ]

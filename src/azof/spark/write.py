@@ -333,7 +333,9 @@ def commit_stream_batch(
     batch_id: int,
 ) -> Snapshot | None:
     """Commit one micro-batch exactly once: ``None`` (and the batch's files removed) when
-    the stream committed this batch or a later one already."""
+    the stream committed this batch already (Spark replays the last batch of a query
+    restarted before its checkpoint recorded it). A batch older than the stream's last
+    committed one is not a replay but a new checkpoint under a used stream id: refused."""
     stream = target.options.stream_id
     if stream is None:  # checked when the writer was made
         raise InvalidArgumentError("a streaming write needs a checkpoint location")
@@ -341,7 +343,18 @@ def commit_stream_batch(
     parent = _parent(target)
     storage, table = _storage(target.options), target.options.table
     seen = {"version": parent.version}
-    if _stream_commits(storage, table, stream, parent.version, 0) >= batch_id:
+
+    def landed(found: int) -> bool:
+        if found > batch_id:
+            _remove(target, messages)
+            raise InvalidArgumentError(
+                f"table {table!r}: stream {stream!r} committed batch {found} already, so "
+                f"batch {batch_id} is not a replay: a new query (a new checkpoint) writes "
+                "under the id of an old one; give it its own option('stream_id', ...)"
+            )
+        return found == batch_id
+
+    if landed(_stream_commits(storage, table, stream, parent.version, 0)):
         _remove(target, messages)
         return None
 
@@ -349,7 +362,7 @@ def commit_stream_batch(
         if newer.version > seen["version"]:
             found = _stream_commits(storage, table, stream, newer.version, seen["version"] + 1)
             seen["version"] = newer.version
-            if found >= batch_id:
+            if landed(found):
                 raise _BatchLanded
 
     if not files:
