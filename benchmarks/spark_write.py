@@ -134,7 +134,8 @@ def render(results: dict[str, Any], command: str) -> str:
         "new table, then compacted with the default policy (year -> quarter leaves). Spark "
         "runs `local[2]` (2 task slots: the machine's cores) and reads the log's Parquet "
         "files itself; `Table.append` and Delta take the same files as one Arrow stream. "
-        "One timed run each, in one process run, after a warm-up write.",
+        "One timed run each, in one process run, after a warm-up write. The machine is "
+        "shared: compare the rows of one run with each other, not with other sections.",
         "",
         "| writer | write | rate | compaction |",
         "|---|---|---|---|",
