@@ -1,9 +1,10 @@
 """One local Spark session for the whole test run, a small bucketed table, and comparisons.
 
 Used by ``tests/spark/`` and ``tests/s3/test_spark_s3.py`` (which puts this folder on
-``sys.path``). :func:`spark_session` starts Spark (``local[2,2]``: a failed task is tried twice; no UI, bound to 127.0.0.1)
-on first use (the ``azof`` format is found by PySpark itself, see ``pyspark_azof``) and
-stops it, and its JVM, when the last fixture using it is torn down.
+``sys.path``). :func:`spark_session` starts Spark (``local[2,2]``: two cores, a failed task
+is tried twice; no UI, bound to 127.0.0.1) on first use (the ``azof`` format is found by
+PySpark itself, see ``pyspark_azof``) and stops it, and its JVM, when the last fixture using
+it is torn down.
 """
 
 from __future__ import annotations

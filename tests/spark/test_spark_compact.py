@@ -1,6 +1,6 @@
 """``azof.spark.compact``: the rewrite in Spark tasks gives the same table as
 ``Table.compact`` (every as-of answer, checked against the oracle), and a failed job
-commits nothing."""
+commits nothing; ``azof.spark.vacuum`` deletes what ``Table.vacuum`` would."""
 
 from __future__ import annotations
 
@@ -102,6 +102,14 @@ def test_same_table_as_table_compact(spark: Any, tmp_path: Path) -> None:
     version = distributed.refresh().version
     assert azof.spark.compact(spark, f"{tmp_path / 'spark'}/t", POLICY).version is None
     assert distributed.refresh().version == version
+    # Vacuum with the deletes in Spark tasks: the same versions expire, as many files go.
+    expected_vacuum = local.vacuum(retain_versions=1, grace="0s")
+    vacuumed = azof.spark.vacuum(spark, f"{tmp_path / 'spark'}/t", retain_versions=1, grace="0s")
+    assert vacuumed.expired_versions == expected_vacuum.expired_versions
+    assert len(vacuumed.deleted_files) == len(expected_vacuum.deleted_files) > 0
+    assert not [f for f in vacuumed.deleted_files if (tmp_path / "spark" / "t" / f).exists()]
+    for as_of in AS_OF:
+        assert rows(distributed, as_of) == oracle(log, as_of), as_of
 
 
 def test_a_failed_compaction_commits_nothing(spark: Any, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@
     (df.write.format("azof").mode("append")     # executors write, the driver commits once
        .option("key", "ticker").option("event_time", "ts").save("s3://bucket/lake/t"))
     azof.spark.compact(spark, "s3://bucket/lake/t")   # the rewrite in Spark tasks
+    azof.spark.vacuum(spark, "s3://bucket/lake/t", retain_versions=10)  # deletes in tasks
 
 ``spark.readStream.format("azof").option("starting_version", v)`` streams the events each
 commit adds; ``writeStream.format("azof")`` commits each micro-batch exactly once.
@@ -36,7 +37,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "pip install 'azof[spark]'"
     ) from exc
 
-from azof.spark.compact import compact
+from azof.spark.maintenance import compact, vacuum
 from azof.spark.options import ReadOptions, WriteOptions, parse_options, parse_write_options
 from azof.spark.source import AzofDataSource, AzofReader, KeyPushdownReader
 
@@ -54,6 +55,7 @@ __all__ = [
     "parse_options",
     "parse_write_options",
     "register",
+    "vacuum",
 ]
 
 FORMAT = "azof"

@@ -1,4 +1,4 @@
-"""Distributed compaction: ``azof.spark.compact(spark, "<lakehouse>/<table>")``.
+"""Distributed maintenance: ``azof.spark.compact(spark, "<lakehouse>/<table>")`` and ``vacuum``.
 
 The same compaction as :meth:`azof.Table.compact` (the same plan, the same files, the same
 answers, one ``compact`` commit under the same conflict rules), with the rewrite spread
@@ -17,6 +17,8 @@ over Spark tasks:
 
 A failed job commits nothing (its files are left to ``vacuum``). Uses the RDD API, so a
 classic Spark session (not Spark Connect).
+
+:func:`vacuum` is :meth:`azof.Table.vacuum` with the data files' deletes in Spark tasks.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from azof.compact.rewrite import (
     rebuild_bucket,
 )
 from azof.compact.spill import READ_ROWS, spill_partitioner
+from azof.compact.vacuum import VacuumResult
 from azof.errors import InvalidArgumentError
 from azof.format import Snapshot
 from azof.lakehouse import Lakehouse
@@ -49,7 +52,10 @@ from azof.storage import Storage
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["TableLocation", "compact"]
+__all__ = ["DELETES_PER_TASK", "TableLocation", "compact", "vacuum"]
+
+DELETES_PER_TASK = 1_000
+"""Data files one Spark task of :func:`vacuum` deletes."""
 
 
 @dataclass(frozen=True)
@@ -192,3 +198,48 @@ def compact(
         table.storage, name, snapshot, policy or table.policy, run_buckets=run
     )
     return stats
+
+
+def delete_files(location: TableLocation, paths: list[str]) -> Iterator[int]:
+    """A delete task: remove ``paths`` (in the table's folder); how many."""
+    storage = location.storage()
+    for path in paths:
+        storage.delete(path)
+    yield len(paths)
+
+
+def vacuum(
+    spark: SparkSession,
+    path: str,
+    retain_versions: int | None = None,
+    older_than: Any = None,
+    *,
+    grace: Any = "1d",
+    dry_run: bool = False,
+    storage_options: dict[str, Any] | None = None,
+) -> VacuumResult:
+    """:meth:`azof.Table.vacuum` of the table at ``path``, the data files deleted by Spark
+    tasks (``DELETES_PER_TASK`` each); what is expired, kept and deleted is the same."""
+    lakehouse, name = split_table_path(path)
+    table = Lakehouse(lakehouse, storage_options=storage_options).table(name)
+    location = TableLocation(
+        lakehouse, name, tuple(sorted((storage_options or {}).items())), table.version
+    )
+
+    def delete(paths: list[str]) -> None:
+        chunks = [paths[i : i + DELETES_PER_TASK] for i in range(0, len(paths), DELETES_PER_TASK)]
+        context = spark.sparkContext
+        deleted = (
+            context.parallelize(chunks, len(chunks))
+            .flatMap(lambda chunk: delete_files(location, chunk))
+            .sum()
+        )
+        if deleted != len(paths):
+            raise InvalidArgumentError(
+                f"table {name!r}: the Spark job deleted {deleted} of {len(paths)} files; "
+                "vacuum again"
+            )
+
+    return table.vacuum(
+        retain_versions, older_than, grace=grace, dry_run=dry_run, delete_files=delete
+    )
