@@ -82,7 +82,8 @@ def test_spark_reads_s3(
 def test_spark_writes_streams_and_compacts_on_s3(
     spark: SparkSession, s3_lake: str, s3_storage_options: dict[str, Any]
 ) -> None:
-    """The write, the events feed and the distributed compaction reach S3 from the tasks."""
+    """The write, the events feed, the distributed compaction and vacuum reach S3 from the
+    tasks."""
     import azof.spark
 
     storage = json.dumps(s3_storage_options)
@@ -117,3 +118,13 @@ def test_spark_writes_streams_and_compacts_on_s3(
     assert not table.snapshot.deltas
     for as_of, answer in expected.items():
         assert scan_rows(table, as_of=as_of) == answer
+    vacuumed = azof.spark.vacuum(
+        spark,
+        f"{s3_lake}/prices",
+        retain_versions=1,
+        grace="0s",
+        storage_options=s3_storage_options,
+    )
+    assert vacuumed.deleted_files
+    for as_of, answer in expected.items():
+        assert scan_rows(table.refresh(), as_of=as_of) == answer
