@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
@@ -606,6 +606,7 @@ class Table(TemporalMethods):
         grace: Any = "1d",
         dry_run: bool = False,
         progress: Progress | None = None,
+        delete_files: Callable[[list[str]], None] | None = None,
     ) -> VacuumResult:
         """Expire old versions and delete data files no retained version references.
 
@@ -616,7 +617,9 @@ class Table(TemporalMethods):
         only the versions expired now referenced are *released* and deleted by a vacuum at
         least ``grace`` later (at once with a zero grace), so a restore or a reader that
         read such a version just before has the grace to finish. An expired version's
-        number stays taken (spec 14). ``dry_run`` lists what would go.
+        number stays taken (spec 14). ``dry_run`` lists what would go. ``delete_files``
+        deletes the doomed data files (paths in the table's folder) instead of this process
+        (``azof.spark.vacuum`` deletes them in Spark tasks).
         """
         if retain_versions is not None and (
             isinstance(retain_versions, bool)
@@ -638,6 +641,7 @@ class Table(TemporalMethods):
             now=time.time_ns(),
             dry_run=dry_run,
             progress=progress,
+            delete_files=delete_files,
         )
         if not dry_run:
             for version in result.expired_versions:

@@ -77,3 +77,54 @@ def test_spark_reads_s3(
     assert spark_rows(as_json.select("key", "industry").filter("industry = 'Late'")) == [
         {"key": "k01", "industry": "Late"}
     ]
+
+
+def test_spark_writes_streams_and_compacts_on_s3(
+    spark: SparkSession, s3_lake: str, s3_storage_options: dict[str, Any]
+) -> None:
+    """The write, the events feed, the distributed compaction and vacuum reach S3 from the
+    tasks."""
+    import azof.spark
+
+    storage = json.dumps(s3_storage_options)
+    table = build_prices(azof.Lakehouse(s3_lake, storage_options=s3_storage_options))
+    before = {t: scan_rows(table, as_of=t) for t in (None, "2024-02-01")}
+    rows = [("k01", "2024-03-20 00:00:00", 5.5, "Mid"), ("k50", "2024-03-21 00:00:00", 1.0, "X")]
+    df = spark.createDataFrame(rows, "key STRING, ts STRING, price DOUBLE, industry STRING")
+    df = df.selectExpr("key", "CAST(ts AS TIMESTAMP) AS event_time", "price", "industry")
+    df.write.format("azof").mode("append").option("storage_options", storage).save(
+        f"{s3_lake}/prices"
+    )
+    table = table.refresh()
+    assert table.version == 5
+    assert {r["key"] for r in scan_rows(table)} >= {"k01", "k50"}
+    events = (
+        spark.read.format("azof")
+        .option("storage_options", storage)
+        .option("starting_version", "5")
+        .load(f"{s3_lake}/prices")
+    )
+    assert sorted(r["key"] for r in events.collect()) == ["k01", "k50"]
+    expected = {t: scan_rows(table, as_of=t) for t in (None, "2024-02-01", "2024-03-20")}
+    assert expected["2024-02-01"] == before["2024-02-01"]
+    azof.spark.compact(
+        spark,
+        f"{s3_lake}/prices",
+        azof.CompactionPolicy(segment="month", buckets=3),
+        storage_options=s3_storage_options,
+    )
+    table = table.refresh()
+    assert table.log()[-1].operation == "compact"
+    assert not table.snapshot.deltas
+    for as_of, answer in expected.items():
+        assert scan_rows(table, as_of=as_of) == answer
+    vacuumed = azof.spark.vacuum(
+        spark,
+        f"{s3_lake}/prices",
+        retain_versions=1,
+        grace="0s",
+        storage_options=s3_storage_options,
+    )
+    assert vacuumed.deleted_files
+    for as_of, answer in expected.items():
+        assert scan_rows(table.refresh(), as_of=as_of) == answer

@@ -33,7 +33,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
-    """The shared local Spark session, with the ``azof`` format registered."""
+    """The shared local Spark session (the ``azof`` format needs no registration)."""
     yield from spark_session()
 
 

@@ -1,8 +1,10 @@
 """One local Spark session for the whole test run, a small bucketed table, and comparisons.
 
 Used by ``tests/spark/`` and ``tests/s3/test_spark_s3.py`` (which puts this folder on
-``sys.path``). :func:`spark_session` starts Spark (``local[2]``, no UI, bound to 127.0.0.1)
-on first use and stops it, and its JVM, when the last fixture using it is torn down.
+``sys.path``). :func:`spark_session` starts Spark (``local[2,2]``: two cores, a failed task
+is tried twice; no UI, bound to 127.0.0.1) on first use (the ``azof`` format is found by
+PySpark itself, see ``pyspark_azof``) and stops it, and its JVM, when the last fixture using
+it is torn down.
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ def _start() -> SparkSession:
         os.environ[name] = ",".join(filter(None, [saved[name], "127.0.0.1", "localhost"]))
     builder: Any = SparkSession.builder
     spark: SparkSession = (
-        builder.master("local[2]")
+        builder.master("local[2,2]")  # two cores; a failed task is tried twice
         .appName("azof-tests")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
@@ -106,9 +108,7 @@ def _start() -> SparkSession:
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("ERROR")
-    import azof.spark
-
-    azof.spark.register(spark)
+    # No azof.spark.register(spark): Spark finds the "azof" format in the pyspark_azof module.
     return spark
 
 

@@ -158,3 +158,11 @@ def test_bad_options_fail_at_load(spark: SparkSession, prices: azof.Table) -> No
         load(spark, prices, asof="2024-01-01")
     with pytest.raises(Exception, match="has no column"):
         load(spark, prices, columns="key,volume")
+
+
+def test_register_by_hand_still_works(spark: SparkSession, prices: azof.Table) -> None:
+    import azof.spark
+
+    azof.spark.register(spark)  # the session found the format already: registering is idempotent
+    azof.spark.register(spark)
+    assert load(spark, prices).count() == len(scan_rows(prices))

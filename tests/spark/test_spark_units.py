@@ -27,9 +27,16 @@ from pyspark.sql.types import (  # noqa: E402
 
 import azof  # noqa: E402
 from azof.format.buckets import bucket_of  # noqa: E402
-from azof.spark.options import ReadOptions, parse_options, split_table_path  # noqa: E402
+from azof.spark.options import (  # noqa: E402
+    ReadOptions,
+    WriteOptions,
+    parse_options,
+    parse_write_options,
+    split_table_path,
+)
 from azof.spark.schema import arrow_schema_for_spark, spark_batches, spark_schema  # noqa: E402
 from azof.spark.source import BucketPartition, PinnedRead, plan_partitions, pushed_keys  # noqa: E402
+from azof.spark.write import table_columns  # noqa: E402
 
 
 @pytest.mark.parametrize(
@@ -195,3 +202,105 @@ def test_import_azof_does_not_import_pyspark() -> None:
     code = "import sys, azof; assert 'pyspark' not in sys.modules, 'pyspark was imported'"
     root = Path(__file__).resolve().parents[2]
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root, timeout=60)
+
+
+def test_parse_write_options() -> None:
+    parsed = parse_write_options(
+        {
+            "path": "s3://b/lake/ticks",
+            "key": "symbol",
+            "event_time": "ts",
+            "file_rows": "5_000",
+            "checkpointlocation": "/ck",
+            "storage.region": "eu",
+            "error_if_exists": "true",
+        }
+    )
+    assert parsed == WriteOptions(
+        lakehouse="s3://b/lake",
+        table="ticks",
+        storage_options=(("region", "eu"),),
+        key="symbol",
+        event_time="ts",
+        file_rows=5000,
+        stream_id="/ck",
+        error_if_exists=True,
+    )
+    assert table_columns(parsed) == {"symbol": "key", "ts": "event_time"}
+    assert parse_write_options({"path": "/l/t", "stream_id": "s"}).stream_id == "s"
+    for options, message in (
+        ({"path": "/l/t", "as_of": "2024-01-01"}, "unknown azof option"),
+        ({"path": "/l/t", "file_rows": "0"}, "file_rows"),
+        ({"path": "/l/t", "error_if_exists": "perhaps"}, "'true' or 'false'"),
+    ):
+        with pytest.raises(azof.InvalidArgumentError, match=message):
+            parse_write_options(options)
+
+
+def test_starting_version_option() -> None:
+    assert parse_options({"path": "/l/t", "starting_version": "3"}).starting_version == 3
+    assert parse_options({"path": "/l/t", "starting_version": "LATEST"}).starting_version == (
+        "latest"
+    )
+    with pytest.raises(azof.InvalidArgumentError, match="'latest'"):
+        parse_options({"path": "/l/t", "starting_version": "-2"})
+    with pytest.raises(azof.InvalidArgumentError, match="'keys'"):
+        parse_options({"path": "/l/t", "starting_version": "1", "keys": '["a"]'})
+
+
+def test_pyspark_finds_the_default_source() -> None:
+    """What PySpark's lookup worker does: a top-level ``pyspark_*`` module whose
+    ``DefaultSource`` is a DataSource named ``azof``."""
+    import importlib
+    import pkgutil
+
+    from pyspark.sql.datasource import DataSource
+
+    assert "pyspark_azof" in {info.name for info in pkgutil.iter_modules()}
+    module = importlib.import_module("pyspark_azof")
+    assert issubclass(module.DefaultSource, DataSource)
+    assert module.DefaultSource.name() == "azof"
+
+
+def test_stream_batches_commit_once(tmp_path: Path) -> None:
+    """The sink's commit, called as Spark calls it on the driver (no session needed)."""
+    from pyspark.sql.types import DoubleType, StructField, TimestampType
+
+    from azof.spark.write import commit_stream_batch, plan_write, write_task
+
+    schema = StructType(
+        [
+            StructField("id", StringType(), False),
+            StructField("ts", TimestampType(), False),
+            StructField("v", DoubleType()),
+        ]
+    )
+    options = parse_write_options(
+        {"path": f"{tmp_path}/sink", "key": "id", "event_time": "ts", "stream_id": "q1"}
+    )
+    target = plan_write(options, schema)
+    batch = pa.record_batch(
+        {
+            "id": ["a", "b"],
+            "ts": pa.array([datetime(2024, 1, 1, tzinfo=UTC)] * 2, pa.timestamp("us", "UTC")),
+            "v": [1.0, 2.0],
+        }
+    )
+
+    def commit(batch_id: int) -> int | None:
+        message = write_task(target, iter([batch]))
+        landed = commit_stream_batch(target, [message], batch_id)
+        return None if landed is None else landed.version
+
+    assert commit(0) == 1  # creates the table (version 0), then commits
+    assert commit(1) == 2
+    assert commit(1) is None  # a replay of the last batch: skipped
+    table = azof.Lakehouse(tmp_path).table("sink")
+    assert table.version == 2
+    assert len(list((tmp_path / "sink" / "data").iterdir())) == 2  # the replay's file: removed
+    with pytest.raises(azof.InvalidArgumentError, match="not a replay"):
+        commit(0)  # a new checkpoint under the same stream id
+    assert [c.properties for c in table.log()][1:] == [
+        {"spark.stream_id": "q1", "spark.batch_id": "0"},
+        {"spark.stream_id": "q1", "spark.batch_id": "1"},
+    ]

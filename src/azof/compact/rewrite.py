@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -48,7 +48,17 @@ from azof.timestamps import (
 from azof.write.commit import commit_snapshot, upgrade
 from azof.write.files import write_data_file
 
-__all__ = ["CompactionStats", "Progress", "compact_snapshot"]
+__all__ = [
+    "BucketResult",
+    "CompactionStats",
+    "CompactionWork",
+    "Progress",
+    "RebuildJob",
+    "RunBuckets",
+    "SpilledRows",
+    "compact_snapshot",
+    "rebuild_bucket",
+]
 
 _LOG = logging.getLogger(__name__)
 
@@ -68,7 +78,10 @@ class CompactionStats:
 
 
 @dataclass
-class _Work:
+class CompactionWork:
+    """What a compaction does, as planned from one snapshot: the leaves it keeps, the
+    starts of those it rebuilds, the files it folds and reads, the bucket count."""
+
     keep: list[Segment]
     starts: list[Instant]
     leaf_rows: list[int]
@@ -78,8 +91,6 @@ class _Work:
     buckets: int
     events: list[PlannedFile]
     """The files whose rows are the events of the rebuilt leaves."""
-    state: Callable[[int], pa.Table | None]
-    """bucket -> every key's latest row before the first rebuilt leaf (``None``: no rows)."""
 
 
 def _read(
@@ -99,7 +110,7 @@ def _estimated_keys(snapshot: Snapshot) -> int:
 
 def _plan_work(
     storage: Storage, table: str, snapshot: Snapshot, policy: CompactionPolicy
-) -> _Work | None:
+) -> CompactionWork | None:
     ranked = rank_files(snapshot)
     level = policy.levels[-1]
     seq = max((p.file.seq for p in ranked), default=0)
@@ -123,7 +134,7 @@ def _plan_work(
         )
         found = profile_inputs(storage, table, snapshot, originals, level, count_keys)
         starts = sorted(found.periods)
-        return _Work(
+        return CompactionWork(
             [],
             starts,
             [found.periods[s] for s in starts],
@@ -131,7 +142,6 @@ def _plan_work(
             seq,
             policy.bucket_count(found.keys),
             originals,
-            lambda bucket: None,
         )
     buckets = snapshot.buckets
     pending = {d.file for d in snapshot.deltas}
@@ -139,7 +149,7 @@ def _plan_work(
     found = profile_inputs(storage, table, snapshot, pending_files, level, False)
     old = leaves(snapshot.segments)
     if not found.periods:  # pending deltas without rows: fold them away
-        return _Work(old, [], [], pending, seq, buckets, [], lambda bucket: None)
+        return CompactionWork(old, [], [], pending, seq, buckets, [])
     first = min(found.periods)
     keep = [leaf for leaf in old if leaf.start < first]
     rebuild = [leaf for leaf in old if leaf.start >= first]
@@ -149,21 +159,26 @@ def _plan_work(
     by_name = {p.file.file: p for p in ranked}
     old_deltas = [by_name[f.file] for leaf in rebuild for f in leaf.deltas]
     events = sorted([*old_deltas, *pending_files], key=lambda p: p.priority)
-
-    def state(bucket: int) -> pa.Table | None:
-        """The state before the first rebuilt leaf: the last kept leaf's base and events."""
-        if not keep:
-            return None
-        files = [*keep[-1].base, *keep[-1].deltas]
-        chosen = [f for f in files if f.bucket == bucket or f.buckets != buckets]
-        rows = _read(storage, table, snapshot, [by_name[f.file] for f in chosen])
-        if buckets > 1 and any(f.buckets != buckets for f in chosen):
-            rows = split_by_bucket(rows, buckets)[bucket]
-        return merge_latest(rows)
-
     starts = sorted(rows)
     folded = pending | {f.file for leaf in rebuild for f in leaf.files()}
-    return _Work(keep, starts, [rows[s] for s in starts], folded, seq, buckets, events, state)
+    return CompactionWork(keep, starts, [rows[s] for s in starts], folded, seq, buckets, events)
+
+
+def _state_before(
+    storage: Storage, table: str, snapshot: Snapshot, work: CompactionWork, bucket: int
+) -> pa.Table | None:
+    """Every key of ``bucket``'s latest row before the first rebuilt leaf (``None``: no
+    rows): the last kept leaf's base and events."""
+    if not work.keep:
+        return None
+    by_name = {p.file.file: p for p in rank_files(snapshot)}
+    buckets = work.buckets
+    files = [*work.keep[-1].base, *work.keep[-1].deltas]
+    chosen = [f for f in files if f.bucket == bucket or f.buckets != buckets]
+    rows = _read(storage, table, snapshot, [by_name[f.file] for f in chosen])
+    if buckets > 1 and any(f.buckets != buckets for f in chosen):
+        rows = split_by_bucket(rows, buckets)[bucket]
+    return merge_latest(rows)
 
 
 def _by_leaf(
@@ -224,21 +239,22 @@ def _advance(state: pa.Table | None, chunk: pa.Table) -> pa.Table:
     return merged.take(pc.sort_indices(merged.column(KEY)))
 
 
-def _rebuild_bucket(
+def rebuild_bucket(
     storage: Storage,
+    table: str,
     snapshot: Snapshot,
-    policy: CompactionPolicy,
-    work: _Work,
-    spill: Spill,
-    groups: list[tuple[int, int]],
+    job: RebuildJob,
+    spill: SpilledRows,
     bucket: int,
-) -> tuple[list[tuple[list[DataFile], list[DataFile]]], list[DataFile], Instant | None]:
+) -> BucketResult:
     """(base files, delta files) of every rebuilt leaf for one bucket, the tip files (every
     key's latest event) and the latest event time seen.
 
     Leaves are swept in time order, a group of them at a time: memory holds the state
-    (every key's latest row so far) and one group's events."""
-    state = work.state(bucket)
+    (every key's latest row so far) and one group's events, which ``spill.take(bucket *
+    len(groups) + group)`` gives (groups asked for in order)."""
+    policy, work, groups = job.policy, job.work, job.groups
+    state = _state_before(storage, table, snapshot, work, bucket)
     if state is not None and state.num_rows:
         state = state.take(pc.sort_indices(state.column(KEY)))
     per_unit = unit_nanos(snapshot.schema.event_time_type)
@@ -264,37 +280,77 @@ def _rebuild_bucket(
     return out, tip, latest
 
 
-def _rebuild(
+@dataclass(frozen=True)
+class RebuildJob:
+    """What rewriting one bucket needs besides the storage and the snapshot: plain values
+    (a distributed compaction ships them to its tasks)."""
+
+    policy: CompactionPolicy
+    work: CompactionWork
+    groups: list[tuple[int, int]]
+    """``(first leaf, end leaf)`` of each group of leaves a bucket takes at a time."""
+
+
+BucketResult = tuple[list[tuple[list[DataFile], list[DataFile]]], list[DataFile], Instant | None]
+"""One bucket's (base, delta) files of each rebuilt leaf, its tip files, its latest event."""
+RunBuckets = Callable[[RebuildJob], list[BucketResult]]
+"""Rewrites every bucket of a job; the results in bucket order."""
+
+
+class SpilledRows(Protocol):
+    """Where a bucket's rewrite takes each group's events from (a :class:`Spill`)."""
+
+    def take(self, part: int) -> pa.Table | None: ...
+
+
+def _run_locally(
     storage: Storage,
     table: str,
     snapshot: Snapshot,
-    policy: CompactionPolicy,
-    work: _Work,
+    job: RebuildJob,
     progress: Progress | None,
-) -> list[Segment]:
-    """The rebuilt leaves: the events are spilled by bucket and group of leaves, then each
-    bucket is swept on its own (buckets in parallel)."""
-    if not work.starts:
-        return []
-    level = policy.levels[-1]
-    groups = leaf_groups(work.leaf_rows, work.buckets)
-    per_leaf: list[tuple[list[DataFile], list[DataFile]]] = [([], []) for _ in work.starts]
-    tips: list[DataFile] = []
-    tip_from: Instant | None = None
+) -> list[BucketResult]:
+    """Spill the events by bucket and group of leaves, then rewrite each bucket on its own
+    (buckets in parallel threads)."""
+    work = job.work
     workers = min(work.buckets, os.cpu_count() or 1, 4)
-    with Spill(work.buckets * len(groups)) as spill:
+    with Spill(work.buckets * len(job.groups)) as spill:
         spill_inputs(
-            storage, table, snapshot, work.events, work.starts, groups, work.buckets, spill
+            storage, table, snapshot, work.events, work.starts, job.groups, work.buckets, spill
         )
         with ThreadPoolExecutor(max_workers=workers) as pool:  # buckets are independent
             futures = [
-                pool.submit(_rebuild_bucket, storage, snapshot, policy, work, spill, groups, b)
+                pool.submit(rebuild_bucket, storage, table, snapshot, job, spill, b)
                 for b in range(work.buckets)
             ]
             for finished, _ in enumerate(as_completed(futures), start=1):
                 if progress is not None:
                     progress(finished, work.buckets)
-            done = [future.result() for future in futures]
+            return [future.result() for future in futures]
+
+
+def _rebuild(
+    storage: Storage,
+    table: str,
+    snapshot: Snapshot,
+    policy: CompactionPolicy,
+    work: CompactionWork,
+    progress: Progress | None,
+    run_buckets: RunBuckets | None = None,
+) -> list[Segment]:
+    """The rebuilt leaves: every bucket rewritten (here, or by ``run_buckets``), then the
+    buckets' files gathered per leaf."""
+    if not work.starts:
+        return []
+    level = policy.levels[-1]
+    job = RebuildJob(policy, work, leaf_groups(work.leaf_rows, work.buckets))
+    if run_buckets is None:
+        done = _run_locally(storage, table, snapshot, job, progress)
+    else:
+        done = run_buckets(job)
+    per_leaf: list[tuple[list[DataFile], list[DataFile]]] = [([], []) for _ in work.starts]
+    tips: list[DataFile] = []
+    tip_from: Instant | None = None
     for leaves_of_bucket, tip, latest in done:
         for index, (base, deltas) in enumerate(leaves_of_bucket):
             per_leaf[index][0].extend(base)
@@ -344,8 +400,12 @@ def compact_snapshot(
     snapshot: Snapshot,
     policy: CompactionPolicy,
     progress: Progress | None = None,
+    run_buckets: RunBuckets | None = None,
 ) -> tuple[Snapshot | None, CompactionStats]:
-    """Compact ``snapshot`` with ``policy`` and commit; ``(None, stats)`` if nothing to do."""
+    """Compact ``snapshot`` with ``policy`` and commit; ``(None, stats)`` if nothing to do.
+
+    ``run_buckets`` rewrites the buckets elsewhere (``azof.spark.compact``: in Spark tasks,
+    with :func:`rebuild_bucket`); by default they are rewritten here."""
     _check_event_range(table, snapshot)
     try:
         work = _plan_work(storage, table, snapshot, policy)
@@ -358,7 +418,7 @@ def compact_snapshot(
             table, snapshot.version, len(work.keep), len(work.starts), len(work.events),
             len(work.folded), work.buckets, policy.segment, ",".join(policy.levels),
         )  # fmt: skip
-        built = _rebuild(storage, table, snapshot, policy, work, progress)
+        built = _rebuild(storage, table, snapshot, policy, work, progress, run_buckets)
     except OverflowError as exc:  # an event time the metadata did not show out of range
         raise CorruptTableError(
             f"table {table!r}: an event time is outside the supported range "

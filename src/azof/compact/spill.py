@@ -48,6 +48,7 @@ __all__ = [
     "leaf_groups",
     "profile_inputs",
     "spill_inputs",
+    "spill_partitioner",
 ]
 
 SPILL_BYTES = 64 * 1024 * 1024
@@ -180,18 +181,16 @@ def leaf_groups(leaf_rows: list[int], buckets: int) -> list[tuple[int, int]]:
     return bounds
 
 
-def spill_inputs(
-    storage: Storage,
-    table: str,
+def spill_partitioner(
     snapshot: Snapshot,
     planned: Sequence[PlannedFile],
     starts: list[Instant],
     groups: list[tuple[int, int]],
     buckets: int,
-    spill: Spill,
-) -> None:
-    """Read every row of ``planned`` once and file it in ``spill`` under partition
-    ``bucket * len(groups) + group`` (the group of the leaf its event time falls in)."""
+) -> Callable[[pa.Table], tuple[pa.Table, np.ndarray[Any, np.dtype[np.int64]]]]:
+    """What files rows of ``planned`` (as :func:`read_rows` gives them) under: the rows and
+    each row's partition ``bucket * len(groups) + group`` (the group of the leaf its event
+    time falls in)."""
     per_unit = unit_nanos(snapshot.schema.event_time_type)
     leaf_starts = np.asarray(starts, dtype=np.int64)
     group_of_leaf = np.zeros(len(starts), dtype=np.int64)
@@ -212,6 +211,22 @@ def spill_inputs(
             bucket[hashed] = bucket_of(rows.column(KEY).filter(pa.array(hashed)), buckets)
         return rows, bucket * len(groups) + group_of_leaf[leaf]
 
+    return prepare
+
+
+def spill_inputs(
+    storage: Storage,
+    table: str,
+    snapshot: Snapshot,
+    planned: Sequence[PlannedFile],
+    starts: list[Instant],
+    groups: list[tuple[int, int]],
+    buckets: int,
+    spill: Spill,
+) -> None:
+    """Read every row of ``planned`` once and file it in ``spill`` under partition
+    ``bucket * len(groups) + group`` (the group of the leaf its event time falls in)."""
+    prepare = spill_partitioner(snapshot, planned, starts, groups, buckets)
     columns = [c.name for c in snapshot.schema.columns]
     for rows, part in _read_batches(storage, table, snapshot, planned, columns, prepare):
         spill.add(rows, part)

@@ -129,8 +129,12 @@ def vacuum_table(
     now: Instant,
     dry_run: bool,
     progress: Callable[[int, int], None] | None = None,
+    delete_files: Callable[[list[str]], None] | None = None,
 ) -> VacuumResult:
     """Expire versions and delete unreferenced data files (durations in nanoseconds).
+
+    ``delete_files`` deletes the data files elsewhere (``azof.spark.vacuum``: in Spark
+    tasks); the vacuum records and markers are deleted here, after them.
 
     A version is expired when it is neither among the last ``retain_versions`` nor
     committed within ``older_than`` of ``now`` (a criterion left ``None`` keeps
@@ -181,6 +185,9 @@ def vacuum_table(
     if dry_run:
         return result
     paths = [obj.path for obj in doomed] + [r.path for r in due] + [m.path for m in markers]
+    if delete_files is not None and doomed:
+        delete_files([obj.path for obj in doomed])
+        paths = paths[len(doomed) :]
     for done, path in enumerate(paths, start=1):
         storage.delete(path)
         if progress is not None:

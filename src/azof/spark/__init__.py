@@ -2,12 +2,18 @@
 
 ::
 
-    import azof.spark
-
-    azof.spark.register(spark)                  # once per SparkSession
-    df = (spark.read.format("azof")
+    df = (spark.read.format("azof")             # no registration: see pyspark_azof
           .option("as_of", "2019-01-17")        # event time; omit for the current state
           .load("s3://bucket/lake/financials"))  # <lakehouse>/<table>
+    (df.write.format("azof").mode("append")     # executors write, the driver commits once
+       .option("key", "ticker").option("event_time", "ts").save("s3://bucket/lake/t"))
+    azof.spark.compact(spark, "s3://bucket/lake/t")   # the rewrite in Spark tasks
+    azof.spark.vacuum(spark, "s3://bucket/lake/t", retain_versions=10)  # deletes in tasks
+
+``spark.readStream.format("azof").option("starting_version", v)`` streams the events each
+commit adds; ``writeStream.format("azof")`` commits each micro-batch exactly once.
+:func:`register` registers the format by hand (a PySpark that does not look for
+``pyspark_*`` modules, or a Python path without ``pyspark_azof``).
 
 The DataFrame has one partition per hash bucket of the table; each Spark task merges its
 bucket as of ``as_of`` in the executor, and the union is the same answer as
@@ -31,7 +37,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "pip install 'azof[spark]'"
     ) from exc
 
-from azof.spark.options import ReadOptions, parse_options
+from azof.spark.maintenance import compact, vacuum
+from azof.spark.options import ReadOptions, WriteOptions, parse_options, parse_write_options
 from azof.spark.source import AzofDataSource, AzofReader, KeyPushdownReader
 
 if TYPE_CHECKING:
@@ -43,8 +50,12 @@ __all__ = [
     "AzofReader",
     "KeyPushdownReader",
     "ReadOptions",
+    "WriteOptions",
+    "compact",
     "parse_options",
+    "parse_write_options",
     "register",
+    "vacuum",
 ]
 
 FORMAT = "azof"

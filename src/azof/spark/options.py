@@ -13,10 +13,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from azof.errors import InvalidArgumentError
+from azof.format import EVENT_TIME, KEY
 from azof.scan.stream import MERGE_ROWS
 from azof.timestamps import parse_instant
 
-__all__ = ["OPTIONS", "STORAGE_PREFIX", "ReadOptions", "parse_options", "split_table_path"]
+__all__ = [
+    "OPTIONS",
+    "STORAGE_PREFIX",
+    "WRITE_OPTIONS",
+    "ReadOptions",
+    "WriteOptions",
+    "parse_options",
+    "parse_write_options",
+    "split_table_path",
+]
 
 STORAGE_PREFIX = "storage."
 """``option("storage.<name>", value)`` sets one storage option (e.g. ``storage.region``)."""
@@ -33,7 +43,27 @@ OPTIONS: dict[str, str] = {
     "key_pushdown": "'true' to push Spark's key = / key IN filters into the scan",
     "merge_rows": "the most rows a task merges at once (default 1000000): bounds its memory",
     "storage_options": "a JSON object of storage options (credentials, region, endpoint...)",
+    "starting_version": "read the events each commit added from this version on (or "
+    "'latest': after the read starts) instead of the as-of state; needed by readStream",
 }
+
+WRITE_OPTIONS: dict[str, str] = {
+    "path": OPTIONS["path"],
+    "table": OPTIONS["table"],
+    "lakehouse": OPTIONS["lakehouse"],
+    "key": "the DataFrame column holding the key (default: 'key')",
+    "event_time": "the DataFrame column holding the event time (default: 'event_time')",
+    "error_if_exists": "'true': refuse to write to a table that exists (Spark's own "
+    "ErrorIfExists mode does not reach Python data sources)",
+    "file_rows": "the most rows a task buffers before writing them as files (default 1000000)",
+    "stream_id": "streaming writes: what identifies the query across restarts (default: its "
+    "checkpoint location)",
+    "checkpointlocation": "streaming writes: Spark's checkpoint location",
+    "storage_options": OPTIONS["storage_options"],
+}
+
+FILE_ROWS = 1_000_000
+"""Rows a write task buffers before writing them as data files (bounds its memory)."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +83,9 @@ class ReadOptions:
     keys: tuple[str | int, ...] | None = None
     key_pushdown: bool = False
     merge_rows: int = MERGE_ROWS
+    starting_version: int | str | None = None
+    """The events feed: the first version whose events are read, or ``"latest"`` (the
+    versions committed after the read starts); ``None``: the as-of state."""
 
     def storage_dict(self) -> dict[str, Any]:
         return dict(self.storage_options)
@@ -102,6 +135,30 @@ def _version(value: str | None) -> int | None:
     if version < 0:
         raise InvalidArgumentError(f"option 'version' must be a whole number >= 0, not {value!r}")
     return version
+
+
+def _whole(name: str, value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = int(value.replace("_", ""))
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise InvalidArgumentError(f"option {name!r} must be a whole number >= 0, not {value!r}")
+    return number
+
+
+def _starting_version(value: str | None) -> int | str | None:
+    if value is not None and value.lower() == "latest":
+        return "latest"
+    try:
+        return _whole("starting_version", value)
+    except InvalidArgumentError:
+        raise InvalidArgumentError(
+            f"option 'starting_version' must be a version (a whole number >= 0) or "
+            f"'latest', not {value!r}"
+        ) from None
 
 
 def _merge_rows(value: str | None) -> int:
@@ -173,41 +230,51 @@ def _storage(options: Mapping[str, str]) -> tuple[tuple[str, Any], ...]:
     return tuple(sorted(storage.items()))
 
 
-def parse_options(options: Mapping[str, str]) -> ReadOptions:
-    """Check and parse the options of one ``spark.read.format("azof")`` call."""
+def _unknown(options: Mapping[str, str], known: Mapping[str, str], what: str) -> None:
     unknown = sorted(
         key
         for key in options
-        if key.lower() not in OPTIONS and not key.lower().startswith(STORAGE_PREFIX)
+        if key.lower() not in known and not key.lower().startswith(STORAGE_PREFIX)
     )
     if unknown:
         raise InvalidArgumentError(
-            f"unknown azof option(s) {', '.join(map(repr, unknown))}; the options are "
-            f"{', '.join(OPTIONS)} and storage.<name>"
+            f"unknown azof option(s) {', '.join(map(repr, unknown))}; the options of a {what} "
+            f"are {', '.join(known)} and storage.<name>"
         )
+
+
+def _location(options: Mapping[str, str]) -> tuple[str, str]:
+    """``(lakehouse, table)`` from ``path``, ``lakehouse`` and ``table``."""
     path, lakehouse = _text(options, "path"), _text(options, "lakehouse")
     table = _text(options, "table")
     if path is not None and lakehouse is not None:
         raise InvalidArgumentError(
-            "pass the lakehouse either to load() or as option 'lakehouse', not both"
+            "pass the lakehouse either to load()/save() or as option 'lakehouse', not both"
         )
     location = path if path is not None else lakehouse
     if location is None:
         raise InvalidArgumentError(
-            "no table given; use load('<lakehouse>/<table>'), or option('table', name) "
-            "with load('<lakehouse>')"
+            "no table given; use load('<lakehouse>/<table>') (save(...) when writing), or "
+            "option('table', name) with load('<lakehouse>')"
         )
     if table is None:
         if lakehouse is not None:
             raise InvalidArgumentError("option 'lakehouse' needs option 'table' too")
         location, table = split_table_path(location)
+    return location, table
+
+
+def parse_options(options: Mapping[str, str]) -> ReadOptions:
+    """Check and parse the options of one ``spark.read.format("azof")`` call."""
+    _unknown(options, OPTIONS, "read")
+    location, table = _location(options)
     version = _version(_text(options, "version"))
     known_at = _instant("known_at", _text(options, "known_at"))
     if version is not None and known_at is not None:
         raise InvalidArgumentError(
             "pass either option 'version' or option 'known_at' (both are commit time), not both"
         )
-    return ReadOptions(
+    read = ReadOptions(
         lakehouse=location,
         table=table,
         storage_options=_storage(options),
@@ -218,4 +285,58 @@ def parse_options(options: Mapping[str, str]) -> ReadOptions:
         keys=_keys(_text(options, "keys")),
         key_pushdown=_bool("key_pushdown", _text(options, "key_pushdown")),
         merge_rows=_merge_rows(_text(options, "merge_rows")),
+        starting_version=_starting_version(_text(options, "starting_version")),
+    )
+    if read.starting_version is not None:
+        mixed = [
+            name
+            for name, value in (("as_of", read.as_of), ("keys", read.keys))
+            if value is not None
+        ] + (["key_pushdown"] if read.key_pushdown else [])
+        if mixed:
+            raise InvalidArgumentError(
+                f"option 'starting_version' reads the events commits added, which option(s) "
+                f"{', '.join(map(repr, mixed))} do not apply to; filter the events instead"
+            )
+    return read
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """Where and how ``df.write.format("azof")`` writes.
+
+    ``key`` and ``event_time`` name the DataFrame's columns that hold the table's key and
+    event time (see :func:`azof.spark.write.table_columns`).
+    """
+
+    lakehouse: str
+    table: str
+    storage_options: tuple[tuple[str, Any], ...] = ()
+    key: str = KEY
+    event_time: str = EVENT_TIME
+    file_rows: int = FILE_ROWS
+    stream_id: str | None = None
+    error_if_exists: bool = False
+
+    def storage_dict(self) -> dict[str, Any]:
+        return dict(self.storage_options)
+
+
+def parse_write_options(options: Mapping[str, str]) -> WriteOptions:
+    """Check and parse the options of one ``df.write.format("azof")`` (or ``writeStream``)."""
+    _unknown(options, WRITE_OPTIONS, "write")
+    location, table = _location(options)
+    file_rows = _whole("file_rows", _text(options, "file_rows"))
+    if file_rows == 0:
+        raise InvalidArgumentError("option 'file_rows' must be a whole number >= 1, not '0'")
+    stream_id = _text(options, "stream_id") or _text(options, "checkpointlocation")
+    return WriteOptions(
+        lakehouse=location,
+        table=table,
+        storage_options=_storage(options),
+        key=_text(options, "key") or KEY,
+        event_time=_text(options, "event_time") or EVENT_TIME,
+        file_rows=FILE_ROWS if file_rows is None else file_rows,
+        stream_id=stream_id,
+        error_if_exists=_bool("error_if_exists", _text(options, "error_if_exists")),
     )

@@ -30,15 +30,24 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
+from pyspark.sql.datasource import (
+    DataSource,
+    DataSourceReader,
+    DataSourceStreamReader,
+    DataSourceStreamWriter,
+    DataSourceWriter,
+    InputPartition,
+)
 from pyspark.sql.types import StructType
 
 from azof.errors import InvalidArgumentError
 from azof.format import KEY
 from azof.format.buckets import bucket_of
 from azof.lakehouse import Lakehouse
-from azof.spark.options import ReadOptions, parse_options
+from azof.spark.events import COMMIT_COLUMNS, AzofEventsReader, AzofStreamReader, events_schema
+from azof.spark.options import ReadOptions, parse_options, parse_write_options
 from azof.spark.schema import arrow_schema_for_spark, spark_batches, spark_schema
+from azof.spark.write import AzofStreamWriter, AzofWriter, WriteTarget, plan_write
 from azof.table import Table
 
 if TYPE_CHECKING:
@@ -236,8 +245,9 @@ class KeyPushdownReader(AzofReader):
 
 
 class AzofDataSource(DataSource):
-    """``spark.read.format("azof")``: an azof table as of an event time (see the package
-    docstring and ``docs/spark.md`` for the options)."""
+    """``spark.read.format("azof")``: an azof table as of an event time, or the events its
+    commits added (option ``starting_version``, and ``readStream``); ``df.write`` and
+    ``writeStream`` append to it (see the package docstring and ``docs/spark.md``)."""
 
     @classmethod
     def name(cls) -> str:
@@ -258,14 +268,62 @@ class AzofDataSource(DataSource):
         if names is not None:
             _check_columns(pinned, names)
             arrow = pa.schema([arrow.field(name) for name in names])
+        if pinned.options.starting_version is not None:
+            return events_schema(arrow)
         return spark_schema(arrow)
 
     def reader(self, schema: StructType) -> DataSourceReader:
         pinned = self._pinned()
-        _check_columns(pinned, schema.fieldNames())
+        table_columns = [n for n in schema.fieldNames() if n not in COMMIT_COLUMNS]
+        _check_columns(pinned, table_columns)
+        start = pinned.options.starting_version
+        if start is not None:
+            first = pinned.version + 1 if start == "latest" else int(start)
+            return AzofEventsReader(pinned.options, schema, first, pinned.version)
         if pinned.options.key_pushdown:
             return KeyPushdownReader(pinned, schema)
         return AzofReader(pinned, schema)
+
+    def streamReader(self, schema: StructType) -> DataSourceStreamReader:
+        options = parse_options(self.options)
+        start = options.starting_version
+        if start is None:
+            raise InvalidArgumentError(
+                "a stream of an azof table reads the events its commits add: give "
+                "option('starting_version', v) (a version, or 'latest' for the commits after "
+                "the query starts)"
+            )
+        if options.version is not None or options.known_at is not None:
+            raise InvalidArgumentError(
+                "a stream reads every new version: options 'version' and 'known_at' do not "
+                "apply to it"
+            )
+        table = open_table(options)
+        first = table.version + 1 if start == "latest" else int(start)
+        return AzofStreamReader(options, schema, first)
+
+    def writer(self, schema: StructType, overwrite: bool) -> DataSourceWriter:
+        return AzofWriter(_write_target(self.options, schema, overwrite))
+
+    def streamWriter(self, schema: StructType, overwrite: bool) -> DataSourceStreamWriter:
+        target = _write_target(self.options, schema, overwrite)
+        if target.options.stream_id is None:
+            raise InvalidArgumentError(
+                "a streaming write to azof needs option('checkpointLocation', ...) (or "
+                "option('stream_id', ...)): it identifies the stream, so that a restarted "
+                "query does not commit a micro-batch twice"
+            )
+        return AzofStreamWriter(target, schema)
+
+
+def _write_target(options: Any, schema: StructType, overwrite: bool) -> WriteTarget:
+    if overwrite:
+        raise InvalidArgumentError(
+            "azof tables are not overwritten: every write appends events (late rows and "
+            "corrections included, deletes with Table.delete); use mode('append'), or "
+            "option('error_if_exists', 'true') to refuse an existing table"
+        )
+    return plan_write(parse_write_options(options), schema)
 
 
 def _check_columns(pinned: PinnedRead, names: Sequence[str]) -> None:
