@@ -399,7 +399,11 @@ def upload(folder: Path, uri: str, options: dict[str, Any]) -> int:
     storage = open_storage(uri, options)
     files = [p for p in sorted(folder.rglob("*")) if p.is_file()]
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda p: storage.write(p.relative_to(folder).as_posix(), p.read_bytes()), files))
+        list(
+            pool.map(
+                lambda p: storage.write(p.relative_to(folder).as_posix(), p.read_bytes()), files
+            )
+        )
     return len(files)
 
 
@@ -515,8 +519,7 @@ def render(results: dict[str, Any], command: str) -> str:
         "request in flight (requests that overlap share one): `meta` = version hint and "
         "snapshot, `footer` = a data file's size or tail, `data` = column ranges.",
         "",
-        "| as of | path | requests | meta | footer | data | round trips | before data | "
-        "of data |",
+        "| as of | path | requests | meta | footer | data | round trips | before data | of data |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, row in reads.items():
