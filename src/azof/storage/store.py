@@ -19,7 +19,7 @@ import builtins
 import logging
 import os
 import threading
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -432,7 +432,9 @@ def open_storage(uri: str | Path, storage_options: dict[str, Any] | None = None)
     """Open the storage of a lakehouse: a local path or a URI (``s3://``, ``memory://``, ...).
 
     ``storage_options`` go to the object store as obstore config keys (credentials, region,
-    ``endpoint``, ``allow_http``, ...). A local folder must exist.
+    ``endpoint``, ``allow_http``, ...). A local folder must exist. A remote store opened
+    again with the same options (and the same ``AWS_*``/``GOOGLE_*``/``AZURE_*``
+    environment) reuses its HTTP client and connections.
     """
     options = dict(storage_options or {})
     text = str(uri)
@@ -457,7 +459,32 @@ def open_storage(uri: str | Path, storage_options: dict[str, Any] | None = None)
             f"unsupported lakehouse URI {text!r}; use a local path, file://, memory://, "
             "s3://, gs:// or az://"
         )
-    config, client_options = _split_options(options)
+    store, native = _remote_store(text, *_split_options(options))
+    return Storage(store, text.rstrip("/"), native=native)
+
+
+# Remote stores opened, by URI, options and the environment they read: opening one builds an
+# HTTP client (milliseconds), which later opens of the same lakehouse reuse, with its
+# connections and the native filesystem.
+_OPENED: OrderedDict[tuple[str, str], tuple[Any, _NativeReads]] = OrderedDict()
+_OPENED_LOCK = threading.Lock()
+_OPENED_SIZE = 32
+_ENV_PREFIXES = ("AWS_", "GOOGLE_", "AZURE_")
+
+
+def _remote_store(
+    text: str, config: dict[str, Any], client_options: dict[str, Any]
+) -> tuple[Any, _NativeReads]:
+    """The obstore store of a remote URI and its native reads (reused when opened before
+    with the same options and environment)."""
+    environ = sorted((k, v) for k, v in os.environ.items() if k.upper().startswith(_ENV_PREFIXES))
+    options = sorted((str(k), repr(v)) for k, v in {**config, **client_options}.items())
+    key = (text, repr((options, sorted(client_options), environ)))
+    with _OPENED_LOCK:
+        found = _OPENED.get(key)
+        if found is not None:
+            _OPENED.move_to_end(key)
+            return found
     try:
         store = from_url(
             text, config=cast(Any, config or None), client_options=cast(Any, client_options or None)
@@ -471,8 +498,12 @@ def open_storage(uri: str | Path, storage_options: dict[str, Any] | None = None)
         if type(exc).__name__ == "PanicException":
             raise InvalidArgumentError(f"cannot open {text!r}: {exc}") from None
         raise
-    uri = text.rstrip("/")
-    return Storage(store, uri, native=_NativeReads(uri, _native_target(store, client_options)))
+    opened = (store, _NativeReads(text.rstrip("/"), _native_target(store, client_options)))
+    with _OPENED_LOCK:
+        _OPENED[key] = opened
+        while len(_OPENED) > _OPENED_SIZE:
+            _OPENED.popitem(last=False)
+    return opened
 
 
 _STORE_KINDS = {"S3Store": "s3", "GCSStore": "gcs", "AzureStore": "azure"}
