@@ -238,6 +238,9 @@ def test_s3_environment_is_read_as_obstore_reads_it() -> None:
     }
     got = _s3_options(native_target("s3", {"bucket": "b"}, {}, "", environ=environ))
     assert (got["access_key"], got["secret_key"]) == ("ENVKEY", "ENVSECRET")
+    plain = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9000", "AWS_ALLOW_HTTP": "true"}
+    over_http = _s3_options(native_target("s3", {"bucket": "b"}, {}, "", environ=plain))
+    assert (over_http["scheme"], over_http["endpoint_override"]) == ("http", "127.0.0.1:9000")
     assert got["region"] == "ap-south-1"
     assert (got["scheme"], got["endpoint_override"]) == ("https", "s3.example.com")
     explicit = native_target(

@@ -73,6 +73,20 @@ _TRANSPORT_ONLY = frozenset(
     }
 )
 
+# Every obstore client option (besides the transport-only ones, _client maps allow_http,
+# the timeouts and proxy_url; the others have no pyarrow counterpart).
+_CLIENT_KEYS = _TRANSPORT_ONLY | {
+    "allow_http",
+    "allow_invalid_certificates",
+    "connect_timeout",
+    "default_headers",
+    "proxy_ca_certificate",
+    "proxy_excludes",
+    "proxy_url",
+    "root_certificate",
+    "timeout",
+}
+
 # S3 config keys (obstore's names after its aliases are resolved), by what happens to them.
 _S3_ALIASES = {
     "access_key_id": "access_key_id",
@@ -249,7 +263,15 @@ def native_target(
     this process's).
     """
     env = os.environ if environ is None else environ
-    client, reason = _client(client_options)
+    prefix_of = {"s3": "aws_", "gcs": "google_", "azure": "azure_"}
+    from_env = {}  # obstore reads client options from the environment too (AWS_ALLOW_HTTP)
+    for name, value in env.items():
+        lower = name.lower()
+        if kind in prefix_of and lower.startswith(prefix_of[kind]):
+            key = lower[len(prefix_of[kind]) :]
+            if key in _CLIENT_KEYS:
+                from_env[key] = value
+    client, reason = _client({**from_env, **client_options})
     if reason is not None:
         return reason
     if kind == "s3":
