@@ -136,13 +136,16 @@ class LatencyProxy:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def mark(self) -> int:
-        with self._lock:
-            return len(self.log)
+    def mark(self) -> float:
+        """A point in time to take the log from."""
+        time.sleep(0.1)  # the last request before it is logged when its answer has been sent
+        return time.perf_counter()
 
-    def since(self, mark: int) -> list[Request]:
+    def since(self, mark: float) -> list[Request]:
+        """The requests that arrived after ``mark``."""
+        time.sleep(0.1)
         with self._lock:
-            return list(self.log[mark:])
+            return [r for r in self.log if r.start >= mark]
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         upstream_reader, upstream_writer = await asyncio.open_connection(
@@ -611,6 +614,7 @@ def render(results: dict[str, Any], command: str) -> str:
                 f"{r['data']} | {r['rounds']} | {r['rounds_before_data']} | "
                 f"{r['data_rounds']} |"
             )
+    lines += ["", *findings(results)]
     duck = results["duckdb"]
     lines.append("")
     if "error" in duck:
@@ -635,6 +639,45 @@ def render(results: dict[str, Any], command: str) -> str:
                 f"{there / row['native']:.2f}x |"
             )
     return "\n".join(lines)
+
+
+def findings(results: dict[str, Any]) -> list[str]:
+    """The targets (at most 3 sequential round trips before the data reads; within 1.5x of
+    the local read) against the figures, with the cause of what is missed."""
+    reads = results["reads"].values()
+    before = [r["native_latency_requests"]["rounds_before_data"] for r in reads]
+    of_data = [r["native_latency_requests"]["data_rounds"] for r in reads]
+    ratios = {name: r["native"] / r["local"] for name, r in results["reads"].items()}
+    over = {name: x for name, x in ratios.items() if x > 1.5}
+    lines = [
+        "**Targets.** *At most 3 sequential round trips before the data reads*: "
+        f"{min(before)}-{max(before)} on the native path"
+        + (" (met)." if max(before) <= 3 else " (missed).")
+        + " A cold read opens the table with 4 requests, each waiting for the one before "
+        "(`version.txt`; `HEAD s<N>.json`, is the hinted version live; `HEAD s<N+1>.json`, "
+        "is there a later one; `GET s<N>.json`: `azof.tablelog.current_version` and "
+        "`load_snapshot`), then reads the footers of all its files in one round trip (their "
+        "sizes come from the snapshot, so no `HEAD` each). Sending `GET s<N>.json` and "
+        "`HEAD s<N+1>.json` together once the hint is read would make it 2 + 1 = 3; that "
+        "change is in the table log, not in the storage layer measured here. The data "
+        f"reads then take {min(of_data)}-{max(of_data)} round trip(s): the column ranges of "
+        "all files and buckets are fetched concurrently. Through the obstore bridge each "
+        "file also costs a `HEAD` per open (pyarrow opens a file once for its footer and "
+        "again for its data), so it makes more requests and more round trips.",
+        "",
+        f"*Within 1.5x of the local read*: the native path is "
+        f"{min(ratios.values()):.2f}x-{max(ratios.values()):.2f}x of local"
+        + (
+            " (met at every time)."
+            if not over
+            else f"; over 1.5x at {', '.join(f'{n} ({x:.2f}x)' for n, x in over.items())}. "
+            "Timings on this shared 2-core machine, which also runs the S3 server, vary by "
+            "tens of percent between runs; where the read is small the gap is the fixed cost "
+            "of its requests (compare *requests alone*: 5-6 round trips to the server before "
+            "any data, and the server's own CPU), which a local read does not pay."
+        ),
+    ]
+    return lines
 
 
 def check(results: dict[str, Any]) -> list[str]:
