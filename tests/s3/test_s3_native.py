@@ -319,3 +319,25 @@ def test_gcs_and_azure_targets() -> None:
     odd = native_target("azure", {**config, "use_fabric_endpoint": "true"}, {}, "", environ={})
     assert isinstance(odd, str)
     assert "use_fabric_endpoint" in odd
+
+
+def test_cold_scan_round_trips(s3_server: Any, tables: tuple[str, Path]) -> None:
+    """Through a proxy that delays each request by 20 ms: a cold scan reads its footers in one
+    round trip (no HEAD per data file) and then its data in at most two."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import remote  # the latency proxy of benchmarks/remote.py
+
+    uri, _ = tables
+    proxy = remote.LatencyProxy(s3_server.endpoint, 0.02)
+    options = {**s3_server.storage_options(), "endpoint": proxy.endpoint}
+    mark = proxy.mark()
+    azof.Lakehouse(uri, storage_options=options).table("events").scan(as_of=PROBES[3])
+    logged = proxy.since(mark)
+    seen = remote.describe_requests(logged)
+    assert not [r for r in logged if r.method == "HEAD" and r.path.endswith(".parquet")]
+    assert seen["footer"] >= 2
+    assert seen["meta"] == 4  # version.txt, HEAD s<N>, HEAD s<N+1>, GET s<N> (azof.tablelog)
+    assert seen["rounds_before_data"] == seen["meta"] + 1  # all footers in one round trip
+    assert seen["data_rounds"] <= 2
