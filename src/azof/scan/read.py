@@ -42,6 +42,13 @@ __all__ = [
 ]
 
 
+REMOTE_IO_THREADS = 32
+"""Footers of a bucket's files on an object store read at once (one round trip, not many)."""
+REMOTE_BUCKET_THREADS = 8
+"""Buckets read at once on an object store (their requests overlap; CPU work still shares
+Arrow's pool)."""
+
+
 @dataclass(frozen=True)
 class ScanRequest:
     """What to read: as of when, which columns, and which filters.
@@ -206,11 +213,17 @@ def open_fragment(
     partition_expression: pc.Expression | None = None,
     *,
     version: int | None = None,
+    trust_size: bool = False,
 ) -> ds.ParquetFileFragment:
     """A data file as a Parquet fragment with its footer read (a missing or unreadable file
-    is a :class:`CorruptTableError`, naming snapshot ``version`` when given)."""
+    is a :class:`CorruptTableError`, naming snapshot ``version`` when given). With
+    ``trust_size`` the record's ``size`` is taken as the file's, which saves an object
+    store a request for it."""
     fragment = ds.ParquetFileFormat().make_fragment(
-        data_file.file, filesystem, partition_expression=partition_expression
+        data_file.file,
+        filesystem,
+        partition_expression=partition_expression,
+        file_size=data_file.size if trust_size else None,
     )
     assert isinstance(fragment, ds.ParquetFileFragment)
     named = f"{snapshot_name(version)} names " if version is not None else ""
@@ -247,26 +260,36 @@ def _fragments(
     metrics: ScanMetrics,
     *,
     count_bytes: bool = False,
+    remote: bool = False,
 ) -> list[_Group]:
     """The planned files' fragments (row groups pruned by ``condition``), checked against
     the schema and grouped, in plan order, by where the requested columns lie in them.
 
     The files read (not those pruned) go to ``metrics.files``; with ``count_bytes`` (local
-    disk, where no request counts them) the compressed bytes of the column chunks read go
-    to ``metrics.bytes_read``."""
+    disk and native remote reads, where no bridge counts them) the compressed bytes of the
+    column chunks read go to ``metrics.bytes_read``. Footers of ``remote`` files are read
+    concurrently."""
     wanted = set(columns)
     groups: list[_Group] = []
     ruled_out = _ruled_out_by_key_range(snapshot, planned, condition, filesystem)
-    for item in planned:
-        if item.file.file in ruled_out:
-            continue
-        fragment = open_fragment(
+    kept_items = [item for item in planned if item.file.file not in ruled_out]
+
+    def open_item(item: PlannedFile) -> ds.ParquetFileFragment:
+        return open_fragment(
             table,
             item.file,
             filesystem,
             pc.field(PRIORITY) == pa.scalar(item.priority, pa.int32()),
             version=snapshot.version,
+            trust_size=remote,
         )
+
+    if remote and len(kept_items) > 1:  # footers of remote files: one round trip, not one each
+        with ThreadPoolExecutor(max_workers=min(len(kept_items), REMOTE_IO_THREADS)) as pool:
+            fragments = list(pool.map(open_item, kept_items))
+    else:
+        fragments = [open_item(item) for item in kept_items]
+    for item, fragment in zip(kept_items, fragments, strict=True):
         located = file_columns(table, snapshot.schema, item.file, fragment.physical_schema)
         located = tuple((name, found) for name, found in located if name in wanted)
         metrics.row_groups_total += fragment.num_row_groups
@@ -421,7 +444,8 @@ def read_rows(
         condition,
         filesystem,
         metrics,
-        count_bytes=counter is None,
+        count_bytes=counter is None or storage.native_reads,  # no bridge counts them
+        remote=not storage.is_local,
     )
     try:
         parts = [_read_group(schema, g, condition, filesystem, out) for g in groups]
@@ -626,7 +650,11 @@ def execute_scan(
     if len(work) == 1:
         parts = [reader.merged(*work[0])]
     else:
-        with ThreadPoolExecutor(max_workers=min(len(work), os.cpu_count() or 1)) as pool:
+        # buckets wait on the network more than on the CPU on object stores
+        workers = os.cpu_count() or 1
+        if not storage.is_local:
+            workers = max(workers, REMOTE_BUCKET_THREADS)
+        with ThreadPoolExecutor(max_workers=min(len(work), workers)) as pool:
             parts = list(pool.map(lambda item: reader.merged(*item), work))
     result = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
     metrics.rows_out = result.num_rows

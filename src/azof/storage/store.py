@@ -20,6 +20,7 @@ import logging
 import os
 import threading
 import time
+from collections import Counter, OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,9 +37,10 @@ from obstore.store import LocalStore, MemoryStore, from_url
 
 from azof.errors import InvalidArgumentError, StorageError
 from azof.storage.arrowfs import ReadCounter, StorageHandler, input_file
+from azof.storage.native import NativeTarget, native_target
 from azof.timestamps import parse_duration
 
-__all__ = ["SLOW_CALL_SECONDS", "ObjectInfo", "Storage", "open_storage"]
+__all__ = ["SLOW_CALL_SECONDS", "ObjectInfo", "RequestCounter", "Storage", "open_storage"]
 
 _LOG = logging.getLogger(__name__)
 SLOW_CALL_SECONDS = 1.0
@@ -75,16 +77,82 @@ def _clean_relative(path: str) -> str:
     return "/".join(parts)
 
 
+class RequestCounter:
+    """Requests sent through obstore, by kind (``get``, ``get_range``, ``head``, ``list``,
+    ``put``, ``delete``): one counter per opened store, shared by every view of it.
+
+    Data reads through a native pyarrow filesystem (:meth:`Storage.arrow_filesystem`) are
+    not counted here: they never pass through Python."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+
+    def add(self, kind: str) -> None:
+        with self._lock:
+            self._counts[kind] += 1
+
+    def snapshot(self) -> dict[str, int]:
+        """The counts so far (a copy)."""
+        with self._lock:
+            return dict(self._counts)
+
+    @property
+    def total(self) -> int:
+        with self._lock:
+            return sum(self._counts.values())
+
+
+class _NativeReads:
+    """The native pyarrow filesystem of a remote store (or why there is none), built once on
+    first use and shared by every view of the store."""
+
+    def __init__(self, uri: str, target: NativeTarget | str) -> None:
+        self.target = target
+        self._uri = uri
+        self._lock = threading.Lock()
+        self._filesystem: pafs.FileSystem | None = None
+        self._logged = False
+
+    def filesystem(self) -> tuple[pafs.FileSystem, str] | None:
+        """(filesystem, root of the store in it), or ``None``: read through obstore."""
+        target = self.target
+        with self._lock:
+            if isinstance(target, str):
+                if not self._logged:
+                    _LOG.debug("%s: data files read through obstore: %s", self._uri, target)
+                    self._logged = True
+                return None
+            if self._filesystem is None:
+                try:
+                    self._filesystem = target.filesystem()
+                except (OSError, ValueError, TypeError, pa.ArrowException) as exc:
+                    self.target = f"pyarrow cannot build its {target.kind} filesystem: {exc}"
+                    return None
+                _LOG.debug("%s: data files read natively (pyarrow %s)", self._uri, target.kind)
+            return self._filesystem, target.root
+
+
 class Storage:
     """A view of one object store below a root prefix."""
 
     def __init__(
-        self, store: Any, uri: str, local_root: Path | None = None, prefix: str = ""
+        self,
+        store: Any,
+        uri: str,
+        local_root: Path | None = None,
+        prefix: str = "",
+        *,
+        native: _NativeReads | None = None,
+        requests: RequestCounter | None = None,
     ) -> None:
         self._store = store
         self.uri = uri
         self._local_root = local_root
         self._prefix = prefix
+        self._native = native
+        self.requests = requests if requests is not None else RequestCounter()
+        """Requests this store was sent through obstore (shared with :meth:`child` views)."""
 
     def _key(self, path: str) -> str:
         path = _clean_relative(path)
@@ -109,7 +177,23 @@ class Storage:
         key = self._key(prefix)
         uri = f"{self.uri.rstrip('/')}/{_clean_relative(prefix)}"
         local = self._local_root / _clean_relative(prefix) if self._local_root else None
-        return Storage(self._store, uri, local, key)
+        return Storage(self._store, uri, local, key, native=self._native, requests=self.requests)
+
+    @property
+    def native_reads(self) -> bool:
+        """Whether :meth:`arrow_filesystem` reads through a native pyarrow filesystem (S3,
+        GCS, Azure with storage options it can take), not through obstore."""
+        return self._native is not None and self._native.filesystem() is not None
+
+    @property
+    def native_fallback_reason(self) -> str | None:
+        """Why a remote store reads data files through obstore (``None``: it does not, or
+        the store is local or in memory)."""
+        if self._native is None:
+            return None
+        self._native.filesystem()
+        target = self._native.target
+        return target if isinstance(target, str) else None
 
     # -- symlinks (local disk) ----------------------------------------------------------------
 
@@ -172,6 +256,7 @@ class Storage:
         """The whole object; ``FileNotFoundError`` when it does not exist."""
         self._inside(path, "read")
         try:
+            self.requests.add("get")
             with self._timed("get", path):
                 return bytes(obstore.get(self._store, self._key(path)).bytes())
         except FileNotFoundError:
@@ -187,6 +272,7 @@ class Storage:
             return b""
         self._inside(path, "read")
         try:
+            self.requests.add("get_range")
             with self._timed("get_range", path):
                 data = obstore.get_range(self._store, self._key(path), start=start, end=end)
             return bytes(data)
@@ -197,6 +283,7 @@ class Storage:
 
     def exists(self, path: str) -> bool:
         try:
+            self.requests.add("head")
             obstore.head(self._store, self._key(path))
         except FileNotFoundError:
             return False
@@ -206,6 +293,7 @@ class Storage:
 
     def info(self, path: str) -> ObjectInfo:
         try:
+            self.requests.add("head")
             with self._timed("head", path):
                 meta = obstore.head(self._store, self._key(path))
         except FileNotFoundError:
@@ -215,10 +303,21 @@ class Storage:
         return ObjectInfo(_clean_relative(path), int(meta["size"]), meta["last_modified"])
 
     def arrow_filesystem(self, counter: ReadCounter | None = None) -> pafs.FileSystem:
-        """A pyarrow filesystem rooted here, for Parquet scans (on local disk, without a
-        counter, files open as native memory maps through :meth:`open_input`)."""
+        """A read-only pyarrow filesystem rooted here, for Parquet scans.
+
+        On local disk (without a counter) files open as native memory maps through
+        :meth:`open_input`. On S3, GCS and Azure it is pyarrow's own filesystem for the
+        store, built from the same options (:mod:`azof.storage.native`), when they map to
+        one: footers and coalesced ranges are then fetched by Arrow's I/O threads, and
+        ``counter`` counts nothing. Otherwise every read goes through obstore (the bridge
+        of :mod:`azof.storage.arrowfs`, counted by ``counter``)."""
         if self._local_root is not None and counter is None:
             return pafs.PyFileSystem(_LocalHandler(self))
+        native = self._native.filesystem() if self._native is not None else None
+        if native is not None:
+            filesystem, root = native
+            base = f"{root}/{self._prefix}" if self._prefix else root
+            return pafs.SubTreeFileSystem(base, filesystem)
         return pafs.PyFileSystem(StorageHandler(self, counter))
 
     def open_input(self, path: str) -> pa.NativeFile:
@@ -240,6 +339,7 @@ class Storage:
         if self._local_root is not None:
             return self._local_listing(prefix, recursive)[0]
         key = self._key(prefix)
+        self.requests.add("list")
         try:
             with self._timed("list", prefix):
                 if recursive:
@@ -262,6 +362,7 @@ class Storage:
             folders = self._local_listing(prefix, recursive=False)[1]
             return sorted(folder.rsplit("/", 1)[-1] for folder in folders)
         key = self._key(prefix)
+        self.requests.add("list")
         try:
             with self._timed("list_with_delimiter", prefix):
                 listing = obstore.list_with_delimiter(self._store, key or None)
@@ -276,6 +377,7 @@ class Storage:
     def write(self, path: str, data: bytes) -> None:
         """Write (or overwrite) an object atomically."""
         self._inside(path, "write")
+        self.requests.add("put")
         try:
             with self._timed("put", path):
                 obstore.put(self._store, self._key(path), data)
@@ -285,6 +387,7 @@ class Storage:
     def write_if_absent(self, path: str, data: bytes) -> bool:
         """Create ``path`` only if no object is there; ``False`` when one already was."""
         self._inside(path, "create")
+        self.requests.add("put")
         try:
             with self._timed("put_if_absent", path):
                 obstore.put(self._store, self._key(path), data, mode="create")
@@ -298,6 +401,7 @@ class Storage:
         """Delete ``path`` (nothing there is fine); refused when a link takes it outside the
         root."""
         self._inside(path, "delete")
+        self.requests.add("delete")
         try:
             with self._timed("delete", path):
                 obstore.delete(self._store, self._key(path))
@@ -362,7 +466,9 @@ def open_storage(uri: str | Path, storage_options: dict[str, Any] | None = None)
 
     ``storage_options`` go to the object store as obstore config keys (credentials, region,
     ``endpoint``, ``allow_http``, ...). A local folder that does not exist yet is created by
-    the first write (reads find it empty).
+    the first write (reads find it empty). A remote store opened
+    again with the same options (and the same ``AWS_*``/``GOOGLE_*``/``AZURE_*``
+    environment) reuses its HTTP client and connections.
     """
     options = dict(storage_options or {})
     text = str(uri)
@@ -387,7 +493,33 @@ def open_storage(uri: str | Path, storage_options: dict[str, Any] | None = None)
             f"unsupported lakehouse URI {text!r}; use a local path, file://, memory://, "
             "s3://, gs:// or az://"
         )
-    config, client_options, retry_config = _split_options(options)
+    store, native = _remote_store(text, *_split_options(options))
+    return Storage(store, text.rstrip("/"), native=native)
+
+
+# Remote stores opened, by URI, options and the environment they read: opening one builds an
+# HTTP client (milliseconds), which later opens of the same lakehouse reuse, with its
+# connections and the native filesystem.
+_OPENED: OrderedDict[tuple[str, str], tuple[Any, _NativeReads]] = OrderedDict()
+_OPENED_LOCK = threading.Lock()
+_OPENED_SIZE = 32
+_ENV_PREFIXES = ("AWS_", "GOOGLE_", "AZURE_")
+
+
+def _remote_store(
+    text: str, config: dict[str, Any], client_options: dict[str, Any], retry_config: dict[str, Any]
+) -> tuple[Any, _NativeReads]:
+    """The obstore store of a remote URI and its native reads (reused when opened before
+    with the same options and environment)."""
+    environ = sorted((k, v) for k, v in os.environ.items() if k.upper().startswith(_ENV_PREFIXES))
+    options = sorted((str(k), repr(v)) for k, v in {**config, **client_options}.items())
+    retry = sorted((str(k), repr(v)) for k, v in retry_config.items())
+    key = (text, repr((options, sorted(client_options), retry, environ)))
+    with _OPENED_LOCK:
+        found = _OPENED.get(key)
+        if found is not None:
+            _OPENED.move_to_end(key)
+            return found
     try:
         store = from_url(
             text,
@@ -404,7 +536,30 @@ def open_storage(uri: str | Path, storage_options: dict[str, Any] | None = None)
         if type(exc).__name__ == "PanicException":
             raise InvalidArgumentError(f"cannot open {text!r}: {exc}") from None
         raise
-    return Storage(store, text.rstrip("/"))
+    opened = (store, _NativeReads(text.rstrip("/"), _native_target(store, client_options)))
+    with _OPENED_LOCK:
+        _OPENED[key] = opened
+        while len(_OPENED) > _OPENED_SIZE:
+            _OPENED.popitem(last=False)
+    return opened
+
+
+_STORE_KINDS = {"S3Store": "s3", "GCSStore": "gcs", "AzureStore": "azure"}
+
+
+def _native_target(store: Any, client_options: dict[str, Any]) -> NativeTarget | str:
+    """The native filesystem matching an obstore store, or why there is none."""
+    kind = _STORE_KINDS.get(type(store).__name__)
+    if kind is None:
+        return f"no native pyarrow filesystem for {type(store).__name__}"
+    try:
+        config = dict(store.config or {})  # the options given and those the URL implies
+        prefix = str(store.prefix or "")
+    except BaseException as exc:  # obstore panics (a BaseException) on some configs
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        return f"obstore does not report its configuration ({type(exc).__name__})"
+    return native_target(kind, config, client_options, prefix)
 
 
 def _local_storage(folder: Path) -> Storage:
