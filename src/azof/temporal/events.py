@@ -55,6 +55,7 @@ __all__ = [
     "run_starts",
     "state_at",
     "state_before",
+    "window_files",
     "window_units",
 ]
 
@@ -298,7 +299,7 @@ def read_planned(
     return rows
 
 
-def _window_files(source: Source, low: int | None, high: int | None) -> list[PlannedFile]:
+def window_files(source: Source, low: int | None, high: int | None) -> list[PlannedFile]:
     """Files that may hold events in ``[low, high]`` (units): every file but compaction's
     bases, with its priority among all the snapshot's files."""
     per_unit = source.per_unit
@@ -346,7 +347,7 @@ def _window(
 ) -> pa.Table:
     if low is not None and high is not None and low > high:
         return empty_events(source, columns)
-    rows = read_planned(source, _window_files(source, low, high), columns, keys, low, high)
+    rows = read_planned(source, window_files(source, low, high), columns, keys, low, high)
     if rows is None:
         return empty_events(source, columns)
     return _finish(_winning_events(rows), source, columns)
