@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from azof.scan.read import ScanMetrics
     from azof.sql import ExecutionContext
     from azof.table import Table, TableWriter
+    from azof.temporal.training import Feature, point_in_time_join
     from azof.write.evolve import SchemaUpdate
     from azof.write.writer import Commit
 
@@ -49,6 +50,7 @@ __all__ = [
     "CompactionStats",
     "CorruptTableError",
     "ExecutionContext",
+    "Feature",
     "InvalidArgumentError",
     "Lakehouse",
     "ScanMetrics",
@@ -62,6 +64,7 @@ __all__ = [
     "UnsupportedFormatError",
     "VacuumResult",
     "VersionNotFoundError",
+    "point_in_time_join",
 ]
 
 __version__ = "0.3.0.dev0"
@@ -71,12 +74,14 @@ _LAZY = {
     "CompactionPolicy": "azof.compact.policy",
     "CompactionStats": "azof.compact.rewrite",
     "ExecutionContext": "azof.sql",
+    "Feature": "azof.temporal.training",
     "Lakehouse": "azof.lakehouse",
     "ScanMetrics": "azof.scan.read",
     "SchemaUpdate": "azof.write.evolve",
     "Table": "azof.table",
     "TableWriter": "azof.table",
     "VacuumResult": "azof.compact.vacuum",
+    "point_in_time_join": "azof.temporal.training",
 }
 """Public name -> the module that defines it, imported when the name is first used."""
 

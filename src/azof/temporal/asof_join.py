@@ -30,7 +30,16 @@ from azof.timestamps import parse_instant
 if TYPE_CHECKING:
     from azof.table import Table
 
-__all__ = ["BATCH_ROWS", "KeyColumns", "asof_join", "key_columns", "to_arrow"]
+__all__ = [
+    "BATCH_ROWS",
+    "KeyColumns",
+    "asof_join",
+    "event_time_name",
+    "key_columns",
+    "known_at_column",
+    "table_keys",
+    "to_arrow",
+]
 
 KeyColumns = str | Sequence[str] | Mapping[str, str]
 """``on``: the left column holding the key, the left columns holding the table's key
