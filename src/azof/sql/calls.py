@@ -103,7 +103,9 @@ FUNCTIONS: dict[str, _Signature] = {
             _Parameter("at", "text", nullable=False),
         ),
         named=(
-            *_SNAPSHOT,
+            _COLUMNS,
+            _VERSION,
+            _Parameter("known_at", "text"),  # a column of the left rows, or an instant
             _Parameter("prefix", "text", nullable=False),
             _Parameter("suffix", "text", nullable=False),
         ),
