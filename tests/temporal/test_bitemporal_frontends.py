@@ -65,7 +65,8 @@ def test_sql_known_at_column(tmp_path: Path) -> None:
     assert got.column("balance").to_pylist() == [100.0, 50.0, 90.0]
     instant = format_instant(table.commit_time(1))
     one = ctx.sql(
-        f"SELECT * FROM azof_asof_join('balances', 'labels', known_at => '{instant}') ORDER BY id"
+        "SELECT * FROM azof_asof_join('balances', 'labels', "
+        f"known_at => TIMESTAMP '{instant}') ORDER BY id"
     ).to_arrow_table()
     assert one.column("balance").to_pylist() == [100.0, 100.0, 100.0]
     with pytest.raises(azof.InvalidArgumentError, match="neither a column"):

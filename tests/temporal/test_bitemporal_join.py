@@ -5,6 +5,7 @@ the rows committed up to the row's known_at, then an as-of lookup at the row's t
 
 from __future__ import annotations
 
+import random
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -219,3 +220,29 @@ def test_on_takes_a_name_a_list_or_a_mapping() -> None:
         assert got.column("balance").to_pylist() == want
     with pytest.raises(azof.InvalidArgumentError, match="key column"):
         asof_join(table, labels, on=["account", "ts"])
+
+
+@pytest.mark.parametrize("spread", [1, 10**12])  # dense keys (a lookup table) and sparse
+def test_integer_keys_match_the_same_join_on_text_keys(spread: int) -> None:
+    """Integer keys take other paths (codes without hashing); the answers are those of the
+    same rows with the keys as text, many keys (beyond the pushed-down key list) included."""
+    rng = random.Random(spread)
+    fields = [("event_time", pa.timestamp("ms", tz="UTC")), ("v", pa.int64())]
+    by_int = lake().create_table("i", pa.schema([("key", pa.int64()), *fields]))
+    by_text = lake().create_table("s", pa.schema([("key", pa.string()), *fields]))
+    for _ in range(4):
+        keys = [rng.randrange(3000) * spread for _ in range(500)]
+        times = [day(rng.randrange(40)) for _ in keys]
+        values = [rng.randrange(100) for _ in keys]
+        by_int.append({"key": keys, "event_time": times, "v": values})
+        by_text.append({"key": [str(k) for k in keys], "event_time": times, "v": values})
+        gone = list({rng.randrange(3000) * spread for _ in range(30)})
+        deleted_on = day(rng.randrange(40))
+        by_int.delete(gone, deleted_on)
+        by_text.delete([str(k) for k in gone], deleted_on)
+    probe = [rng.randrange(3100) * spread for _ in range(4000)]
+    when = [day(rng.uniform(-1, 42)) for _ in probe]
+    ints = asof_join(by_int, pa.table({"key": probe, "ts": when}))
+    texts = asof_join(by_text, pa.table({"key": [str(k) for k in probe], "ts": when}))
+    assert ints.column("v").equals(texts.column("v"))
+    assert ints.column("v").null_count < len(probe)

@@ -128,17 +128,20 @@ def _read_events(
 ) -> tuple[pa.Table, npt.NDArray[np.int32]] | None:
     """The events of ``keys`` with ``event_time <= high`` that a probe at or after ``low``
     may match (every event at or after ``low``, and at least each key's winning event
-    before it), unsorted, as ``key``, ``event_time``, ``columns``, ``_azof_deleted``; and
-    each row's priority (greater wins a tie of ``(key, event_time)``)."""
+    before it; maybe events of other keys too, which match no probe), unsorted, as
+    ``key``, ``event_time``, ``columns``, ``_azof_deleted``; and each row's priority
+    (greater wins a tie of ``(key, event_time)``)."""
     names = [KEY, EVENT_TIME, *columns, TOMBSTONE]
     if not source.snapshot.segments:  # only pending deltas: one pass from the beginning
-        rows = read_planned(source, window_files(source, None, high), columns, keys, None, high)
+        files = window_files(source, None, high)
+        rows = read_planned(source, files, columns, keys, None, high, exact=False)
         if rows is None:
             return None
         priority = np.asarray(rows.column(PRIORITY), dtype=np.int32)
         return rows.select(names), priority
     before = state_before(source, columns, keys, low)  # one row per key, all before ``low``
-    window = read_planned(source, window_files(source, low, high), columns, keys, low, high)
+    files = window_files(source, low, high)
+    window = read_planned(source, files, columns, keys, low, high, exact=False)
     if window is None:
         return before, np.zeros(before.num_rows, dtype=np.int32)
     priority = np.asarray(window.column(PRIORITY), dtype=np.int32)
@@ -217,6 +220,26 @@ def _winners(ordered: Ints, priority: npt.NDArray[np.int32]) -> Ints:
     return order[first]
 
 
+def _event_codes(event_keys: Any, keys: Any) -> Ints:
+    """Per event, the index of its key in ``keys`` (sorted, distinct); -1 if absent.
+    Integers by binary search (files hold sorted runs of keys), others by hash lookup."""
+    if pa.types.is_integer(keys.type) and len(keys) and len(event_keys):
+        values = np.asarray(event_keys)
+        distinct = np.asarray(keys)
+        low, high = int(distinct[0]), int(distinct[-1])
+        if high - low < max(4 * (len(values) + len(distinct)), 2**20):  # dense: a table
+            table = np.full(high - low + 1, -1, dtype=np.int64)
+            table[distinct - low] = np.arange(len(distinct), dtype=np.int64)
+            inside = (values >= low) & (values <= high)
+            slots = np.where(inside, values, low) - low
+            codes: Ints = np.where(inside, table[slots], -1)
+            return codes
+        where = np.minimum(np.searchsorted(distinct, values), len(distinct) - 1)
+        return np.where(distinct[where] == values, where, -1).astype(np.int64)
+    found: Any = pc.index_in(event_keys, value_set=keys)
+    return np.asarray(pc.fill_null(found, -1), dtype=np.int64)
+
+
 def lookup(source: Source, columns: list[str], probes: Probes) -> pa.Table:
     """Per probe, in order, ``columns`` (value columns or ``event_time``) of the last
     winning event of its key at or before its time; nulls where there is none, it is a
@@ -235,9 +258,7 @@ def lookup(source: Source, columns: list[str], probes: Probes) -> pa.Table:
     if read is None or read[0].num_rows == 0:
         return pa.Table.from_arrays([pa.nulls(n, f.type) for f in fields], schema=schema)
     events, priority = read
-    event_keys: Any = events.column(KEY).combine_chunks()
-    found_keys: Any = pc.index_in(event_keys, value_set=probes.keys)
-    code = np.asarray(pc.fill_null(found_keys, -1), dtype=np.int64)
+    code = _event_codes(events.column(KEY).combine_chunks(), probes.keys)
     event_times: Any = events.column(EVENT_TIME).combine_chunks()
     times = np.asarray(event_times.cast(pa.int64()), dtype=np.int64)
     ordered, wanted, width = _composite(code, times, probes)

@@ -281,10 +281,14 @@ def read_planned(
     keys: pa.Array[Any] | None,
     low: int | None,
     high: int | None,
+    *,
+    exact: bool = True,
 ) -> pa.Table | None:
     """The rows of ``planned`` (skipping files whose key range holds none of ``keys``)
     with ``low <= event_time <= high`` (units; ``None``: unbounded) and a key in ``keys``,
-    as :func:`~azof.scan.read.read_rows` returns them; ``None`` if no file is left."""
+    as :func:`~azof.scan.read.read_rows` returns them; ``None`` if no file is left. Not
+    ``exact``: beyond :data:`PUSHDOWN_KEYS` keys, rows of other keys between the least and
+    greatest of ``keys`` may come too (for callers that match the keys themselves)."""
     if keys is not None and len(keys) == 0:
         return None
     files = [p for p in planned if _may_hold_key(p.file, keys)]
@@ -294,7 +298,7 @@ def read_planned(
     rows = read_rows(
         source.storage, source.name, source.snapshot, files, columns, condition, source.metrics
     )
-    if keys is not None and len(keys) > PUSHDOWN_KEYS:
+    if exact and keys is not None and len(keys) > PUSHDOWN_KEYS:
         rows = rows.filter(pc.is_in(rows.column(KEY), value_set=keys))
     return rows
 
