@@ -12,9 +12,10 @@ Shapes (the two DuckDB published for its ASOF join, and azof's own):
 azof's tables are written to local disk in several appends (A: 10 by time, B: 10 random
 slices, C: one per round and the delete), and ``azof.temporal.asof_join`` is timed on the
 table as written and after compaction, reading from storage each time. DuckDB's
-``ASOF LEFT JOIN`` is timed, in the same process run, over the raw rows already held in
-memory (``ORDER BY`` the left row number: both answers keep the left order). The answers
-must agree row for row. Timings are medians of ``--runs`` after a warm-up. Then peak
+``ASOF LEFT JOIN`` is timed, in the same process run and alternately with azof, over the raw
+rows already held in memory (``ORDER BY`` the left row number: both answers keep the left
+order). The answers must agree row for row. Timings are medians of ``--runs`` after a
+warm-up. Then peak
 Arrow memory of a streamed join (a ``RecordBatchReader`` left side, consumed batch by
 batch) is measured in fresh processes for two stream lengths: bounded means equal peaks.
 
@@ -25,9 +26,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -37,7 +40,6 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 from report import machine, publish
-from timing import median_time
 
 import azof
 from azof.temporal import asof_join
@@ -91,7 +93,8 @@ def shape_a(scale: float, rng: np.random.Generator) -> tuple[Shape, list[np.ndar
     left = pa.table({"id": np.arange(int(half.sum())), "key": key[half],
                      "ts": stamps(times[half] - 30_000_000)})  # fmt: skip
     slices = np.array_split(np.arange(len(key)), 10)  # ten appends, by time
-    return Shape("a", "A: 5M-row build (100k minutes x 50 keys), 2.5M probes at -30 s", raw, left), slices
+    label = f"A: {len(key):,}-row build ({minutes:,} minutes x {keys} keys), probes at -30 s, half the keys"
+    return Shape("a", label, raw, left), slices
 
 
 def shape_b(scale: float, rng: np.random.Generator) -> tuple[Shape, list[np.ndarray[Any, Any]]]:
@@ -102,7 +105,8 @@ def shape_b(scale: float, rng: np.random.Generator) -> tuple[Shape, list[np.ndar
     left = pa.table({"id": np.arange(keys), "key": np.arange(keys, dtype=np.int64),
                      "ts": stamps(rng.integers(0, YEAR_US, keys))})  # fmt: skip
     slices = np.array_split(rng.permutation(rows), 10)
-    return Shape("b", "B: 100k probes (one per key) against a 1M-row build over a year", raw, left), slices
+    label = f"B: one probe per key ({keys:,} keys) against a {rows:,}-row build over a year"
+    return Shape("b", label, raw, left), slices
 
 
 def shape_c(scale: float, rng: np.random.Generator) -> tuple[Shape, list[np.ndarray[Any, Any]]]:
@@ -125,7 +129,7 @@ def shape_c(scale: float, rng: np.random.Generator) -> tuple[Shape, list[np.ndar
     picks = rng.integers(0, keys + keys // 100, lefts)  # ~1% unknown keys
     left = pa.table({"id": np.arange(lefts), "key": pa.array([f"K{i:07d}" for i in picks]),
                      "ts": stamps(rng.integers(-MONTH_US, (rounds + 1) * MONTH_US, lefts))})  # fmt: skip
-    label = "C: 1M left rows over 100k string keys, 5 events per key, 2% deleted"
+    label = f"C: random times over {keys:,} string keys (+1% unknown), {rounds} events per key, 2% deleted"
     return Shape("c", label, pa.concat_tables(parts), left), slices
 
 
@@ -146,22 +150,39 @@ def measure(shape: Shape, slices: list[np.ndarray[Any, Any]], folder: Path, runs
     def ours() -> pa.Table:
         return asof_join(table, shape.left, columns=["price"])
 
-    written = ours()
-    as_written = median_time(ours, runs)
-    table.compact()
-    compacted_answer = ours()
-    compacted = median_time(ours, runs)
     connection = duckdb.connect()
     connection.register("events", shape.raw)
     connection.register("left_rows", shape.left)
-    theirs = duckdb_join(connection)
-    duck = median_time(lambda: duckdb_join(connection), runs)
+
+    def theirs() -> pa.Table:
+        return duckdb_join(connection)
+
+    written, duck_answer = ours(), theirs()
+    as_written, duck_1 = paired_medians(ours, theirs, runs)
+    table.compact()
+    compacted_answer = ours()
+    compacted, duck_2 = paired_medians(ours, theirs, runs)
+    duck = statistics.median([duck_1, duck_2])
     connection.close()
-    assert written.column("price").equals(theirs.column("price")), f"{shape.name}: differs from DuckDB"
+    assert written.column("price").equals(duck_answer.column("price")), f"{shape.name}: differs"
     assert compacted_answer.column("price").equals(written.column("price")), shape.name
     matched = written.num_rows - written.column("price").null_count
     return {"as_written": as_written, "compacted": compacted, "duckdb": duck, "matched": matched,
             "files": len(slices)}  # fmt: skip
+
+
+def paired_medians(first: Callable[[], object], second: Callable[[], object], runs: int) -> tuple[float, float]:
+    """Median times of two actions run alternately (after a warm-up of each), so that the
+    load of a shared machine weighs on both alike."""
+    first()
+    second()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(runs):
+        for action, samples in ((first, times[0]), (second, times[1])):
+            begin = time.perf_counter()
+            action()
+            samples.append(time.perf_counter() - begin)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def stream_peak(folder: Path, name: str, rows: int, batch_rows: int) -> int:
@@ -244,7 +265,7 @@ def main() -> None:
         "azof reads each table from local disk on every run (as written: one file per "
         "append; compacted: the default policy); DuckDB joins the raw rows it already holds "
         "in memory. Both return the left rows in their order, and the answers agree row for "
-        f"row (checked in the run; {shapes}). Medians of {args.runs} runs after a warm-up.\n\n"
+        f"row (checked in the run; {shapes}). Medians of {args.runs} runs after a warm-up, azof and DuckDB run alternately (DuckDB's figure: the median of its two series).\n\n"
         + "\n".join(lines)
         + "\n\n"
         f"Streamed left side (`RecordBatchReader` in, `RecordBatchReader` out, joined "
