@@ -246,3 +246,35 @@ def test_integer_keys_match_the_same_join_on_text_keys(spread: int) -> None:
     texts = asof_join(by_text, pa.table({"key": [str(k) for k in probe], "ts": when}))
     assert ints.column("v").equals(texts.column("v"))
     assert ints.column("v").null_count < len(probe)
+
+
+def test_keys_with_long_and_short_histories() -> None:
+    """A key with hundreds of events (probes search all events, sorted) beside keys with a
+    few (probes bisect their key's run): both agree with the oracle."""
+    rng = random.Random(5)
+    table = lake().create_table(
+        "t", pa.schema([("key", pa.string()), ("event_time", pa.timestamp("ms", tz="UTC")),
+                        ("value", pa.int64())])
+    )  # fmt: skip
+    written: list[dict[str, Any]] = []
+    for hot in (True, False):
+        for _ in range(3):
+            count = 150 if hot else 20
+            rows = [
+                {"key": "hot" if hot else f"k{rng.randrange(10)}",
+                 "event_time": day(rng.randrange(300) / 4), "value": rng.randrange(1000)}
+                for _ in range(count)
+            ]  # fmt: skip
+            table.append(rows)
+            written += [{**r, "_deleted": False} for r in rows]
+        rows = [{"key": "hot", "event_time": day(30), "value": None, "_deleted": True}]
+        table.delete("hot", day(30))
+        written += rows
+    keys = [rng.choice(["hot", *(f"k{i}" for i in range(11))]) for _ in range(500)]
+    times = [day(rng.uniform(-1, 80)) for _ in keys]
+    got = asof_join(table, pa.table({"key": keys, "ts": times}))
+    want = [
+        oracle.asof(written, key, when.replace(microsecond=when.microsecond // 1000 * 1000))[1]
+        for key, when in zip(keys, times, strict=True)
+    ]
+    assert got.column("value").to_pylist() == want

@@ -22,7 +22,14 @@ import pyarrow as pa
 from azof.errors import InvalidArgumentError
 from azof.format.schema import EVENT_TIME, KEY
 from azof.scan.read import ScanMetrics
-from azof.temporal.asof_match import check_key_type, lookup, make_probes, time_column
+from azof.temporal.asof_match import (
+    Ints,
+    Probes,
+    check_key_type,
+    lookup,
+    make_probes,
+    time_column,
+)
 from azof.temporal.events import Source, open_source
 from azof.temporal.knowledge import versions_known_at
 from azof.timestamps import parse_instant
@@ -198,7 +205,7 @@ class _Join:
         arrays = [*frame.columns, *matched.columns]
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
-    def _by_version(self, versions: Any, probes: Any) -> pa.Table:
+    def _by_version(self, versions: Ints, probes: Probes) -> pa.Table:
         """Each row's lookup against the version its known_at selects (nulls for -1)."""
         fields = self.added
         n = len(versions)
@@ -220,7 +227,7 @@ class _Join:
         inverse[order] = np.arange(n, dtype=np.int64)
         return pa.concat_tables(parts).take(inverse)
 
-    def _lookup_at(self, version: int, probes: Any, fields: list[pa.Field[Any]]) -> pa.Table:
+    def _lookup_at(self, version: int, probes: Probes, fields: list[pa.Field[Any]]) -> pa.Table:
         """The lookup against one version: columns it does not have yet are null, and a
         column widened since is cast to the type of the loaded version."""
         source = open_source(self.table, version, None, self.source.metrics)

@@ -28,7 +28,15 @@ from azof.format.types import unit_nanos
 from azof.scan.merge import PRIORITY
 from azof.temporal.events import Source, read_planned, state_before, window_files
 
-__all__ = ["Probes", "Times", "check_key_type", "lookup", "make_probes", "time_column"]
+__all__ = [
+    "Ints",
+    "Probes",
+    "Times",
+    "check_key_type",
+    "lookup",
+    "make_probes",
+    "time_column",
+]
 
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
@@ -240,6 +248,43 @@ def _event_codes(event_keys: Any, keys: Any) -> Ints:
     return np.asarray(pc.fill_null(found, -1), dtype=np.int64)
 
 
+SHORT_RUNS = 64
+"""Up to this many events per key, probes search their key's run in place (a few
+vectorized bisection steps); beyond it, sorted probes search all events at once."""
+
+
+def _search(ordered: Ints, width: int, wanted: Ints, probes: Probes) -> Ints:
+    """Per probe, the index in ``ordered`` (the winning events' sort values: key code
+    ``value // width``) of the last event of its key at or before it; -1 if none."""
+    n_keys = len(probes.keys)
+    key_of = ordered // width
+    starts = np.searchsorted(key_of, np.arange(n_keys + 1, dtype=np.int64))
+    runs = np.diff(starts)
+    if len(runs) and int(runs.max()) <= SHORT_RUNS:
+        # Bisect inside each probe's own run: no sort of the probes, few random reads.
+        code = np.where(probes.valid, probes.codes, n_keys)
+        low, high = starts[code], starts[np.minimum(code + 1, n_keys)]
+        high = np.where(probes.valid, high, low)
+        first = low.copy()
+        top = max(len(ordered) - 1, 0)
+        for _ in range(int(runs.max()).bit_length()):
+            middle = (low + high) >> 1
+            right = (low < high) & (ordered[np.minimum(middle, top)] <= wanted)
+            left = (low < high) & ~right
+            low = np.where(right, middle + 1, low)
+            high = np.where(left, middle, high)
+        return np.where(low > first, low - 1, -1)
+    # Long runs: sorted probes, one binary search over all events (cache-friendly).
+    by_value = _probe_order(probes, wanted)
+    query = wanted[by_value]
+    position = np.searchsorted(ordered, query, side="right") - 1
+    same_key = position >= 0
+    same_key &= key_of[np.maximum(position, 0)] == query // width
+    out = np.full(len(wanted), -1, dtype=np.int64)
+    out[by_value] = np.where(same_key, position, -1)
+    return out
+
+
 def lookup(source: Source, columns: list[str], probes: Probes) -> pa.Table:
     """Per probe, in order, ``columns`` (value columns or ``event_time``) of the last
     winning event of its key at or before its time; nulls where there is none, it is a
@@ -266,16 +311,11 @@ def lookup(source: Source, columns: list[str], probes: Probes) -> pa.Table:
     ordered = ordered[winners]
     flags: Any = events.column(TOMBSTONE).combine_chunks()
     deleted = np.asarray(pc.fill_null(flags, False), dtype=np.bool_)[winners]
-    # In the probes' sorted order, so that the gathers below read memory in order.
-    by_value = _probe_order(probes, wanted)
-    query = wanted[by_value]
-    position = np.searchsorted(ordered, query, side="right") - 1
+    position = _search(ordered, width, wanted, probes)
     found = position >= 0
     position[~found] = 0
-    found &= ordered[position] >= query - query % width  # an event of the probe's own key
     found &= ~deleted[position]
-    row = np.full(len(query), -1, dtype=np.int64)
-    row[by_value] = np.where(found, winners[position], -1)
+    row = np.where(found, winners[position], -1)
     indices: Any = pa.array(row, mask=row < 0)
     taken = events.select(columns).combine_chunks().take(indices)
     return pa.Table.from_arrays(taken.columns, schema=schema)
