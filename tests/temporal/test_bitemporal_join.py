@@ -278,3 +278,18 @@ def test_keys_with_long_and_short_histories() -> None:
         for key, when in zip(keys, times, strict=True)
     ]
     assert got.column("value").to_pylist() == want
+
+
+@pytest.mark.parametrize(
+    ("key_type", "keys"),
+    [(pa.int8(), [-100, 0, 100, 27]), (pa.uint64(), [2**64 - 1, 0, 2**63, 5])],
+)
+def test_integer_key_types_at_their_limits(key_type: pa.DataType, keys: list[int]) -> None:
+    table = lake().create_table(
+        "t", pa.schema([("key", key_type), ("event_time", pa.timestamp("ms", tz="UTC")),
+                        ("value", pa.int64())])
+    )  # fmt: skip
+    table.append({"key": keys[:3], "event_time": [day(1)] * 3, "value": [1, 2, 3]})
+    left = pa.table({"key": pa.array([keys[2], keys[3], keys[0], None], key_type),
+                     "ts": [day(2)] * 4})  # fmt: skip
+    assert asof_join(table, left).column("value").to_pylist() == [3, None, 1, None]

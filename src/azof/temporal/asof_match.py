@@ -120,12 +120,37 @@ def make_probes(column: Any, key_type: pa.DataType, times: Times, table: str, na
         raise InvalidArgumentError(
             f"asof_join: column {name!r} does not fit the table's {key_type} keys ({exc})"
         ) from None
+    valid = times.valid & np.asarray(keys.is_valid(), dtype=np.bool_)
+    dense = _dense_codes(keys, valid)
+    if dense is not None:
+        return Probes(dense[0], dense[1], times.values, valid)
     distinct: Any = pc.unique(keys).drop_null()  # a lookup per key is cheaper than encoding
     distinct = distinct.take(pc.sort_indices(distinct))
     found: Any = pc.index_in(keys, value_set=distinct)
     codes = np.asarray(pc.fill_null(found, 0), dtype=np.int64)
-    valid = times.valid & np.asarray(keys.is_valid(), dtype=np.bool_)
     return Probes(codes, distinct, times.values, valid)
+
+
+def _small_integers(kind: pa.DataType) -> bool:
+    """Integer keys that fit an int64 (numpy arithmetic on them cannot overflow)."""
+    return pa.types.is_integer(kind) and not pa.types.is_uint64(kind)
+
+
+def _dense_codes(keys: Any, valid: Bools) -> tuple[Ints, pa.Array[Any]] | None:
+    """Integer keys over a range not much wider than their count: codes and the sorted
+    distinct keys from a table over the range (no hashing, no sort); else ``None``."""
+    if not _small_integers(keys.type) or not valid.any():
+        return None
+    values = np.asarray(pc.fill_null(keys, 0)).astype(np.int64)
+    low, high = int(values[valid].min()), int(values[valid].max())
+    if high - low >= max(4 * len(values), 2**20):
+        return None
+    present = np.zeros(high - low + 1, dtype=np.bool_)
+    present[values[valid] - low] = True
+    distinct = np.flatnonzero(present)
+    table = np.cumsum(present, dtype=np.int64) - 1
+    codes = np.where(valid, table[np.clip(values - low, 0, high - low)], 0)
+    return codes, pa.array(distinct + low).cast(keys.type)
 
 
 # -- the events ------------------------------------------------------------------------------
@@ -231,9 +256,9 @@ def _winners(ordered: Ints, priority: npt.NDArray[np.int32]) -> Ints:
 def _event_codes(event_keys: Any, keys: Any) -> Ints:
     """Per event, the index of its key in ``keys`` (sorted, distinct); -1 if absent.
     Integers by binary search (files hold sorted runs of keys), others by hash lookup."""
-    if pa.types.is_integer(keys.type) and len(keys) and len(event_keys):
-        values = np.asarray(event_keys)
-        distinct = np.asarray(keys)
+    if _small_integers(keys.type) and len(keys) and len(event_keys):
+        values = np.asarray(event_keys).astype(np.int64)
+        distinct = np.asarray(keys).astype(np.int64)
         low, high = int(distinct[0]), int(distinct[-1])
         if high - low < max(4 * (len(values) + len(distinct)), 2**20):  # dense: a table
             table = np.full(high - low + 1, -1, dtype=np.int64)
