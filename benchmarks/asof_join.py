@@ -14,8 +14,8 @@ slices, C: one per round and the delete), and ``azof.temporal.asof_join`` is tim
 table as written and after compaction, reading from storage each time. DuckDB's
 ``ASOF LEFT JOIN`` is timed, in the same process run and alternately with azof, over the raw
 rows already held in memory (``ORDER BY`` the left row number: both answers keep the left
-order). The answers must agree row for row. Timings are medians of ``--runs`` after a
-warm-up. Then peak
+order). The answers must agree row for row. Timings are medians of ``--runs`` after two
+warm-up runs. Then peak
 Arrow memory of a streamed join (a ``RecordBatchReader`` left side, consumed batch by
 batch) is measured in fresh processes for two stream lengths: bounded means equal peaks.
 
@@ -224,10 +224,11 @@ def measure(
 def paired_medians(
     first: Callable[[], object], second: Callable[[], object], runs: int
 ) -> tuple[float, float]:
-    """Median times of two actions run alternately (after a warm-up of each), so that the
-    load of a shared machine weighs on both alike."""
-    first()
-    second()
+    """Median times of two actions run alternately (after two warm-up calls of each), so
+    that the load of a shared machine weighs on both alike."""
+    for _ in range(2):  # the first calls of a process are slower (memory pools grow)
+        first()
+        second()
     times: tuple[list[float], list[float]] = ([], [])
     for _ in range(runs):
         for action, samples in ((first, times[0]), (second, times[1])):
@@ -330,7 +331,7 @@ def main() -> None:
         "azof reads each table from local disk on every run (as written: one file per "
         "append; compacted: the default policy); DuckDB joins the raw rows it already holds "
         "in memory. Both return the left rows in their order, and the answers agree row for "
-        f"row (checked in the run; {shapes}). Medians of {args.runs} runs after a warm-up, "
+        f"row (checked in the run; {shapes}). Medians of {args.runs} runs after two warm-up runs, "
         "azof and DuckDB run alternately (DuckDB's figure: the median of its two series).\n\n"
         + "\n".join(lines)
         + "\n\n"
