@@ -10,9 +10,10 @@ Shapes (the two DuckDB published for its ASOF join, and azof's own):
   5 events per key and a delete of 2% of the keys.
 
 azof's tables are written to local disk in several appends (A: 10 by time, B: 10 random
-slices, C: one per round and the delete), and ``azof.temporal.asof_join`` is timed on the
-table as written and after compaction, reading from storage each time. DuckDB's
-``ASOF LEFT JOIN`` is timed, in the same process run and alternately with azof, over the raw
+slices, C: one per round and the delete), twice: one copy as written, one compacted with
+the default policy; ``azof.temporal.asof_join`` is timed on each, reading from storage
+each time. DuckDB's
+``ASOF LEFT JOIN`` is timed, in the same process run and in turn with azof, over the raw
 rows already held in memory (``ORDER BY`` the left row number: both answers keep the left
 order). The answers must agree row for row. Timings are medians of ``--runs`` after two
 warm-up runs. Then peak
@@ -190,24 +191,23 @@ def duckdb_join(connection: duckdb.DuckDBPyConnection) -> pa.Table:
 def measure(
     shape: Shape, slices: list[np.ndarray[Any, Any]], folder: Path, runs: int
 ) -> dict[str, Any]:
-    table = shape.write(azof.Lakehouse(folder), slices)
-
-    def ours() -> pa.Table:
-        return asof_join(table, shape.left, columns=["price"])
-
+    """The table written twice (one copy compacted), then azof on each copy and DuckDB run
+    in turn, so that the machine's load weighs on all three alike."""
+    (folder / "written").mkdir(parents=True)
+    (folder / "compacted").mkdir()
+    table = shape.write(azof.Lakehouse(folder / "written"), slices)
+    compacted_table = shape.write(azof.Lakehouse(folder / "compacted"), slices)
+    compacted_table.compact()
     connection = duckdb.connect()
     connection.register("events", shape.raw)
     connection.register("left_rows", shape.left)
-
-    def theirs() -> pa.Table:
-        return duckdb_join(connection)
-
-    written, duck_answer = ours(), theirs()
-    as_written, duck_1 = paired_medians(ours, theirs, runs)
-    table.compact()
-    compacted_answer = ours()
-    compacted, duck_2 = paired_medians(ours, theirs, runs)
-    duck = statistics.median([duck_1, duck_2])
+    actions: list[Callable[[], pa.Table]] = [
+        lambda: asof_join(table, shape.left, columns=["price"]),
+        lambda: asof_join(compacted_table, shape.left, columns=["price"]),
+        lambda: duckdb_join(connection),
+    ]
+    written, compacted_answer, duck_answer = (action() for action in actions)
+    as_written, compacted, duck = alternating_medians(actions, runs)
     connection.close()
     assert written.column("price").equals(duck_answer.column("price")), f"{shape.name}: differs"
     assert compacted_answer.column("price").equals(written.column("price")), shape.name
@@ -221,21 +221,19 @@ def measure(
     }
 
 
-def paired_medians(
-    first: Callable[[], object], second: Callable[[], object], runs: int
-) -> tuple[float, float]:
-    """Median times of two actions run alternately (after two warm-up calls of each), so
-    that the load of a shared machine weighs on both alike."""
-    for _ in range(2):  # the first calls of a process are slower (memory pools grow)
-        first()
-        second()
-    times: tuple[list[float], list[float]] = ([], [])
+def alternating_medians(actions: list[Callable[[], pa.Table]], runs: int) -> list[float]:
+    """Median times of actions run in turn (after two warm-up rounds: the first calls of a
+    process are slower while memory pools grow)."""
+    for _ in range(2):
+        for action in actions:
+            action()
+    samples: list[list[float]] = [[] for _ in actions]
     for _ in range(runs):
-        for action, samples in ((first, times[0]), (second, times[1])):
+        for action, times in zip(actions, samples, strict=True):
             begin = time.perf_counter()
             action()
-            samples.append(time.perf_counter() - begin)
-    return statistics.median(times[0]), statistics.median(times[1])
+            times.append(time.perf_counter() - begin)
+    return [statistics.median(times) for times in samples]
 
 
 def stream_peak(folder: Path, name: str, rows: int, batch_rows: int) -> int:
@@ -301,11 +299,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for letter in args.shapes:
             shape, slices = builders[letter](args.scale, rng)
-            results.append((shape, measure(shape, slices, Path(folder), args.runs)))
+            results.append((shape, measure(shape, slices, Path(folder, letter), args.runs)))
         streamed = int(1_000_000 * args.scale)
         batch_rows = max(1, streamed // 4)
         peaks = [
-            stream_peak(Path(folder), results[-1][0].name, n, batch_rows)
+            stream_peak(
+                Path(folder, args.shapes[-1], "written"), results[-1][0].name, n, batch_rows
+            )
             for n in (streamed, 4 * streamed)
         ]
     lines = [
@@ -331,10 +331,8 @@ def main() -> None:
         "azof reads each table from local disk on every run (as written: one file per "
         "append; compacted: the default policy); DuckDB joins the raw rows it already holds "
         "in memory. Both return the left rows in their order, and the answers agree row for "
-        f"row (checked in the run; {shapes}). Medians of {args.runs} runs after two warm-up runs, "
-        "azof and DuckDB run alternately (DuckDB's figure: the median of its two series).\n\n"
-        + "\n".join(lines)
-        + "\n\n"
+        f"row (checked in the run; {shapes}). Medians of {args.runs} runs after two warm-up "
+        "runs; azof on each copy and DuckDB run in turn.\n\n" + "\n".join(lines) + "\n\n"
         f"Streamed left side (`RecordBatchReader` in, `RecordBatchReader` out, joined "
         f"{batch_rows:,} rows at a time, each output batch dropped), on the last shape's "
         f"table, in fresh processes: peak Arrow memory {peaks[0] / 2**20:.0f} MiB for "
