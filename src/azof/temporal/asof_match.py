@@ -7,9 +7,10 @@ earliest time (one as-of read on a compacted table). The events are never sorted
 rows: each gets an integer code (its key's rank among the probes' distinct keys, sorted,
 so the files' sorted runs stay sorted) and one ``int64`` ``code * W + time offset``; a
 stable numpy sort of those (a merge of the files' runs), one winning event per
-``(key, event_time)`` (spec 8.3), and a binary search (``numpy.searchsorted``) per probe
-for the last event of its key at or before its time. Only the matched rows' values are
-gathered, once, at the end.
+``(key, event_time)`` (spec 8.3), and a binary search per probe for the last event of its
+key at or before its time: inside the key's own run when runs are short, else one
+``numpy.searchsorted`` over all events for probes grouped by key. Only the matched rows'
+values are gathered, once, at the end.
 """
 
 from __future__ import annotations
