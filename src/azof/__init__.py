@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from azof.table import Table, TableWriter
     from azof.tablescan import TableScan
     from azof.tablewrite import write_table
+    from azof.temporal.training import Feature, point_in_time_join
     from azof.write.evolve import SchemaUpdate
     from azof.write.writer import Commit
 
@@ -56,6 +57,7 @@ __all__ = [
     "CompactionStats",
     "CorruptTableError",
     "ExecutionContext",
+    "Feature",
     "InvalidArgumentError",
     "Lakehouse",
     "ScanMetrics",
@@ -70,6 +72,7 @@ __all__ = [
     "UnsupportedFormatError",
     "VacuumResult",
     "VersionNotFoundError",
+    "point_in_time_join",
     "write_table",
 ]
 
@@ -80,6 +83,7 @@ _LAZY = {
     "CompactionPolicy": "azof.compact.policy",
     "CompactionStats": "azof.compact.rewrite",
     "ExecutionContext": "azof.sql",
+    "Feature": "azof.temporal.training",
     "Lakehouse": "azof.lakehouse",
     "ScanMetrics": "azof.scan.read",
     "SchemaUpdate": "azof.write.evolve",
@@ -87,6 +91,7 @@ _LAZY = {
     "TableScan": "azof.tablescan",
     "TableWriter": "azof.table",
     "VacuumResult": "azof.compact.vacuum",
+    "point_in_time_join": "azof.temporal.training",
     "write_table": "azof.tablewrite",
 }
 """Public name -> the module that defines it, imported when the name is first used."""

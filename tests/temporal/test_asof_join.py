@@ -275,7 +275,9 @@ def test_record_batch_reader_pandas_and_polars_inputs() -> None:
     left = pa.table({"key": ["b", "a", "a", "c"], "ts": [at(3), at(0), at(1), at(9)]})
     want = [2.0, None, 1.0, None]
     reader = pa.RecordBatchReader.from_batches(left.schema, left.to_batches(max_chunksize=1))
-    assert asof_join(table, reader).column("price").to_pylist() == want
+    streamed = asof_join(table, reader, batch_rows=2)  # a stream in, a stream out
+    assert isinstance(streamed, pa.RecordBatchReader)
+    assert streamed.read_all().column("price").to_pylist() == want
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame(
         {"key": ["b", "a", "a", "c"], "ts": pd.to_datetime([at(3), at(0), at(1), at(9)], utc=True)},

@@ -118,6 +118,27 @@ def test_asof_join_example(prices: azof.Table) -> None:
     assert known.column("price").to_pylist() == [101.1, None, 157.9, 101.1, None]
 
 
+def test_training_set_leakage_example(prices: azof.Table) -> None:
+    ran = prices.commit_time(1)  # when the model ran
+    labels = pa.table(
+        {
+            "key": ["AAPL", "AAPL"],
+            "ts": [day("2019-01-20"), day("2019-02-10")],
+            "known": pa.array([ran, ran], pa.timestamp("ns", tz="UTC")),
+        }
+    )
+    seen = asof_join(prices, labels, columns=["price"], known_at="known")
+    assert seen.column_names == ["key", "ts", "known", "price"]
+    assert seen.column("price").to_pylist() == [157.9, 166.5]
+    leaky = asof_join(prices, labels, columns=["price"])
+    assert leaky.column("price").to_pylist() == [150.0, 166.4]
+    features = azof.point_in_time_join(
+        labels, [azof.Feature(prices, ["price"], prefix="px_", ttl="30d")], at="ts",
+        known_at="known", on="key",
+    )  # fmt: skip
+    assert features.column("px_price").to_pylist() == [157.9, 166.5]
+
+
 def test_changes_example(prices: azof.Table) -> None:
     assert rows(changes(prices, "2019-02-01", "2019-04-01")) == [
         ("AAPL", "update", day("2019-01-15"), 150.0, day("2019-02-01"), 166.4),

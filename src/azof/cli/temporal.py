@@ -207,13 +207,19 @@ def restatements(
     write_arrow(answer, output_format, output)
 
 
-def read_left(path: Path, file_format: str | None, table: Table, on: str, at: str) -> pa.Table:
+def read_left(
+    path: Path, file_format: str | None, table: Table, on: str, at: str, known_at: str | None = None
+) -> pa.Table:
     """The rows of ``path`` (CSV, Parquet or JSON lines): column ``on`` typed as the table's
-    keys and text in column ``at`` read as timestamps (no offset means UTC)."""
+    keys and text in column ``at`` (and ``known_at``, if a column) read as timestamps (no
+    offset means UTC)."""
     file_format = detect_format(path, file_format)
     schema = table.snapshot.schema
     unit = cast(pa.TimestampType, schema.event_time_type).unit
-    target = pa.schema([(on, schema.key_type), (at, pa.timestamp(unit, tz="UTC"))])
+    fields = [(on, schema.key_type), (at, pa.timestamp(unit, tz="UTC"))]
+    if known_at is not None and known_at not in (on, at):
+        fields.append((known_at, pa.timestamp("us", tz="UTC")))
+    target = pa.schema(fields)
     source = InputFile(path, file_format, ColumnMapping(), target)
     parts = list(source.tables(_READ_ROWS))
     if not parts:
@@ -273,7 +279,13 @@ Examples:
     help="Append this to an added column whose name clashes with a column of --left.",
 )
 @VERSION_OPTION
-@KNOWN_AT_OPTION
+@click.option(
+    "--known-at",
+    default=None,
+    metavar="COL|TIMESTAMP",
+    help="Commit time: a column of --left (each row sees only the commits made at or before "
+    "its own value: no leakage of later corrections) or one instant for all rows.",
+)
 @output_options
 def asof_join(
     table: Table,
@@ -297,7 +309,7 @@ def asof_join(
     """
     output_format = resolve_format(output_format, output)
     check_one_snapshot(version, known_at)
-    frame = read_left(left, left_format, table, on, at)
+    frame = read_left(left, left_format, table, on, at, known_at)
     answer = table.asof_join(
         frame,
         on,

@@ -39,7 +39,8 @@ Value = Scalar | tuple[Scalar, ...] | None
 class _Parameter:
     name: str
     kind: str
-    """``table``, ``text``, ``keys``, ``columns``, ``timestamp`` or ``int``."""
+    """``table``, ``text``, ``keys``, ``columns``, ``timestamp``, ``int`` or ``known_at``
+    (a column of the left rows or a timestamp: ``azof_asof_join``'s commit time)."""
     nullable: bool = True
 
 
@@ -103,7 +104,9 @@ FUNCTIONS: dict[str, _Signature] = {
             _Parameter("at", "text", nullable=False),
         ),
         named=(
-            *_SNAPSHOT,
+            _COLUMNS,
+            _VERSION,
+            _Parameter("known_at", "known_at"),
             _Parameter("prefix", "text", nullable=False),
             _Parameter("suffix", "text", nullable=False),
         ),
@@ -276,7 +279,7 @@ class _Parser(Located):
             len(item) == 2
             and tokens[item[0]].upper == "TIMESTAMP"
             and kinds[1] == "STRING"
-            and parameter.kind == "timestamp"
+            and parameter.kind in ("timestamp", "known_at")
         ):
             return tokens[item[1]].text
         if kinds and kinds[0] == "ARRAY" and len(kinds) >= 3 and kinds[1] == "L_BRACKET":
@@ -315,7 +318,7 @@ class _Parser(Located):
             if not parameter.nullable:
                 raise self.fail(f"{name} cannot be NULL; write {self.usage()}")
             return None
-        if kind in ("table", "text"):
+        if kind in ("table", "text", "known_at"):
             if not isinstance(value, str):
                 raise self.fail(f"{name} takes quoted text, such as {name} => 'x'")
             return value

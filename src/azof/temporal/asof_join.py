@@ -1,44 +1,93 @@
 """``asof_join``: each row of a frame with the table's state of its key as of the row's own
-time (point-in-time correct features, as feature stores join them).
+time, as it was known at the row's own commit time (point-in-time correct features, as
+feature stores join them, but bitemporal).
 
-One read for the whole frame, not one per distinct time: the events of the frame's keys
-(pushed down as ``key IN (...)``) between its earliest and latest times, plus the state
-before the earliest; then a vectorized match. Events are sorted by ``(key, event_time)``;
-each is given the number ``code * W + rank`` (``code``: its key's run, ``rank``: its time's
-rank among the events' times, ``W`` above every rank), which sorts them the same way; a
-frame row ``(key, t)`` gets ``code * W + (number of event times <= t)``, and a binary
-search (``numpy.searchsorted``) finds the last event of its key at or before ``t``.
+A row ``(key, at, known_at)`` gets, for its key, the latest event with ``event_time <=
+at`` among the commits made at or before ``known_at``: what ``scan(as_of=at,
+known_at=known_at)`` answers for the key. Rows are grouped by the version their
+``known_at`` selects (:mod:`azof.temporal.knowledge`), and each group is answered by one
+vectorized lookup against that version (:mod:`azof.temporal.asof_match`). A
+``RecordBatchReader`` is joined in chunks of ``batch_rows`` rows and returned as a stream.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
-import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from azof.errors import InvalidArgumentError
-from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE
-from azof.format.types import unit_nanos
+from azof.format.schema import EVENT_TIME, KEY
 from azof.scan.read import ScanMetrics
-from azof.temporal.events import Source, events_between, open_source, run_starts
+from azof.temporal.asof_match import (
+    Ints,
+    Probes,
+    check_key_type,
+    lookup,
+    make_probes,
+    time_column,
+)
+from azof.temporal.events import Source, open_source
+from azof.temporal.knowledge import versions_known_at
+from azof.timestamps import parse_instant
 
 if TYPE_CHECKING:
     from azof.table import Table
 
-__all__ = ["asof_join"]
+__all__ = [
+    "BATCH_ROWS",
+    "KeyColumns",
+    "asof_join",
+    "event_time_name",
+    "key_columns",
+    "known_at_column",
+    "table_keys",
+    "to_arrow",
+]
 
-Ints = npt.NDArray[np.int64]
-Bools = npt.NDArray[np.bool_]
+KeyColumns = str | Sequence[str] | Mapping[str, str]
+"""``on``: the left column holding the key, the left columns holding the table's key
+columns in order, or a mapping from left column to key column."""
 
-_DAY_NANOS = 86_400_000_000_000
-_MAX = 2**63 - 1
+BATCH_ROWS = 1_000_000
+"""Rows of a streamed left side joined at a time (memory is bounded by this many rows and
+the events of their keys)."""
 
 
-def _to_arrow(left: Any) -> pa.Table:
+def table_keys(source: Source) -> list[str]:
+    """The table's key columns, in order (one today: ``key``)."""
+    return [KEY]
+
+
+def event_time_name(source: Source) -> str:
+    """The name of the table's event-time column."""
+    return EVENT_TIME
+
+
+def key_columns(on: KeyColumns, source: Source) -> list[tuple[str, str]]:
+    """``on`` as ``(left column, key column)`` pairs, one per key column of the table."""
+    keys = table_keys(source)
+    pairs: list[tuple[str, str]]
+    if isinstance(on, str):
+        pairs = [(on, keys[0])] if len(keys) == 1 else []
+    elif isinstance(on, Mapping):
+        pairs = [(str(left), str(key)) for left, key in on.items()]
+    else:
+        names = list(on)
+        pairs = list(zip(names, keys, strict=False)) if len(names) == len(keys) else []
+    if sorted(key for _, key in pairs) != sorted(keys):
+        raise InvalidArgumentError(
+            f"asof_join: on={on!r} does not name a left column for each key column of table "
+            f"{source.name!r} ({', '.join(keys)}); pass on='col', on=[...] in key order, or "
+            "on={'left column': 'key column'}"
+        )
+    return pairs
+
+
+def to_arrow(left: Any) -> pa.Table:
     """A pyarrow Table, RecordBatch or RecordBatchReader, a pandas or polars DataFrame, or
     any object with ``__arrow_c_stream__``, as a pyarrow Table."""
     if isinstance(left, pa.Table):
@@ -62,127 +111,188 @@ def _to_arrow(left: Any) -> pa.Table:
     )
 
 
-def _column(frame: pa.Table, name: str, role: str) -> Any:
-    if name not in frame.column_names:
+def _field(schema: pa.Schema, name: str, role: str) -> pa.DataType:
+    if name not in schema.names:
         raise InvalidArgumentError(
             f"asof_join: the left rows have no {role} column {name!r}; they have "
-            f"{', '.join(frame.column_names) or '(none)'} (pass {role}=...)"
+            f"{', '.join(schema.names) or '(none)'} (pass {role}=...)"
         )
+    kind: Any = schema.field(name).type
+    value: pa.DataType = kind.value_type if pa.types.is_dictionary(kind) else kind
+    return value
+
+
+def _column(frame: pa.Table, name: str) -> Any:
     column: Any = frame.column(name).combine_chunks()
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
     return column
 
 
-def _left_keys(column: Any, source: Source, on: str) -> Any:
-    """The left keys as the table's key type (strings with strings, integers with
-    integers; an integer that does not fit is an error)."""
-    key_type = source.schema.key_type
-    strings = (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view)
-    same_kind = (pa.types.is_integer(column.type) and pa.types.is_integer(key_type)) or (
-        any(f(column.type) for f in strings) and any(f(key_type) for f in strings)
-    )
-    if column.type != key_type and not same_kind and not pa.types.is_null(column.type):
+def _check_time_type(kind: pa.DataType, role: str, name: str) -> None:
+    if not (pa.types.is_timestamp(kind) or pa.types.is_date(kind)):
         raise InvalidArgumentError(
-            f"asof_join: column {on!r} is {column.type}, but table {source.name!r} has "
-            f"{key_type} keys"
+            f"asof_join: {role} column {name!r} is {kind}; it must hold timestamps (any unit; "
+            "no zone means UTC) or dates"
         )
-    try:
-        return column.cast(key_type)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise InvalidArgumentError(
-            f"asof_join: column {on!r} does not fit the table's {key_type} keys ({exc})"
-        ) from None
 
 
-def _left_times(column: Any, per_unit: int, at: str) -> tuple[Ints, Bools]:
-    """The left times in the table's event-time unit, rounded down (a time between two
-    units sees only events at or before it), and which are valid (not null)."""
-    kind = column.type
-    if pa.types.is_timestamp(kind):
-        nanos = unit_nanos(kind)  # any zone: the stored integers count from the UTC epoch
-    elif pa.types.is_date32(kind):
-        nanos = _DAY_NANOS
-    elif pa.types.is_date64(kind):
-        nanos = 1_000_000
-    else:
-        raise InvalidArgumentError(
-            f"asof_join: column {at!r} is {kind}; it must hold timestamps (any unit; no "
-            "zone means UTC) or dates"
-        )
-    valid = np.asarray(column.is_valid(), dtype=np.bool_)
-    integers: Any = column.view(pa.int32() if pa.types.is_date32(kind) else pa.int64())
-    raw = np.asarray(pc.fill_null(integers, 0), dtype=np.int64)
-    if nanos >= per_unit:
-        factor = nanos // per_unit
-        if factor > 1:  # clamped like any as-of time: beyond every event time the table holds
-            raw = np.clip(raw, -(_MAX // factor), _MAX // factor)
-        return raw * factor, valid
-    return raw // (per_unit // nanos), valid  # floor division rounds down, also before 1970
-
-
-def _output_names(frame: pa.Table, names: list[str], prefix: str, suffix: str) -> list[str]:
-    taken = set(frame.column_names)
+def _output_names(taken: list[str], names: list[str], prefix: str, suffix: str) -> list[str]:
+    used = set(taken)
     out = []
     for name in names:
         label = prefix + name
-        if label in taken:
+        if label in used:
             label += suffix
-        if label in taken:
+        if label in used:
             raise InvalidArgumentError(
                 f"asof_join: column {label!r} exists in the left rows; pass another "
                 "prefix= or suffix="
             )
-        taken.add(label)
+        used.add(label)
         out.append(label)
     return out
 
 
-def _sortable(code: Ints, event_times: Ints, left_code: Ints, times: Ints) -> tuple[Ints, Ints]:
-    """Single integers that sort events as ``(code, time)`` and place each left row after
-    the events of its key at or before its time."""
-    low, high = int(event_times.min()), int(event_times.max())
-    span = high - low + 2
-    if (int(code[-1]) + 1) * span < 2**62:  # offsets from the earliest event
-        clipped = np.clip(times, low - 1, high)
-        return code * span + (event_times - low + 1), left_code * span + (clipped - low + 1)
-    distinct = np.unique(event_times)  # a wide time range: ranks among the event times
-    width = len(distinct) + 1  # codes and ranks stay below 2**31: no int64 overflow
-    ranks = np.searchsorted(distinct, event_times, side="left") + 1
-    return code * width + ranks, left_code * width + np.searchsorted(distinct, times, "right")
+def known_at_column(known_at: Any, names: Sequence[str]) -> str | None:
+    """The left column ``known_at`` names, or ``None`` when it is an instant (or ``None``).
+    Text that is neither a column nor an instant is an error naming both readings."""
+    if not isinstance(known_at, str) or known_at in names:
+        return known_at if isinstance(known_at, str) else None
+    try:
+        parse_instant(known_at, "known_at")
+    except InvalidArgumentError:
+        raise InvalidArgumentError(
+            f"asof_join: known_at {known_at!r} is neither a column of the left rows (they "
+            f"have {', '.join(names) or '(none)'}) nor an instant such as "
+            "'2024-01-01T00:00:00Z'"
+        ) from None
+    return None
 
 
-def _match(events: pa.Table, codes: Any, dictionary: Any, times: Ints, valid: Bools) -> Any:
-    """Per left row (its key's index in ``dictionary`` and its time), the position in
-    ``events`` (sorted by key and event time) of the last event of its key at or before its
-    time; null when there is none or it is a tombstone."""
-    n = events.num_rows
-    if n == 0:
-        return pa.nulls(len(codes), pa.int64())
-    event_keys: Any = events.column(KEY).combine_chunks()
-    change = run_starts(event_keys)
-    code = np.cumsum(change, dtype=np.int64) - 1
-    run_of_entry: Any = pc.index_in(dictionary, event_keys.filter(pa.array(change)))
-    left_code = np.asarray(pc.fill_null(run_of_entry, -1), dtype=np.int64)[
-        np.asarray(pc.fill_null(codes, 0), dtype=np.int64)
-    ]
-    event_column: Any = events.column(EVENT_TIME).combine_chunks()
-    event_times = np.asarray(event_column.cast(pa.int64()), dtype=np.int64)
-    ordered, wanted = _sortable(code, event_times, left_code, times)
-    by_value = np.argsort(wanted)  # sorted queries search cache-friendly: about 2x faster
-    position = np.empty(len(wanted), dtype=np.int64)
-    position[by_value] = np.searchsorted(ordered, wanted[by_value], side="right") - 1
-    found = valid & (left_code >= 0) & (position >= 0)
-    position = np.clip(position, 0, n - 1)
-    deleted = np.asarray(events.column(TOMBSTONE).combine_chunks(), dtype=np.bool_)
-    found &= (code[position] == left_code) & ~deleted[position]
-    return pa.array(position, mask=~found)
+@dataclass(frozen=True)
+class _Join:
+    """One join, its arguments checked against the left rows' schema."""
+
+    table: Table
+    source: Source
+    """The snapshot for names and types, and the one read when rows carry no known_at."""
+    on: str
+    at: str
+    known_at: str | None
+    names: list[str]
+    """The table columns added (value columns, maybe ``event_time``)."""
+    schema: pa.Schema
+    """The output: the left columns and the added ones."""
+
+    @property
+    def added(self) -> list[pa.Field[Any]]:
+        """The fields of the added columns (as named in the output)."""
+        width = len(self.schema)
+        return [self.schema.field(i) for i in range(width - len(self.names), width)]
+
+    def run(self, frame: pa.Table) -> pa.Table:
+        source, names = self.source, self.names
+        key_type = source.schema.key_type
+        times = time_column(_column(frame, self.at), source.per_unit, "at", self.at)
+        probes = make_probes(_column(frame, self.on), key_type, times, source.name, self.on)
+        if self.known_at is None:
+            matched = lookup(source, names, probes)
+        else:
+            known = time_column(_column(frame, self.known_at), 1, "known_at", self.known_at)
+            versions = versions_known_at(self.table, known.values, known.valid, self.known_at)
+            matched = self._by_version(versions, probes)
+        arrays = [*frame.columns, *matched.columns]
+        return pa.Table.from_arrays(arrays, schema=self.schema)
+
+    def _by_version(self, versions: Ints, probes: Probes) -> pa.Table:
+        """Each row's lookup against the version its known_at selects (nulls for -1)."""
+        fields = self.added
+        n = len(versions)
+        order = np.argsort(versions, kind="stable")
+        sorted_versions = versions[order]
+        bounds = np.flatnonzero(np.diff(sorted_versions)) + 1
+        parts: list[pa.Table] = []
+        for rows in np.split(order, bounds) if n else []:
+            version = int(versions[rows[0]])
+            if version < 0:
+                nulls = [pa.nulls(len(rows), f.type) for f in fields]
+                part = pa.Table.from_arrays(nulls, names=self.names)
+            else:
+                part = self._lookup_at(version, probes.take(rows), fields)
+            parts.append(part)
+        if not parts:
+            return pa.Table.from_arrays([pa.nulls(0, f.type) for f in fields], names=self.names)
+        inverse = np.empty(n, dtype=np.int64)
+        inverse[order] = np.arange(n, dtype=np.int64)
+        return pa.concat_tables(parts).take(inverse)
+
+    def _lookup_at(self, version: int, probes: Probes, fields: list[pa.Field[Any]]) -> pa.Table:
+        """The lookup against one version: columns it does not have yet are null, and a
+        column widened since is cast to the type of the loaded version."""
+        source = open_source(self.table, version, None, self.source.metrics)
+        known = {c.name for c in source.schema.columns} | {event_time_name(source)}
+        present = [name for name in self.names if name in known]
+        found = lookup(source, present, probes)
+        arrays = []
+        for name, field in zip(self.names, fields, strict=True):
+            if name in present:
+                arrays.append(found.column(name).cast(field.type))
+            else:
+                arrays.append(pa.nulls(found.num_rows, field.type))
+        return pa.Table.from_arrays(arrays, names=self.names)
+
+    def stream(self, reader: pa.RecordBatchReader, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        chunk: list[pa.RecordBatch] = []
+        rows = 0
+        for batch in reader:
+            chunk.append(batch)
+            rows += batch.num_rows
+            if rows >= batch_rows:
+                yield from self.run(pa.Table.from_batches(chunk, reader.schema)).to_batches()
+                chunk, rows = [], 0
+        if chunk:
+            yield from self.run(pa.Table.from_batches(chunk, reader.schema)).to_batches()
+
+
+@overload
+def asof_join(
+    table: Table,
+    left: pa.RecordBatchReader,
+    on: KeyColumns = ...,
+    at: str = ...,
+    *,
+    columns: Sequence[str] | str | None = ...,
+    version: int | None = ...,
+    known_at: Any = ...,
+    metrics: ScanMetrics | None = ...,
+    prefix: str = ...,
+    suffix: str = ...,
+    batch_rows: int = ...,
+) -> pa.RecordBatchReader: ...
+
+
+@overload
+def asof_join(
+    table: Table,
+    left: pa.Table | pa.RecordBatch | Any,
+    on: KeyColumns = ...,
+    at: str = ...,
+    *,
+    columns: Sequence[str] | str | None = ...,
+    version: int | None = ...,
+    known_at: Any = ...,
+    metrics: ScanMetrics | None = ...,
+    prefix: str = ...,
+    suffix: str = ...,
+    batch_rows: int = ...,
+) -> pa.Table: ...
 
 
 def asof_join(
     table: Table,
     left: Any,
-    on: str = "key",
+    on: KeyColumns = "key",
     at: str = "ts",
     *,
     columns: Sequence[str] | str | None = None,
@@ -191,37 +301,73 @@ def asof_join(
     metrics: ScanMetrics | None = None,
     prefix: str = "",
     suffix: str = "_right",
-) -> pa.Table:
+    batch_rows: int = BATCH_ROWS,
+) -> pa.Table | pa.RecordBatchReader:
     """``left``'s rows, in their order, each with the table's state of key ``row[on]`` as
-    of event time ``row[at]``: the answer of ``scan(as_of=row[at])`` for that key.
+    of event time ``row[at]`` as known at commit time ``row[known_at]``: the answer of
+    ``scan(as_of=row[at], known_at=row[known_at])`` for that key.
 
     ``left``: a pyarrow Table / RecordBatch / RecordBatchReader, a pandas or polars
-    DataFrame. ``row[at]``: a timestamp of any unit and zone (no zone: UTC) or a date
-    (midnight UTC), compared with event times rounded down to the table's unit, so no row
-    sees an event after its own time. A row whose key has no event at or before its time,
-    whose latest such event is a delete, or whose key or time is null gets nulls.
+    DataFrame. A ``RecordBatchReader`` is joined ``batch_rows`` rows at a time and the
+    answer is a ``RecordBatchReader`` too (memory bounded by a chunk, not the stream).
+    ``row[at]``: a timestamp of any unit and zone (no zone: UTC) or a date (midnight UTC),
+    compared with event times rounded down to the table's unit, so no row sees an event
+    after its own time. A row whose key has no event at or before its time, whose latest
+    such event is a delete, or whose key or time is null gets nulls.
 
-    Adds the table's value columns (``columns``: a subset, which may include
-    ``event_time``, the matched event's time), each named ``prefix + name``, plus
-    ``suffix`` when that clashes with a left column. ``version`` / ``known_at`` choose the
-    snapshot (commit time): "the features as we knew them then".
+    ``on``: the left column holding the key (or a list of columns in key order, or a
+    mapping from left column to key column). Adds the table's value columns
+    (``columns``: a subset, which may include ``event_time``, the matched event's time),
+    each named ``prefix + name``, plus ``suffix`` when that clashes with a left column.
+
+    ``known_at`` (commit time) is a column of ``left`` (timestamps or dates): each row
+    sees only the commits made at or before its own value, so corrections, late rows and
+    deletes committed later do not reach it (a null ``known_at`` gets nulls; one before
+    the first retained commit is a :class:`~azof.errors.VersionNotFoundError`). Or it is
+    one instant for all rows, as is ``version``; by default, the version the table has
+    loaded answers every row.
     """
-    source = open_source(table, version, known_at, metrics)
-    frame = _to_arrow(left)
-    names = source.value_columns(columns, extra=(EVENT_TIME,))
-    labels = _output_names(frame, names, prefix, suffix)
-    keys: Any = pc.dictionary_encode(_left_keys(_column(frame, on, "on"), source, on))
-    times, valid = _left_times(_column(frame, at, "at"), source.per_unit, at)
-    valid &= np.asarray(keys.is_valid(), dtype=np.bool_)
-    value_names = [name for name in names if name != EVENT_TIME]
-    if valid.any():
-        low, high = int(times[valid].min()), int(times[valid].max())
-        events = events_between(source, value_names, keys.dictionary, low, high, prior=True)
-    else:
-        events = events_between(source, value_names, keys.dictionary[:0], None, None)
-    position = _match(events, keys.indices, keys.dictionary, times, valid)
-    matched = events.select(names).take(position)
-    out = frame
-    for name, label in zip(names, labels, strict=True):
-        out = out.append_column(pa.field(label, matched.schema.field(name).type), matched[name])
-    return out
+    streamed = isinstance(left, pa.RecordBatchReader)
+    frame = None if streamed else to_arrow(left)
+    schema: pa.Schema = left.schema if frame is None else frame.schema
+    known_column = known_at_column(known_at, schema.names)
+    if known_column is not None and version is not None:
+        raise InvalidArgumentError(
+            "asof_join: pass either version= or a known_at= column (both are commit time), not both"
+        )
+    if batch_rows < 1:
+        raise InvalidArgumentError(f"asof_join: batch_rows must be at least 1, not {batch_rows}")
+    source = open_source(table, version, None if known_column else known_at, metrics)
+    join = _plan(table, source, schema, on, at, known_column, columns, prefix, suffix)
+    if frame is None:
+        return pa.RecordBatchReader.from_batches(join.schema, join.stream(left, batch_rows))
+    return join.run(frame)
+
+
+def _plan(
+    table: Table,
+    source: Source,
+    schema: pa.Schema,
+    on: KeyColumns,
+    at: str,
+    known_column: str | None,
+    columns: Sequence[str] | str | None,
+    prefix: str,
+    suffix: str,
+) -> _Join:
+    """The join's arguments checked against the left rows' ``schema`` (before any row is
+    read, so that a stream fails at once)."""
+    event_time = event_time_name(source)
+    ((left_key, _),) = key_columns(on, source)  # one key column today
+    check_key_type(_field(schema, left_key, "on"), source.schema.key_type, source.name, left_key)
+    _check_time_type(_field(schema, at, "at"), "at", at)
+    if known_column is not None:
+        _check_time_type(_field(schema, known_column, "known_at"), "known_at", known_column)
+    names = source.value_columns(columns, extra=(event_time,))
+    labels = _output_names(schema.names, names, prefix, suffix)
+    added = [
+        source.schema.field(n).with_name(label).with_nullable(True)
+        for n, label in zip(names, labels, strict=True)
+    ]
+    out = pa.schema([*schema, *added])
+    return _Join(table, source, left_key, at, known_column, names, out)

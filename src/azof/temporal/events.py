@@ -55,6 +55,7 @@ __all__ = [
     "run_starts",
     "state_at",
     "state_before",
+    "window_files",
     "window_units",
 ]
 
@@ -280,10 +281,14 @@ def read_planned(
     keys: pa.Array[Any] | None,
     low: int | None,
     high: int | None,
+    *,
+    exact: bool = True,
 ) -> pa.Table | None:
     """The rows of ``planned`` (skipping files whose key range holds none of ``keys``)
     with ``low <= event_time <= high`` (units; ``None``: unbounded) and a key in ``keys``,
-    as :func:`~azof.scan.read.read_rows` returns them; ``None`` if no file is left."""
+    as :func:`~azof.scan.read.read_rows` returns them; ``None`` if no file is left. Not
+    ``exact``: beyond :data:`PUSHDOWN_KEYS` keys, rows of other keys between the least and
+    greatest of ``keys`` may come too (for callers that match the keys themselves)."""
     if keys is not None and len(keys) == 0:
         return None
     files = [p for p in planned if _may_hold_key(p.file, keys)]
@@ -293,12 +298,12 @@ def read_planned(
     rows = read_rows(
         source.storage, source.name, source.snapshot, files, columns, condition, source.metrics
     )
-    if keys is not None and len(keys) > PUSHDOWN_KEYS:
+    if exact and keys is not None and len(keys) > PUSHDOWN_KEYS:
         rows = rows.filter(pc.is_in(rows.column(KEY), value_set=keys))
     return rows
 
 
-def _window_files(source: Source, low: int | None, high: int | None) -> list[PlannedFile]:
+def window_files(source: Source, low: int | None, high: int | None) -> list[PlannedFile]:
     """Files that may hold events in ``[low, high]`` (units): every file but compaction's
     bases, with its priority among all the snapshot's files."""
     per_unit = source.per_unit
@@ -346,7 +351,7 @@ def _window(
 ) -> pa.Table:
     if low is not None and high is not None and low > high:
         return empty_events(source, columns)
-    rows = read_planned(source, _window_files(source, low, high), columns, keys, low, high)
+    rows = read_planned(source, window_files(source, low, high), columns, keys, low, high)
     if rows is None:
         return empty_events(source, columns)
     return _finish(_winning_events(rows), source, columns)

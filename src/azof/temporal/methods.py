@@ -4,13 +4,14 @@ delegations to :mod:`azof.temporal`, kept apart from the table's reads and write
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, cast, overload
 
 import pyarrow as pa
 
 if TYPE_CHECKING:
     from azof.scan.read import ScanMetrics
     from azof.table import Table
+    from azof.temporal.asof_join import KeyColumns
 
 __all__ = ["TemporalMethods"]
 
@@ -47,10 +48,40 @@ class TemporalMethods:
             metrics=metrics,
         )
 
+    @overload
+    def asof_join(
+        self,
+        left: pa.RecordBatchReader,
+        on: KeyColumns = ...,
+        at: str = ...,
+        *,
+        columns: Sequence[str] | None = ...,
+        version: int | None = ...,
+        known_at: Any = ...,
+        metrics: ScanMetrics | None = ...,
+        prefix: str = ...,
+        suffix: str = ...,
+    ) -> pa.RecordBatchReader: ...
+
+    @overload
+    def asof_join(
+        self,
+        left: pa.Table | pa.RecordBatch | Any,
+        on: KeyColumns = ...,
+        at: str = ...,
+        *,
+        columns: Sequence[str] | None = ...,
+        version: int | None = ...,
+        known_at: Any = ...,
+        metrics: ScanMetrics | None = ...,
+        prefix: str = ...,
+        suffix: str = ...,
+    ) -> pa.Table: ...
+
     def asof_join(
         self,
         left: Any,
-        on: str = "key",
+        on: KeyColumns = "key",
         at: str = "ts",
         *,
         columns: Sequence[str] | None = None,
@@ -59,12 +90,13 @@ class TemporalMethods:
         metrics: ScanMetrics | None = None,
         prefix: str = "",
         suffix: str = "_right",
-    ) -> pa.Table:
-        """Each row of ``left`` (in order) with its key's state as of the row's own time:
-        point-in-time-correct features; see :func:`azof.temporal.asof_join`."""
+    ) -> pa.Table | pa.RecordBatchReader:
+        """Each row of ``left`` (in order) with its key's state as of the row's own time,
+        as known at the row's ``known_at`` (a column, or one instant): point-in-time-correct
+        features; see :func:`azof.temporal.asof_join`."""
         from azof import temporal
 
-        return temporal.asof_join(
+        joined: pa.Table | pa.RecordBatchReader = temporal.asof_join(
             cast("Table", self),
             left,
             on,
@@ -76,6 +108,7 @@ class TemporalMethods:
             prefix=prefix,
             suffix=suffix,
         )
+        return joined
 
     def changes(
         self,
