@@ -30,7 +30,7 @@ from azof.errors import (
     InvalidArgumentError,
     VersionNotFoundError,
 )
-from azof.format import KEY, CommitInfo, Snapshot
+from azof.format import CommitInfo, Snapshot
 from azof.predicate import fit_unsigned_literals
 from azof.scan.read import ScanMetrics, ScanRequest, execute_scan, references_only
 from azof.scan.stream import MERGE_ROWS, check_merge_rows, iter_scan, record_batches
@@ -147,8 +147,20 @@ class Table(TemporalMethods):
 
     @property
     def schema(self) -> pa.Schema:
-        """``key``, ``event_time``, then the value columns."""
+        """The key column(s), the event-time column, then the value columns."""
         return self._snapshot.schema.to_arrow()
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        """The names of the key columns, in key order (``("key",)`` for tables created
+        without ``key=``)."""
+        return self._snapshot.schema.key_names
+
+    @property
+    def event_time_column(self) -> str:
+        """The name of the event-time column (``"event_time"`` for tables created without
+        ``event_time=``)."""
+        return self._snapshot.schema.event_time_name
 
     def verify(self, version: int | None = None, known_at: Any = None) -> int:
         """Check that every data file of a snapshot (default: the loaded one) exists, is
@@ -220,7 +232,7 @@ class Table(TemporalMethods):
         key_filter = None
         if filter is not None:
             filter = fit_unsigned_literals(filter, self._snapshot.schema.to_arrow())
-            key_schema = pa.schema([self._snapshot.schema.field(KEY)])
+            key_schema = pa.schema(self._snapshot.schema.key_fields)
             if references_only(filter, key_schema):
                 key_filter, filter = filter, None
         return ScanRequest(
@@ -415,8 +427,8 @@ class Table(TemporalMethods):
         them; as of earlier T their old state still shows.
         """
         commit_properties(properties, self.name)
-        keys = key_list(keys)
-        if not keys:
+        keys = key_list(keys, self._snapshot.schema)
+        if not keys.num_rows:
             return self.version
         schema = self._snapshot.schema
         rows = tombstones(schema, keys, delete_instant(event_time, schema))

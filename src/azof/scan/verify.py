@@ -23,8 +23,9 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from azof.errors import CorruptTableError
-from azof.format.buckets import bucket_of
-from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE, TableSchema
+from azof.format.buckets import bucket_of_rows
+from azof.format.keys import key_array
+from azof.format.schema import TOMBSTONE, TableSchema
 from azof.format.snapshot import DataFile, Snapshot
 from azof.format.types import unit_nanos
 from azof.scan.read import file_columns, open_fragment
@@ -55,9 +56,11 @@ def verify_files(storage: Storage, table: str, snapshot: Snapshot, *, rows: bool
     def check(data_file: DataFile) -> str | None:
         try:
             fragment = open_fragment(table, data_file, filesystem, version=snapshot.version)
-            file_columns(table, snapshot.schema, data_file, fragment.physical_schema)
+            located = file_columns(table, snapshot.schema, data_file, fragment.physical_schema)
             if rows:
-                return _check_rows(snapshot.schema, data_file, fragment)
+                count = len(snapshot.schema.fixed_names)
+                stored = [found or name for name, found in located[:count]]
+                return _check_rows(snapshot.schema, data_file, fragment, stored)
         except CorruptTableError as exc:
             return str(exc).removeprefix(f"table {table!r}: ")
         return None
@@ -86,7 +89,10 @@ class _Seen:
 
 
 def _check_rows(
-    schema: TableSchema, data_file: DataFile, fragment: ds.ParquetFileFragment
+    schema: TableSchema,
+    data_file: DataFile,
+    fragment: ds.ParquetFileFragment,
+    stored: list[str],
 ) -> str | None:
     """The first broken promise of a data file's rows, naming the file and column."""
     physical = fragment.physical_schema
@@ -97,10 +103,13 @@ def _check_rows(
     per_unit = unit_nanos(schema.event_time_type)
     seen = _Seen()
     try:
-        for batch in fragment.to_batches(columns=[KEY, EVENT_TIME], batch_size=_BATCH_ROWS):
-            keys = batch.column(KEY).cast(schema.key_type)
-            times = batch.column(EVENT_TIME).cast(pa.int64())
-            problem = _check_batch(data_file, keys, times, per_unit, seen)
+        names = list(schema.fixed_names)
+        types = [schema.field(n).type for n in names]
+        for raw in fragment.to_batches(columns=stored, batch_size=_BATCH_ROWS):
+            batch = pa.RecordBatch.from_arrays(
+                [raw.column(i).cast(t) for i, t in enumerate(types)], names=names
+            )
+            problem = _check_batch(schema, data_file, batch, per_unit, seen)
             if problem is not None:
                 return f"{where} {problem}"
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError) as exc:
@@ -111,36 +120,40 @@ def _check_rows(
 
 
 def _check_batch(
-    data_file: DataFile,
-    keys: pa.Array[Any],
-    times: pa.Array[Any],
-    per_unit: int,
-    seen: _Seen,
+    schema: TableSchema, data_file: DataFile, batch: pa.RecordBatch, per_unit: int, seen: _Seen
 ) -> str | None:
-    seen.rows += len(keys)
-    if not len(keys):
+    seen.rows += batch.num_rows
+    if not batch.num_rows:
         return None
-    if keys.null_count:
-        return f"column {KEY!r} holds {keys.null_count} nulls (a key must not be null)"
+    names, time = schema.key_names, schema.event_time_name
+    for name in names:
+        nulls = batch.column(name).null_count
+        if nulls:
+            return f"column {name!r} holds {nulls} nulls (a key must not be null)"
+    times = batch.column(time).cast(pa.int64())
     if times.null_count:
-        return f"column {EVENT_TIME!r} holds {times.null_count} nulls (an event time must not be)"
+        return f"column {time!r} holds {times.null_count} nulls (an event time must not be)"
+    keys = key_array(batch, names)
+    key = repr(names[0]) if len(names) == 1 else "(" + ", ".join(names) + ")"
     low_time, high_time = (v.as_py() * per_unit for v in pc.min_max(times).values())
     if data_file.start is not None and low_time < data_file.start:
-        return f"column {EVENT_TIME!r} holds a time before the record's start"
+        return f"column {time!r} holds a time before the record's start"
     if data_file.end is not None and high_time > data_file.end:
-        return f"column {EVENT_TIME!r} holds a time after the record's end"
-    if data_file.buckets > 1 and np.any(bucket_of(keys, data_file.buckets) != data_file.bucket):
+        return f"column {time!r} holds a time after the record's end"
+    buckets = data_file.buckets
+    if buckets > 1 and np.any(bucket_of_rows(batch, names, buckets) != data_file.bucket):
         return (
-            f"column {KEY!r} holds a key outside the record's bucket {data_file.bucket} of "
+            f"column {key} holds a key outside the record's bucket {data_file.bucket} of "
             f"{data_file.buckets}"
         )
-    low_key, high_key = (v.as_py() for v in pc.min_max(keys).values())
-    if data_file.min_key is not None and _before(low_key, data_file.min_key):
-        return f"column {KEY!r} holds a key below the record's min_key {data_file.min_key!r}"
-    if data_file.max_key is not None and _before(data_file.max_key, high_key):
-        return f"column {KEY!r} holds a key above the record's max_key {data_file.max_key!r}"
+    if len(names) == 1 and not schema.named:  # (format-4 bounds: checked by reads' pruning)
+        low_key, high_key = (v.as_py() for v in pc.min_max(keys).values())
+        if data_file.min_key is not None and _before(low_key, data_file.min_key):
+            return f"column {key} holds a key below the record's min_key {data_file.min_key!r}"
+        if data_file.max_key is not None and _before(data_file.max_key, high_key):
+            return f"column {key} holds a key above the record's max_key {data_file.max_key!r}"
     if data_file.sorted and not _in_order(keys, times, seen):
-        return f"rows are not sorted by {KEY!r}, then {EVENT_TIME!r}, as the record says"
+        return f"rows are not sorted by {key}, then {time!r}, as the record says"
     return None
 
 

@@ -12,7 +12,7 @@ search (``numpy.searchsorted``) finds the last event of its key at or before ``t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,10 +21,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from azof.errors import InvalidArgumentError
-from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE
+from azof.format.schema import TOMBSTONE, TableSchema
 from azof.format.types import unit_nanos
 from azof.scan.read import ScanMetrics
-from azof.temporal.events import Source, events_between, open_source, run_starts
+from azof.temporal.events import Source, events_between, keys_of, open_source, run_starts
 
 if TYPE_CHECKING:
     from azof.table import Table
@@ -74,13 +74,43 @@ def _column(frame: pa.Table, name: str, role: str) -> Any:
     return column
 
 
-def _left_keys(column: Any, source: Source, on: str) -> Any:
-    """The left keys as the table's key type (strings with strings, integers with
-    integers; an integer that does not fit is an error)."""
-    key_type = source.schema.key_type
+def _key_pairs(on: Any, source: Source) -> list[tuple[str, str]]:
+    """``on`` as (left column, key column) pairs in key order: ``None`` (the key columns'
+    own names), a name, a list of names matched with the key columns in order, or a
+    mapping of left column to key column."""
+    names = source.schema.key_names
+    if on is None:
+        return list(zip(names, names, strict=True))
+    if isinstance(on, str):
+        on = [on]
+    if isinstance(on, Mapping):
+        given = {str(key): str(left) for left, key in on.items()}
+        if sorted(given) != sorted(names):
+            raise InvalidArgumentError(
+                f"asof_join: on={dict(on)!r} must map a left column to each key column of "
+                f"table {source.name!r} ({', '.join(names)})"
+            )
+        return [(given[name], name) for name in names]
+    lefts = list(on)
+    if len(lefts) != len(names) or not all(isinstance(n, str) for n in lefts):
+        raise InvalidArgumentError(
+            f"asof_join: on={on!r} must name {len(names)} left column(s), matched in order "
+            f"with the key of table {source.name!r} ({', '.join(names)})"
+        )
+    return list(zip(lefts, names, strict=True))
+
+
+def _left_keys(column: Any, source: Source, on: str, key: str) -> Any:
+    """The left keys as the type of key column ``key`` (strings with strings, integers
+    with integers, dates and timestamps with their kind; an integer that does not fit is
+    an error)."""
+    key_type = source.schema.field(key).type
     strings = (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view)
-    same_kind = (pa.types.is_integer(column.type) and pa.types.is_integer(key_type)) or (
-        any(f(column.type) for f in strings) and any(f(key_type) for f in strings)
+    same_kind = (
+        (pa.types.is_integer(column.type) and pa.types.is_integer(key_type))
+        or (any(f(column.type) for f in strings) and any(f(key_type) for f in strings))
+        or (pa.types.is_date(column.type) and pa.types.is_date(key_type))
+        or (pa.types.is_timestamp(column.type) and pa.types.is_timestamp(key_type))
     )
     if column.type != key_type and not same_kind and not pa.types.is_null(column.type):
         raise InvalidArgumentError(
@@ -152,21 +182,28 @@ def _sortable(code: Ints, event_times: Ints, left_code: Ints, times: Ints) -> tu
     return code * width + ranks, left_code * width + np.searchsorted(distinct, times, "right")
 
 
-def _match(events: pa.Table, codes: Any, dictionary: Any, times: Ints, valid: Bools) -> Any:
+def _match(
+    events: pa.Table,
+    schema: TableSchema,
+    codes: Any,
+    dictionary: Any,
+    times: Ints,
+    valid: Bools,
+) -> Any:
     """Per left row (its key's index in ``dictionary`` and its time), the position in
     ``events`` (sorted by key and event time) of the last event of its key at or before its
     time; null when there is none or it is a tombstone."""
     n = events.num_rows
     if n == 0:
         return pa.nulls(len(codes), pa.int64())
-    event_keys: Any = events.column(KEY).combine_chunks()
+    event_keys: Any = keys_of(events, schema)
     change = run_starts(event_keys)
     code = np.cumsum(change, dtype=np.int64) - 1
     run_of_entry: Any = pc.index_in(dictionary, event_keys.filter(pa.array(change)))
     left_code = np.asarray(pc.fill_null(run_of_entry, -1), dtype=np.int64)[
         np.asarray(pc.fill_null(codes, 0), dtype=np.int64)
     ]
-    event_column: Any = events.column(EVENT_TIME).combine_chunks()
+    event_column: Any = events.column(schema.event_time_name).combine_chunks()
     event_times = np.asarray(event_column.cast(pa.int64()), dtype=np.int64)
     ordered, wanted = _sortable(code, event_times, left_code, times)
     by_value = np.argsort(wanted)  # sorted queries search cache-friendly: about 2x faster
@@ -182,7 +219,7 @@ def _match(events: pa.Table, codes: Any, dictionary: Any, times: Ints, valid: Bo
 def asof_join(
     table: Table,
     left: Any,
-    on: str = "key",
+    on: str | Sequence[str] | Mapping[str, str] | None = None,
     at: str = "ts",
     *,
     columns: Sequence[str] | str | None = None,
@@ -192,8 +229,12 @@ def asof_join(
     prefix: str = "",
     suffix: str = "_right",
 ) -> pa.Table:
-    """``left``'s rows, in their order, each with the table's state of key ``row[on]`` as
+    """``left``'s rows, in their order, each with the table's state of the row's key as
     of event time ``row[at]``: the answer of ``scan(as_of=row[at])`` for that key.
+
+    ``on`` says which left columns hold the key: ``None`` (columns named like the table's
+    key columns), a name, a list of names matched with the key columns in order, or a
+    mapping of left column to key column.
 
     ``left``: a pyarrow Table / RecordBatch / RecordBatchReader, a pandas or polars
     DataFrame. ``row[at]``: a timestamp of any unit and zone (no zone: UTC) or a date
@@ -201,25 +242,32 @@ def asof_join(
     sees an event after its own time. A row whose key has no event at or before its time,
     whose latest such event is a delete, or whose key or time is null gets nulls.
 
-    Adds the table's value columns (``columns``: a subset, which may include
-    ``event_time``, the matched event's time), each named ``prefix + name``, plus
+    Adds the table's value columns (``columns``: a subset, which may include the
+    event-time column, the matched event's time), each named ``prefix + name``, plus
     ``suffix`` when that clashes with a left column. ``version`` / ``known_at`` choose the
     snapshot (commit time): "the features as we knew them then".
     """
     source = open_source(table, version, known_at, metrics)
     frame = _to_arrow(left)
-    names = source.value_columns(columns, extra=(EVENT_TIME,))
+    time = source.schema.event_time_name
+    names = source.value_columns(columns, extra=(time,))
     labels = _output_names(frame, names, prefix, suffix)
-    keys: Any = pc.dictionary_encode(_left_keys(_column(frame, on, "on"), source, on))
+    left_keys = pa.table(
+        {
+            key: _left_keys(_column(frame, left, "on"), source, left, key)
+            for left, key in _key_pairs(on, source)
+        }
+    )
+    keys: Any = pc.dictionary_encode(keys_of(left_keys, source.schema))
     times, valid = _left_times(_column(frame, at, "at"), source.per_unit, at)
     valid &= np.asarray(keys.is_valid(), dtype=np.bool_)
-    value_names = [name for name in names if name != EVENT_TIME]
+    value_names = [name for name in names if name != time]
     if valid.any():
         low, high = int(times[valid].min()), int(times[valid].max())
         events = events_between(source, value_names, keys.dictionary, low, high, prior=True)
     else:
         events = events_between(source, value_names, keys.dictionary[:0], None, None)
-    position = _match(events, keys.indices, keys.dictionary, times, valid)
+    position = _match(events, source.schema, keys.indices, keys.dictionary, times, valid)
     matched = events.select(names).take(position)
     out = frame
     for name, label in zip(names, labels, strict=True):

@@ -3,7 +3,7 @@ delegations to :mod:`azof.temporal`, kept apart from the table's reads and write
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 import pyarrow as pa
@@ -47,7 +47,7 @@ class TemporalMethods:
     def asof_join(
         self,
         left: Any,
-        on: str = "key",
+        on: str | Sequence[str] | Mapping[str, str] | None = None,
         at: str = "ts",
         *,
         columns: Sequence[str] | None = None,
