@@ -51,7 +51,7 @@ from azof.lakehouse import Lakehouse
 from azof.sql.alter import alter_table, alters_lakehouse_table, is_alter_table
 from azof.sql.clauses import RewrittenQuery, rewrite_query
 from azof.sql.functions import FunctionEngine, table_functions
-from azof.sql.pushdown import READ_ALL, needs_from_sqlglot
+from azof.sql.pushdown import READ_ALL, needs_from_sqlglot, reference_schema
 from azof.sql.scans import LakehouseTables, ScanRecord, read_columns, scan_reference, snapshot_for
 from azof.table import Table
 
@@ -127,7 +127,7 @@ def _run(
     snapshots = {
         ref.internal: snapshot_for(opened[ref.internal], ref) for ref in rewritten.references
     }
-    schemas = {name: snapshot.schema.to_arrow() for name, snapshot in snapshots.items()}
+    schemas = {name: reference_schema(snapshot.schema) for name, snapshot in snapshots.items()}
     engine: FunctionEngine = _DuckDBEngine(duck, con, lake, cache)
     rewritten, results = table_functions(engine, query, rewritten, tables, prefix)
     registered = set(results)

@@ -24,12 +24,11 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from azof.errors import InvalidArgumentError
-from azof.format import EVENT_TIME, KEY
 from azof.lakehouse import Lakehouse
 from azof.sql.alter import alter_table, is_alter_table
 from azof.sql.clauses import RewrittenQuery, TableReference, rewrite_query
 from azof.sql.functions import FunctionEngine, table_functions
-from azof.sql.pushdown import needs_from_datafusion
+from azof.sql.pushdown import fixed_names, needs_from_datafusion, reference_schema
 from azof.sql.scans import LakehouseTables, ScanRecord, read_columns, scan_reference, snapshot_for
 from azof.table import Table
 
@@ -48,8 +47,10 @@ def _empty_batch(schema: pa.Schema) -> pa.RecordBatch:
 def _stand_in_schema(schema: pa.Schema) -> pa.Schema:
     """The schema a reference is registered with: the table's, with every value column
     nullable (columns a query does not use are registered as nulls)."""
-    fixed = (KEY, EVENT_TIME)
-    return pa.schema([f if f.name in fixed else f.with_nullable(True) for f in schema])
+    key_names, time = fixed_names(schema)
+    fixed = (*key_names, time)
+    fields = [f if f.name in fixed else f.with_nullable(True) for f in schema]
+    return pa.schema(fields).with_metadata(schema.metadata or {})
 
 
 def _full_width(data: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -195,7 +196,7 @@ class ExecutionContext:
             ref.internal: snapshot_for(opened[ref.internal], ref) for ref in rewritten.references
         }
         schemas = {
-            name: _stand_in_schema(snapshot.schema.to_arrow())
+            name: _stand_in_schema(reference_schema(snapshot.schema))
             for name, snapshot in snapshots.items()
         }
         engine: FunctionEngine = _DataFusionEngine(self)

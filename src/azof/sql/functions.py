@@ -167,9 +167,10 @@ class _Evaluator:
                     keys=keys,
                     columns=columns_arg,
                 )
+            on = strings.get("on")
             return table.asof_join(
                 left,
-                strings.get("on", "key"),
+                None if on is None else [n.strip() for n in on.split(",")],
                 strings.get("at", "ts"),
                 columns=columns_arg,
                 version=version,

@@ -22,6 +22,7 @@ anything it cannot follow reads every column).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -34,14 +35,16 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from azof.errors import InvalidArgumentError
-from azof.format import EVENT_TIME, KEY
+from azof.format import EVENT_TIME, KEY, TableSchema
 from azof.predicate import translate_predicate
 
 __all__ = [
     "ScanNeeds",
+    "fixed_names",
     "needs_from_datafusion",
     "needs_from_sqlglot",
     "pushable_predicate",
+    "reference_schema",
 ]
 
 
@@ -58,6 +61,28 @@ class ScanNeeds:
 READ_ALL = ScanNeeds()
 
 
+_KEY_NAMES = b"azof.key"
+_TIME_NAME = b"azof.event_time"
+
+
+def reference_schema(schema: TableSchema) -> pa.Schema:
+    """The Arrow schema of a table reference, with its key and event-time column names in
+    the metadata: the SQL layer finds them there (:func:`fixed_names`)."""
+    names = json.dumps(list(schema.key_names)).encode()
+    return schema.to_arrow().with_metadata(
+        {_KEY_NAMES: names, _TIME_NAME: schema.event_time_name.encode()}
+    )
+
+
+def fixed_names(schema: pa.Schema) -> tuple[tuple[str, ...], str]:
+    """The key column names and the event-time name of a :func:`reference_schema`
+    (``key`` and ``event_time`` for a schema without them)."""
+    metadata = schema.metadata or {}
+    keys = json.loads(metadata[_KEY_NAMES]) if _KEY_NAMES in metadata else [KEY]
+    time = metadata[_TIME_NAME].decode() if _TIME_NAME in metadata else EVENT_TIME
+    return tuple(keys), time
+
+
 def _conjuncts(node: exp.Expr) -> Iterable[exp.Expr]:
     while isinstance(node, exp.Paren):
         node = node.this
@@ -68,8 +93,9 @@ def _conjuncts(node: exp.Expr) -> Iterable[exp.Expr]:
         yield node
 
 
-def _is_lower_bound(node: exp.Expr) -> bool:
-    """``event_time >= / > <no column>``, or the mirrored ``<no column> <= / < event_time``."""
+def _is_lower_bound(node: exp.Expr, time: str) -> bool:
+    """``event_time >= / > <no column>``, or the mirrored ``<no column> <= / < event_time``
+    (``time``: the event-time column's name)."""
     if isinstance(node, (exp.GT, exp.GTE)):
         column, bound = node.left, node.right
     elif isinstance(node, (exp.LT, exp.LTE)):
@@ -78,7 +104,7 @@ def _is_lower_bound(node: exp.Expr) -> bool:
         return False
     return (
         isinstance(column, exp.Column)
-        and column.name == EVENT_TIME
+        and column.name == time
         and not list(bound.find_all(exp.Column))
     )
 
@@ -93,8 +119,9 @@ def pushable_predicate(
     (None: any; the condition is known to be about this reference alone).
     """
     allowed = None if qualifiers is None else set(qualifiers)
-    bounds = pa.schema([schema.field(KEY), schema.field(EVENT_TIME)])
-    keys = pa.schema([schema.field(KEY)])
+    key_names, time = fixed_names(schema)
+    bounds = pa.schema([schema.field(time)])
+    keys = pa.schema([schema.field(name) for name in key_names])
     pushed: list[tuple[pc.Expression, exp.Expr]] = []
     for conjunct in _conjuncts(condition):
         columns = list(conjunct.find_all(exp.Column))
@@ -111,9 +138,9 @@ def pushable_predicate(
             column.set("catalog", None)
             column.set("this", exp.to_identifier(column.name))
         names = {column.name for column in columns}
-        if names == {KEY}:
+        if names <= set(key_names):
             target = keys
-        elif _is_lower_bound(bare):
+        elif _is_lower_bound(bare, time):
             target = bounds
         else:
             continue
@@ -153,14 +180,15 @@ def _combine(needs: list[ScanNeeds]) -> ScanNeeds:
 # -- DataFusion -------------------------------------------------------------------------------
 
 
-def _mentions_pushable(plan: Any) -> bool:
-    """Whether ``plan`` is a Filter whose predicate names ``key`` or ``event_time`` (cheap
-    test before unparsing it)."""
+def _mentions_pushable(plan: Any, schema: pa.Schema) -> bool:
+    """Whether ``plan`` is a Filter whose predicate names a key column or the event time
+    (cheap test before unparsing it)."""
     variant = plan.to_variant()
     if type(variant).__name__ != "Filter":
         return False
     text = str(variant.predicate())
-    return f".{KEY}" in text or f".{EVENT_TIME}" in text
+    key_names, time = fixed_names(schema)
+    return any(f".{name}" in text for name in (*key_names, time))
 
 
 def _filter_predicate(plan: Any, schema: pa.Schema) -> tuple[pc.Expression, str] | None:
@@ -196,7 +224,7 @@ def needs_from_datafusion(plan: Any, schemas: Mapping[str, pa.Schema]) -> dict[s
                     else tuple(str(column) for _, column in projection)
                 )
                 pushed = None
-                if parent is not None and _mentions_pushable(parent):
+                if parent is not None and _mentions_pushable(parent, schemas[name]):
                     pushed = _filter_predicate(parent, schemas[name])
                 found.setdefault(name, []).append(
                     ScanNeeds(

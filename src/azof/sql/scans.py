@@ -14,11 +14,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from azof.errors import InvalidArgumentError, VersionNotFoundError
-from azof.format import EVENT_TIME, KEY, Snapshot
+from azof.format import Snapshot
 from azof.lakehouse import Lakehouse
 from azof.scan.read import ScanMetrics, ScanRequest, execute_scan
 from azof.sql.clauses import TableReference
-from azof.sql.pushdown import ScanNeeds
+from azof.sql.pushdown import ScanNeeds, fixed_names
 from azof.table import Table
 from azof.timestamps import format_instant, parse_instant
 
@@ -118,11 +118,12 @@ def snapshot_for(table: Table, reference: TableReference) -> Snapshot:
 
 
 def read_columns(schema: pa.Schema, needs: ScanNeeds) -> list[str]:
-    """The columns to read, in schema order: ``key`` and ``event_time`` (read for the merge
-    anyway) and the value columns the query needs."""
+    """The columns to read, in schema order: the key and event-time columns (read for the
+    merge anyway) and the value columns the query needs."""
     if needs.columns is None:
         return list(schema.names)
-    return [n for n in schema.names if n in needs.columns or n in (KEY, EVENT_TIME)]
+    key_names, time = fixed_names(schema)
+    return [n for n in schema.names if n in needs.columns or n in (*key_names, time)]
 
 
 def scan_reference(
