@@ -81,6 +81,8 @@ def describe_table(table: Table, snapshot: Snapshot) -> dict[str, Any]:
         "table_uuid": snapshot.table_uuid or None,
         "committed": _instant(committed),
         "operation": operation,
+        "key": list(snapshot.schema.key_names),
+        "event_time": snapshot.schema.event_time_name,
         "schema": [
             {"name": f.name, "type": str(f.type), "nullable": f.nullable}
             for f in snapshot.schema.to_arrow()
@@ -218,6 +220,7 @@ def _print_plain(described: dict[str, Any]) -> None:
         f"version: {_version_text(described)}",
         f"versions: {compress_versions(described['versions'])}",
         f"format: {described['format_version']}",
+        f"key: {', '.join(described['key'])}; event time: {described['event_time']}",
         f"committed: {described['committed']} ({described['operation']})",
         f"data: {totals}",
         "schema:",
@@ -246,6 +249,8 @@ def _print_rich(described: dict[str, Any]) -> None:
         ("Version", _version_text(described)),
         ("Versions", compress_versions(described["versions"])),
         ("Format", str(described["format_version"])),
+        ("Key", escape(", ".join(described["key"]))),
+        ("Event time", escape(described["event_time"])),
         ("Committed", f"{described['committed']} [dim]({escape(described['operation'])})[/]"),
         ("Data", totals),
     ]:

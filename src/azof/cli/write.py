@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import click
-import pyarrow as pa
 
 from azof.cli.create import create_table, creates_local_folder, echo_schema, mapping_options
 from azof.cli.info import compress_versions
 from azof.cli.inputs import ColumnMapping, InputFile, detect_format, infer_schema
-from azof.cli.options import TABLE_NAME_OPTION, check_timestamp, lakehouse_options, table_options
+from azof.cli.options import (
+    TABLE_NAME_OPTION,
+    check_timestamp,
+    lakehouse_options,
+    table_options,
+    typed_keys,
+)
 from azof.cli.progress import Update, progress_bar
 from azof.errors import AzofError, InvalidArgumentError, TableNotFoundError
 from azof.lakehouse import Lakehouse
@@ -141,6 +146,7 @@ def write(
     formats = [detect_format(path, input_format) for path in files]  # fail before writing
     first = InputFile(files[0], formats[0], mapping) if create_missing else None
     table, created = _open_or_create(lakehouse, table_name, first, header=not no_header)
+    mapping = _mapping_for(table, mapping)
     if created:
         click.echo(f"created table {table.name} (version {table.version}) with columns:")
         echo_schema(table.schema)
@@ -165,20 +171,16 @@ def write(
     click.echo(f"wrote {files_text} to {table.name}: {report.summary()}")
 
 
-def _typed_keys(table: Table, keys: tuple[str, ...]) -> list[str | int]:
-    """The keys as the table's key type (integers for an integer key)."""
-    if not pa.types.is_integer(table.schema.field("key").type):
-        return list(keys)
-    typed: list[str | int] = []
-    for key in keys:
-        try:
-            typed.append(int(key))
-        except ValueError:
-            raise click.BadParameter(
-                f"{key!r} is not an integer; table {table.name!r} has integer keys",
-                param_hint="'KEY'",
-            ) from None
-    return typed
+def _mapping_for(table: Table, mapping: ColumnMapping) -> ColumnMapping:
+    """``--key``/``--event-time`` renaming input columns to the table's own key and
+    event-time names (a composite key's columns must be named as in the table)."""
+    names = table.key_columns
+    if len(names) > 1 and mapping.key is not None:
+        raise click.UsageError(
+            f"table {table.name!r} has a composite key ({', '.join(names)}); name the files' "
+            "columns like the table's instead of using --key"
+        )
+    return replace(mapping, key_target=names[0], time_target=table.event_time_column)
 
 
 @click.command(
@@ -203,7 +205,7 @@ a newer row for them arrives); as of earlier times their old rows still show.
 )
 def delete(table: Table, keys: tuple[str, ...], event_time: str | None) -> None:
     """Delete KEYs from a table as of an event time (default: now)."""
-    typed = _typed_keys(table, keys)
+    typed = typed_keys(table, keys)
     version = table.delete(typed, event_time)
     when = "now" if event_time is None else format_instant(parse_instant(event_time))
     count = len(set(typed))

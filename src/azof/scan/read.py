@@ -285,8 +285,9 @@ def _fragments(
         fixed = snapshot.schema.fixed_names
         located = tuple((name, found) for name, found in located if name in wanted or name in fixed)
         metrics.row_groups_total += fragment.num_row_groups
-        kept = fragment.split_by_row_group(condition) if condition is not None else [fragment]
-        if condition is None:
+        prune = condition is not None and not _renamed_fixed(located, fixed)
+        kept = fragment.split_by_row_group(condition) if prune else [fragment]
+        if not prune:
             metrics.row_groups_read += fragment.num_row_groups
         else:
             metrics.row_groups_read += len(kept)
@@ -366,6 +367,11 @@ def _ruled_out_by_key_range(
     return {name for name in bounded if name not in kept}
 
 
+def _renamed_fixed(located: FileColumns, fixed: Sequence[str]) -> bool:
+    """Whether a file holds a key or event-time column under a former name."""
+    return any(found != name for name, found in located if name in fixed)
+
+
 def _read_group(
     schema: TableSchema,
     group: _Group,
@@ -377,6 +383,10 @@ def _read_group(
     lack reads as its default, a renamed one is read under its stored name, and a narrower
     stored type is cast to the declared one."""
     fmt = ds.ParquetFileFormat()
+    if condition is not None and _renamed_fixed(group.columns, schema.fixed_names):
+        # the condition names the key and event time as they are called now: filter the
+        # rows once they carry those names (files written before a rename)
+        return _read_group(schema, group, None, filesystem, out).filter(condition)
     if all(found == name for name, found in group.columns):  # every column under its name
         return ds.FileSystemDataset(group.fragments, out, fmt, filesystem).to_table(
             filter=condition

@@ -116,7 +116,8 @@ def _bucket_ranges(
     key = reader.snapshot.schema.keys
     if reader.shared or not all(item.file.sorted for item in files):
         return [(None, None)]
-    if len(key) > 1 or key[0].renames:  # ranges of one key column, under one name
+    time = reader.snapshot.schema.time
+    if len(key) > 1 or key[0].renames or time.renames:  # one key column under one name
         return [(None, None)]
     if sum(item.file.rows or 0 for item in files) <= merge_rows:
         return [(None, None)]
