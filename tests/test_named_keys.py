@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import azof
+from azof.format import decode_snapshot, encode_snapshot
 from azof.format.buckets import bucket_of_rows, rows_hash
 from azof.format.keys import key_array, key_sort
 from azof.temporal import asof_join, changes, history, restatements
@@ -311,3 +312,61 @@ def test_the_key_encoding_orders_like_the_key_columns(keys: list[tuple[Any, ...]
     assert by_encoding.to_pylist() == by_columns.to_pylist()
     # equal encodings exactly for equal keys
     assert len(set(encoded.to_pylist())) == len(set(keys))
+
+
+def composite_snapshot() -> azof.Table:
+    table = readings(azof.Lakehouse(f"memory://{uuid.uuid4().hex}"))
+    table.compact(azof.CompactionPolicy(segment="week", buckets=2))
+    table.put(("s3", "temp"), when(9), value=1.0)
+    return table
+
+
+def test_a_format_4_snapshot_survives_encoding() -> None:
+    table = composite_snapshot()
+    snapshot = table.snapshot
+    data = encode_snapshot(snapshot)
+    again = decode_snapshot(data, table="t", file="s9.json", version=snapshot.version)
+    assert again == snapshot
+    assert again.schema.key_names == ("sensor_id", "metric")
+    assert all(isinstance(f.min_key, tuple) for f in again.files())
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda s: s.pop("key"), "missing field 'key'"),
+        (lambda s: s.update(key=[]), "names no column"),
+        (lambda s: s["key"][0].update(type="float64"), "is not a string, integer, date"),
+        (lambda s: s["event_time"].update(type="string"), "is not a timestamp"),
+        (lambda s: s["key"][1].update(name="sensor_id"), "not unique"),
+        (lambda s: s["columns"][0].update(id=1), "ids are not unique"),
+        (lambda s: s["columns"][0].update(name="metric"), "duplicated or reserved"),
+    ],
+)
+def test_format_4_schemas_are_checked(change: Any, message: str) -> None:
+    snapshot = composite_snapshot().snapshot
+    raw = json.loads(encode_snapshot(snapshot))
+    change(raw["schema"])
+    with pytest.raises(azof.CorruptTableError, match=message):
+        decode_snapshot(json.dumps(raw).encode(), table="t", file="s1.json", version=1)
+
+
+def test_composite_key_bounds_are_checked() -> None:
+    snapshot = composite_snapshot().snapshot
+    raw = json.loads(encode_snapshot(snapshot))
+    raw["deltas"][0]["min_key"] = "s1"
+    with pytest.raises(azof.CorruptTableError, match="not a list of 2 key values"):
+        decode_snapshot(json.dumps(raw).encode(), table="t", file="s1.json", version=1)
+    raw["deltas"][0]["min_key"] = ["s1", 3]
+    with pytest.raises(azof.CorruptTableError, match="min_key"):
+        decode_snapshot(json.dumps(raw).encode(), table="t", file="s1.json", version=1)
+
+
+def test_plain_tables_stay_format_2(tmp_path: Path) -> None:
+    schema = pa.schema([("key", pa.int64()), ("event_time", pa.timestamp("ms", tz="UTC"))])
+    table = azof.Lakehouse(tmp_path).create_table("p", schema)
+    table.put(1, when(1))
+    for name in ("s0.json", "s1.json"):
+        assert json.loads((tmp_path / "p" / name).read_text())["format_version"] == 2
+    assert table.key_columns == ("key",)
+    assert table.event_time_column == "event_time"
