@@ -108,3 +108,16 @@ def test_table_functions_use_the_names(engine: str, lake: azof.Lakehouse) -> Non
     )
     got, _ = run(engine, lake, query)
     assert got.column("value").to_pylist() == [1.0]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_composite_keys_in_table_functions(engine: str, lake: azof.Lakehouse) -> None:
+    query = "SELECT * FROM azof_history('readings', keys => 's1,temp,s2,temp')"
+    got, _ = run(engine, lake, query)
+    assert [(r["sensor_id"], r["metric"]) for r in got.to_pylist()] == [
+        ("s1", "temp"),
+        ("s1", "temp"),
+        ("s2", "temp"),
+    ]
+    with pytest.raises(azof.InvalidArgumentError, match="list their values key by key"):
+        run(engine, lake, "SELECT * FROM azof_history('readings', keys => 's1')")

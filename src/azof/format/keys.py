@@ -155,6 +155,8 @@ def _key_column(values: list[Any], dtype: pa.DataType, name: str, what: str) -> 
             isinstance(v, str) for v in values
         ):
             return pa.array([None if v is None else key_from_json(v, dtype) for v in values])
+        if pa.types.is_integer(dtype) and values and all(isinstance(v, str) for v in values):
+            return pa.array(values, pa.string()).cast(dtype)  # integers written as text
         return pa.array(values, type=dtype)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError) as exc:
         raise InvalidArgumentError(
