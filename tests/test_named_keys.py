@@ -131,7 +131,7 @@ def test_create_table_checks_the_names() -> None:
             key=KEY,
             event_time="reading_ts",
         )
-    with pytest.raises(azof.SchemaMismatchError, match="key column 'value' is double"):
+    with pytest.raises(azof.SchemaMismatchError, match="key type double of column 'value'"):
         lake.create_table("t", READINGS, key=["sensor_id", "value"], event_time="reading_ts")
     with pytest.raises(azof.InvalidArgumentError, match="twice"):
         lake.create_table("t", READINGS, key=["metric", "metric"], event_time="reading_ts")
@@ -413,3 +413,12 @@ def test_a_large_append_cuts_composite_key_ranges(monkeypatch: pytest.MonkeyPatc
         for r in table.scan().to_pylist()
     }
     assert got == latest
+
+
+def test_a_date_key_named_key_makes_a_format_4_table(tmp_path: Path) -> None:
+    schema = pa.schema([("key", pa.date32()), ("event_time", pa.timestamp("ms", tz="UTC"))])
+    table = azof.Lakehouse(tmp_path).create_table("d", schema.append(pa.field("v", pa.int8())))
+    table.put(dt.date(2024, 1, 2), when(3), v=1)
+    table.delete(["2024-01-03"], when(3))
+    assert table.scan()["key"].to_pylist() == [dt.date(2024, 1, 2)]
+    assert json.loads((tmp_path / "d" / "s0.json").read_text())["format_version"] == 4

@@ -398,17 +398,12 @@ def validate_new_schema(
                 f"it has {', '.join(names)}); name the key column(s) with key= and the event "
                 "time with event_time="
             )
-    legacy = tuple(key) == (KEY,) and event_time == EVENT_TIME
     for name in key:
         key_type = schema.field(name).type
-        if legacy and key_type not in KEY_TYPES:
-            raise SchemaMismatchError(
-                f"table {table!r}: key type {key_type} is not supported; use string or an integer"
-            )
         if not key_kind_ok(key_type):
             raise SchemaMismatchError(
-                f"table {table!r}: key column {name!r} is {key_type}; a key column must be a "
-                "string, integer, date or timestamp column"
+                f"table {table!r}: key type {key_type} of column {name!r} is not supported; a "
+                "key column must be a string, integer, date or timestamp column"
             )
     event_type = schema.field(event_time).type
     if not pa.types.is_timestamp(event_type):

@@ -11,6 +11,7 @@ import pyarrow as pa
 from azof.format import KEY, CommitInfo, Snapshot, TableSchema
 from azof.format.schema import EVENT_TIME, Column
 from azof.write.commit import now_instant
+from azof.write.conform import KEY_TYPES
 
 __all__ = ["initial_snapshot", "schema_from_arrow"]
 
@@ -20,14 +21,14 @@ def schema_from_arrow(
 ) -> TableSchema:
     """The table schema of an Arrow schema (the event time is stored as UTC).
 
-    A table keyed by ``key`` and timed by ``event_time`` gets a format-2 schema (value
-    columns numbered 1..n); any other key or event-time name, or a composite key, a
-    format-4 schema whose columns, key and event time included, are numbered 1..n in the
-    Arrow schema's order."""
+    A table keyed by ``key`` (a string or integer) and timed by ``event_time`` gets a
+    format-2 schema (value columns numbered 1..n); any other key or event-time name, a
+    date or timestamp key, or a composite key, a format-4 schema whose columns, key and
+    event time included, are numbered 1..n in the Arrow schema's order."""
     event_type = schema.field(event_time).type
     time_type = pa.timestamp(event_type.unit, tz="UTC")
     fixed = (*key, event_time)
-    if tuple(key) == (KEY,) and event_time == EVENT_TIME:
+    if tuple(key) == (KEY,) and event_time == EVENT_TIME and schema.field(KEY).type in KEY_TYPES:
         columns = tuple(
             Column(index, field.name, field.type, field.nullable)
             for index, field in enumerate((f for f in schema if f.name not in fixed), start=1)
