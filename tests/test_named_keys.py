@@ -422,3 +422,17 @@ def test_a_date_key_named_key_makes_a_format_4_table(tmp_path: Path) -> None:
     table.delete(["2024-01-03"], when(3))
     assert table.scan()["key"].to_pylist() == [dt.date(2024, 1, 2)]
     assert json.loads((tmp_path / "d" / "s0.json").read_text())["format_version"] == 4
+
+
+def test_the_spec_example_schema_decodes() -> None:
+    """The version-4 schema of docs/spec.md 18.1, in a snapshot, reads as it says."""
+    spec = (Path(__file__).parent.parent / "docs" / "spec.md").read_text()
+    section = spec[spec.index("### 18.1") :]
+    example = section[section.index("```json") + len("```json") : section.index("```\n\n")]
+    raw = {"format_version": 4, "version": 0, "schema": json.loads(example)}
+    snapshot = decode_snapshot(json.dumps(raw).encode(), table="t", file="s0.json", version=0)
+    assert snapshot.schema.key_names == ("sensor_id", "metric")
+    assert snapshot.schema.event_time_name == "reading_ts"
+    assert snapshot.schema.to_arrow().names == ["sensor_id", "metric", "reading_ts", "value"]
+    assert snapshot.schema.field("metric").type == pa.int32()
+    assert encode_snapshot(snapshot)  # and writes back
