@@ -436,3 +436,10 @@ def test_the_spec_example_schema_decodes() -> None:
     assert snapshot.schema.to_arrow().names == ["sensor_id", "metric", "reading_ts", "value"]
     assert snapshot.schema.field("metric").type == pa.int32()
     assert encode_snapshot(snapshot)  # and writes back
+
+
+def test_delete_takes_a_dataframe_of_keys() -> None:
+    pandas = pytest.importorskip("pandas")
+    table = readings(azof.Lakehouse(f"memory://{uuid.uuid4().hex}"))
+    table.delete(pandas.DataFrame({"sensor_id": ["s1"], "metric": ["hum"]}), when(9))
+    assert set(current(table)) == {("s1", "temp"), ("s2", "temp")}

@@ -164,17 +164,25 @@ def _key_column(values: list[Any], dtype: pa.DataType, name: str, what: str) -> 
         ) from None
 
 
+def _from_pandas(frame: Any) -> pa.Table:
+    table: pa.Table = pa.Table.from_pandas(frame, preserve_index=False)
+    return table
+
+
 def key_table(schema: TableSchema, keys: Any, what: str = "keys") -> pa.Table:
     """Keys given by a user as a table of the key columns (each of its type, no nulls).
 
     A one-column key takes a key or an iterable of keys. Any key takes a mapping of key
-    column name to values, or an Arrow table holding the key columns. A composite key also
+    column name to values, or an Arrow table (or a pandas or polars DataFrame) holding the
+    key columns. A composite key also
     takes a tuple (one key) or an iterable of tuples, each holding the key columns' values
     in key order."""
     names = schema.key_names
     columns: dict[str, list[Any]] | None = None
     if isinstance(keys, pa.RecordBatch):
         keys = pa.Table.from_batches([keys])
+    elif type(keys).__name__ == "DataFrame" and hasattr(keys, "columns"):  # pandas, polars
+        keys = pa.table(keys) if hasattr(keys, "__arrow_c_stream__") else _from_pandas(keys)
     if isinstance(keys, pa.Table | Mapping):
         given = keys.column_names if isinstance(keys, pa.Table) else list(keys)
         missing = [n for n in names if n not in given]
