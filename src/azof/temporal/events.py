@@ -160,7 +160,8 @@ def key_filter(source: Source, keys: Any) -> pa.Array[Any] | None:
     without duplicates (a composite key: the encodings of :func:`keys_of`)."""
     if keys is None:
         return None
-    if source.schema.composite or isinstance(keys, Mapping | pa.Table | pa.RecordBatch):
+    tabular = isinstance(keys, Mapping | pa.Table | pa.RecordBatch)
+    if source.schema.composite or tabular or type(keys).__name__ == "DataFrame":
         found: pa.Array[Any] = pc.unique(keys_of(key_table(source.schema, keys), source.schema))
         return found
     if isinstance(keys, (str, bytes, int)):
