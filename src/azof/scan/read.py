@@ -18,9 +18,10 @@ from azof.errors import CorruptTableError, InvalidArgumentError
 from azof.format.buckets import split_by_bucket
 from azof.format.evolution import default_scalar
 from azof.format.keys import key_from_json
-from azof.format.schema import TOMBSTONE, Column, TableSchema
+from azof.format.schema import TOMBSTONE, TableSchema
 from azof.format.snapshot import DataFile, Snapshot
-from azof.format.types import types_compatible, types_readable, unit_nanos
+from azof.format.types import unit_nanos
+from azof.scan.columns import FileColumns, file_columns, renamed_fixed
 from azof.scan.merge import PRIORITY, drop_tombstones, merge_latest, merge_sorted_runs
 from azof.scan.plan import PlannedFile, plan_files
 from azof.storage import ReadCounter, Storage
@@ -120,105 +121,6 @@ def _value_columns(table: str, schema: TableSchema, request: ScanRequest) -> lis
     return [n for n in value_names if n in wanted]
 
 
-_FIELD_ID = b"PARQUET:field_id"
-
-FileColumns = tuple[tuple[str, str | None], ...]
-"""Per column of the table (the key and event-time columns first): the file's column that
-holds it, or ``None`` when the file was written before the column was added (its rows read
-the column's default)."""
-
-
-def _field_id(field: pa.Field[Any]) -> int | None:
-    metadata = field.metadata
-    if not metadata or _FIELD_ID not in metadata:
-        return None
-    try:
-        return int(metadata[_FIELD_ID])
-    except ValueError:
-        return None
-
-
-def file_columns(
-    table: str, schema: TableSchema, data_file: DataFile, physical: pa.Schema
-) -> FileColumns:
-    """Where each column of ``schema`` is in a data file (``docs/spec.md``, "Schema
-    evolution"), checked: a key or event-time column without an id (tables before format
-    4) by its name, then its former names; any other column by its field id, or by the name
-    it was created with in a file without field ids (seed files). A column the file lacks
-    is corruption unless it was added after the file was written."""
-    path = data_file.file
-    tombstone = physical.get_field_index(TOMBSTONE)
-    if tombstone >= 0 and not pa.types.is_boolean(physical.field(tombstone).type):
-        raise CorruptTableError(
-            f"table {table!r}: data file {path} column {TOMBSTONE!r} is "
-            f"{physical.field(tombstone).type}, not bool; the file does not belong to this table"
-        )
-    by_id = {}
-    for each in physical:
-        field_id = _field_id(each)
-        if field_id is not None and each.name != TOMBSTONE:
-            by_id[field_id] = each.name
-    out: list[tuple[str, str | None]] = []
-    for column in (*schema.keys, schema.time):
-        stored = _fixed_column(column, by_id, physical)
-        _check_type(table, path, column.name, column.type, physical, stored, fixed=True)
-        out.append((column.name, stored))
-    for column in schema.columns:
-        if column.added_in_schema > data_file.schema_id:
-            out.append((column.name, None))  # added after the file was written
-            continue
-        found = by_id.get(column.id) if by_id else column.initial_name
-        if found is not None and physical.get_field_index(found) < 0:
-            found = None
-        if found is None:
-            how = f"field id {column.id}" if by_id else f"name {column.initial_name!r}"
-            raise CorruptTableError(
-                f"table {table!r}: data file {path} has no column {column.name!r} ({how}) that "
-                f"the schema declares ({column.type}); the file does not belong to this table"
-            )
-        _check_type(table, path, column.name, column.type, physical, found)
-        out.append((column.name, found))
-    return tuple(out)
-
-
-def _fixed_column(column: Column, by_id: dict[int, str], physical: pa.Schema) -> str:
-    """The file's name of a key or event-time column (its current name when not found)."""
-    if column.id and by_id:
-        return by_id.get(column.id, column.name)
-    if column.id:
-        return column.initial_name
-    for name in (column.name, *(r.name for r in reversed(column.renames))):
-        if physical.get_field_index(name) >= 0:
-            return name
-    return column.name
-
-
-def _check_type(
-    table: str,
-    path: str,
-    name: str,
-    declared: pa.DataType,
-    physical: pa.Schema,
-    found: str,
-    *,
-    fixed: bool = False,
-) -> None:
-    index = physical.get_field_index(found)
-    if index < 0:
-        raise CorruptTableError(
-            f"table {table!r}: data file {path} has no column {name!r} that the schema "
-            f"declares ({declared}); the file does not belong to this table"
-        )
-    dtype = physical.field(index).type
-    compatible = types_compatible if fixed else types_readable
-    if not compatible(declared, dtype):
-        where = repr(name) if found == name else f"{name!r} (stored as {found!r})"
-        raise CorruptTableError(
-            f"table {table!r}: data file {path} column {where} is {dtype}, but the "
-            f"schema declares {declared}"
-        )
-
-
 def open_fragment(
     table: str,
     data_file: DataFile,
@@ -285,7 +187,7 @@ def _fragments(
         fixed = snapshot.schema.fixed_names
         located = tuple((name, found) for name, found in located if name in wanted or name in fixed)
         metrics.row_groups_total += fragment.num_row_groups
-        prune = condition is not None and not _renamed_fixed(located, fixed)
+        prune = condition is not None and not renamed_fixed(located, fixed)
         kept = fragment.split_by_row_group(condition) if prune else [fragment]
         if not prune:
             metrics.row_groups_read += fragment.num_row_groups
@@ -367,11 +269,6 @@ def _ruled_out_by_key_range(
     return {name for name in bounded if name not in kept}
 
 
-def _renamed_fixed(located: FileColumns, fixed: Sequence[str]) -> bool:
-    """Whether a file holds a key or event-time column under a former name."""
-    return any(found != name for name, found in located if name in fixed)
-
-
 def _read_group(
     schema: TableSchema,
     group: _Group,
@@ -383,7 +280,7 @@ def _read_group(
     lack reads as its default, a renamed one is read under its stored name, and a narrower
     stored type is cast to the declared one."""
     fmt = ds.ParquetFileFormat()
-    if condition is not None and _renamed_fixed(group.columns, schema.fixed_names):
+    if condition is not None and renamed_fixed(group.columns, schema.fixed_names):
         # the condition names the key and event time as they are called now: filter the
         # rows once they carry those names (files written before a rename)
         return _read_group(schema, group, None, filesystem, out).filter(condition)

@@ -28,7 +28,8 @@ from azof.format.keys import key_array
 from azof.format.schema import TOMBSTONE, TableSchema
 from azof.format.snapshot import DataFile, Snapshot
 from azof.format.types import unit_nanos
-from azof.scan.read import file_columns, open_fragment
+from azof.scan.columns import file_columns
+from azof.scan.read import open_fragment
 from azof.storage import Storage
 from azof.tablelog import snapshot_name
 
