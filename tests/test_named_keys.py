@@ -443,3 +443,20 @@ def test_delete_takes_a_dataframe_of_keys() -> None:
     table = readings(azof.Lakehouse(f"memory://{uuid.uuid4().hex}"))
     table.delete(pandas.DataFrame({"sensor_id": ["s1"], "metric": ["hum"]}), when(9))
     assert set(current(table)) == {("s1", "temp"), ("s2", "temp")}
+
+
+def test_verify_checks_composite_key_bounds(tmp_path: Path) -> None:
+    lake = azof.Lakehouse(tmp_path)
+    readings(lake)
+    assert lake.table("readings").verify() == 1
+    path = tmp_path / "readings" / "s1.json"
+    raw = json.loads(path.read_text())
+    raw["deltas"][0]["min_key"] = ["s1", "temp"]  # above ("s1", "hum"), which the file holds
+    path.write_text(json.dumps(raw))
+    with pytest.raises(azof.CorruptTableError, match="below the record's min_key"):
+        lake.table("readings").verify()
+    raw["deltas"][0]["min_key"] = ["s1", "hum"]
+    raw["deltas"][0]["max_key"] = ["s2", "hum"]  # below ("s2", "temp")
+    path.write_text(json.dumps(raw))
+    with pytest.raises(azof.CorruptTableError, match="above the record's max_key"):
+        lake.table("readings").verify()

@@ -24,7 +24,7 @@ import pyarrow.dataset as ds
 
 from azof.errors import CorruptTableError
 from azof.format.buckets import bucket_of_rows
-from azof.format.keys import key_array
+from azof.format.keys import key_array, key_from_json
 from azof.format.schema import TOMBSTONE, TableSchema
 from azof.format.snapshot import DataFile, Snapshot
 from azof.format.types import unit_nanos
@@ -147,7 +147,11 @@ def _check_batch(
             f"column {key} holds a key outside the record's bucket {data_file.bucket} of "
             f"{data_file.buckets}"
         )
-    if len(names) == 1 and not schema.named:  # (format-4 bounds: checked by reads' pruning)
+    if schema.named:
+        problem = _outside_bounds(schema, data_file, keys)
+        if problem is not None:
+            return f"column {key} holds a key {problem}"
+    else:
         low_key, high_key = (v.as_py() for v in pc.min_max(keys).values())
         if data_file.min_key is not None and _before(low_key, data_file.min_key):
             return f"column {key} holds a key below the record's min_key {data_file.min_key!r}"
@@ -155,6 +159,33 @@ def _check_batch(
             return f"column {key} holds a key above the record's max_key {data_file.max_key!r}"
     if data_file.sorted and not _in_order(keys, times, seen):
         return f"rows are not sorted by {key}, then {time!r}, as the record says"
+    return None
+
+
+def _outside_bounds(schema: TableSchema, data_file: DataFile, keys: pa.Array[Any]) -> str | None:
+    """Whether ``keys`` (as :func:`~azof.format.keys.key_array` gives them) leave the
+    record's ``min_key``/``max_key`` of a format-4 table, compared in key order."""
+    names = schema.key_names
+    for name, bound in (("min_key", data_file.min_key), ("max_key", data_file.max_key)):
+        if bound is None:
+            continue
+        values = bound if isinstance(bound, tuple) else (bound,)
+        if len(values) != len(names):
+            return f"of another kind than the record's {name} {bound!r}"
+        try:
+            row = pa.table(
+                {
+                    c.name: pa.array([key_from_json(v, c.type)])
+                    for c, v in zip(schema.keys, values, strict=True)
+                }
+            )
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+            return f"of another kind than the record's {name} {bound!r}"
+        edge = key_array(row, names).cast(keys.type)[0]
+        if name == "min_key" and pc.less(pc.min(keys), edge).as_py():
+            return f"below the record's min_key {bound!r}"
+        if name == "max_key" and pc.greater(pc.max(keys), edge).as_py():
+            return f"above the record's max_key {bound!r}"
     return None
 
 
