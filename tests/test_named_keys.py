@@ -225,6 +225,9 @@ def test_key_filters_prune_files_and_compaction_keeps_answers() -> None:
     both = (pc.field("sensor_id") == "s1") & (pc.field("metric") == "hum")
     assert table.scan(filter=both, metrics=metrics)["value"].to_pylist() == [55.0]
     assert metrics.files_read == 1
+    metrics = azof.ScanMetrics()
+    assert history(table, [("s7", "temp")], metrics=metrics)["value"].to_pylist() == [7.0]
+    assert metrics.files_read == 1  # temporal reads skip files by their composite bounds
     table.compact(azof.CompactionPolicy(segment="week", buckets=3))
     assert {d: current(table, as_of=when(d)) for d in range(1, 13)} == before
     assert table.verify() > 0

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from azof.errors import InvalidArgumentError
-from azof.format.keys import key_array, key_sort, key_table
+from azof.format.keys import key_array, key_from_json, key_sort, key_table
 from azof.format.schema import TOMBSTONE, TableSchema
 from azof.format.snapshot import DataFile, Snapshot
 from azof.format.types import unit_nanos
@@ -276,17 +276,29 @@ def last_per_key(rows: pa.Table, schema: TableSchema) -> pa.Table:
     return rows.filter(pa.array(np.append(starts[1:], True)))
 
 
-def _may_hold_key(data: DataFile, keys: pa.Array[Any] | None) -> bool:
-    """Whether the file's ``[min_key, max_key]`` holds one of ``keys``."""
+def _may_hold_key(data: DataFile, keys: pa.Array[Any] | None, schema: TableSchema) -> bool:
+    """Whether the file's ``[min_key, max_key]`` holds one of ``keys`` (as :func:`keys_of`
+    gives them: a composite key's bounds are compared in their encoding)."""
     if keys is None or data.min_key is None or data.max_key is None:
         return True
-    if isinstance(data.min_key, tuple) or pa.types.is_binary(keys.type):
-        return True  # a composite key: its rows are filtered after the read
     try:
-        low = pa.scalar(data.min_key, keys.type)
-        high = pa.scalar(data.max_key, keys.type)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-        return True
+        if schema.named:
+            lows, highs = (
+                b if isinstance(b, tuple) else (b,) for b in (data.min_key, data.max_key)
+            )
+            edges = pa.table(
+                {
+                    c.name: pa.array([key_from_json(lo, c.type), key_from_json(hi, c.type)])
+                    for c, lo, hi in zip(schema.keys, lows, highs, strict=True)
+                }
+            )
+            encoded = keys_of(edges, schema).cast(keys.type)
+            low, high = encoded[0], encoded[1]
+        else:
+            low = pa.scalar(data.min_key, keys.type)
+            high = pa.scalar(data.max_key, keys.type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+        return True  # bounds not of the key's kind: read the file
     inside = pc.and_(pc.greater_equal(keys, low), pc.less_equal(keys, high))
     return bool(pc.any(inside).as_py())
 
@@ -304,7 +316,7 @@ def read_planned(
     as :func:`~azof.scan.read.read_rows` returns them; ``None`` if no file is left."""
     if keys is not None and len(keys) == 0:
         return None
-    files = [p for p in planned if _may_hold_key(p.file, keys)]
+    files = [p for p in planned if _may_hold_key(p.file, keys, source.schema)]
     if not files:
         return None
     condition = _condition(source, keys, low, high)
