@@ -463,3 +463,15 @@ def test_verify_checks_composite_key_bounds(tmp_path: Path) -> None:
     path.write_text(json.dumps(raw))
     with pytest.raises(azof.CorruptTableError, match="above the record's max_key"):
         lake.table("readings").verify()
+
+
+def test_asof_join_rows_without_a_whole_key_get_nulls() -> None:
+    table = readings(azof.Lakehouse(f"memory://{uuid.uuid4().hex}"))
+    left = pa.table(
+        {
+            "sensor_id": ["s1", None, "s1"],
+            "metric": ["temp", "temp", None],
+            "ts": pa.array([when(6)] * 3, pa.timestamp("ms", tz="UTC")),
+        }
+    )
+    assert asof_join(table, left)["value"].to_pylist() == [21.5, None, None]

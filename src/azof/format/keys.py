@@ -95,14 +95,25 @@ def _encode_string(array: pa.Array[Any]) -> pa.Array[Any]:
 
 def key_array(rows: Rows, names: Sequence[str]) -> pa.Array[Any]:
     """One value per row that orders and compares like the row's key: the key column for a
-    one-column key, a binary encoding of the key columns for a composite key."""
+    one-column key, a binary encoding of the key columns for a composite key (null where a
+    key column is null: rows to look up may lack keys; stored rows never do)."""
     if len(names) == 1:
         return _combined(rows.column(names[0]))
     parts = []
+    valid: Any = None
     for name in names:
         column = _combined(rows.column(name))
         if pa.types.is_dictionary(column.type):
             column = column.dictionary_decode()  # type: ignore[attr-defined]
+        if column.null_count:
+            present = column.is_valid()
+            valid = present if valid is None else pc.and_(valid, present)
+            filler = (
+                ""
+                if pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+                else 0
+            )
+            column = column.fill_null(pa.scalar(filler).cast(column.type))
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
             parts.append(_encode_string(column))
         else:
@@ -110,6 +121,8 @@ def key_array(rows: Rows, names: Sequence[str]) -> pa.Array[Any]:
     if not len(rows):
         return pa.array([], pa.binary())
     encoded: pa.Array[Any] = _compute.binary_join_element_wise(*parts, pa.scalar(b"", pa.binary()))
+    if valid is not None:
+        encoded = pc.if_else(valid, encoded, pa.scalar(None, pa.binary()))
     return encoded
 
 
