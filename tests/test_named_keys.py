@@ -8,6 +8,7 @@ import datetime as dt
 import itertools
 import json
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -475,3 +476,20 @@ def test_asof_join_rows_without_a_whole_key_get_nulls() -> None:
         }
     )
     assert asof_join(table, left)["value"].to_pylist() == [21.5, None, None]
+
+
+def test_renaming_the_key_of_a_seed_table(seed_copy: Callable[[str], Path]) -> None:
+    """A format-1 table whose key and event time are renamed reads its seed files by their
+    old names, then writes and compacts under the new ones; older versions keep theirs."""
+    folder = seed_copy("table0")
+    table = azof.Lakehouse(folder.parent).table("table0")
+    before = table.scan(as_of="2024-02-17")
+    table.evolve().rename_column("key", "id").rename_column("event_time", "ts").commit()
+    after = table.scan(as_of="2024-02-17")
+    assert after.column_names == ["id", "ts", "value"]
+    assert after.rename_columns(before.column_names).equals(before)
+    table.put("9", "2024-05-01", value="z")
+    table.compact()
+    assert table.scan()["id"].to_pylist()[-1] == "9"
+    assert table.verify() > 0
+    assert table.scan(as_of="2024-02-17", version=1).equals(before)
