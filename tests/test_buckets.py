@@ -50,7 +50,7 @@ def test_string_hash_handles_empty_long_and_unicode_keys() -> None:
 
 def test_split_keeps_order_within_each_bucket() -> None:
     rows = pa.table({"key": pa.array(np.arange(1000) % 37), "n": np.arange(1000)})
-    parts = split_by_bucket(rows, 4)
+    parts = split_by_bucket(rows, 4, ("key",))
     assert sum(p.num_rows for p in parts) == 1000
     for bucket, part in enumerate(parts):
         assert set(bucket_of(part.column("key"), 4).tolist()) <= {bucket}

@@ -28,7 +28,7 @@ import azof.compact.spill
 from azof.compact.spill import Spill, profile_inputs
 from azof.compact.tree import leaves, period_starts
 from azof.scan.plan import rank_files
-from strategies import as_of_days, maintained_operations
+from strategies import COMPOSITE, as_of_days, maintained_operations
 from test_writes_oracle import PROPERTY, check_sequence
 
 SCHEMA = pa.schema(
@@ -268,3 +268,20 @@ def test_spilled_compactions_match_oracle(
         patch.setattr(azof.compact.spill, "READ_ROWS", 1)
         patch.setattr(azof.compact.spill, "GROUP_ROWS", 1)
         check_sequence(azof.Lakehouse(f"memory://{uuid.uuid4().hex}"), ops, days, versions)
+
+
+@settings(PROPERTY, max_examples=20)
+@given(
+    ops=maintained_operations, days=as_of_days, versions=st.lists(st.integers(0, 20), max_size=3)
+)
+def test_spilled_compactions_of_a_composite_key_match_oracle(
+    ops: list[tuple[Any, ...]], days: list[float | None], versions: list[int]
+) -> None:
+    """The spilling compaction (every row through the spill files) on a composite key of
+    mixed types with named columns."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(azof.compact.spill, "SPILL_BYTES", 0)
+        patch.setattr(azof.compact.spill, "READ_ROWS", 1)
+        patch.setattr(azof.compact.spill, "GROUP_ROWS", 1)
+        lake = azof.Lakehouse(f"memory://{uuid.uuid4().hex}")
+        check_sequence(lake, ops, days, versions, COMPOSITE)

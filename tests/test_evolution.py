@@ -251,10 +251,10 @@ def test_ids_are_never_reused(table: azof.Table) -> None:
 # -- refusals --------------------------------------------------------------------------------
 
 REFUSALS: list[tuple[Callable[[Any], Any], str]] = [
-    (lambda u: u.drop_column("key"), "cannot drop column 'key': every table keeps its key"),
+    (lambda u: u.drop_column("key"), "cannot drop column 'key': it is a key or event-time"),
     (lambda u: u.drop_column("event_time"), "cannot drop column 'event_time'"),
-    (lambda u: u.rename_column("key", "k"), "cannot rename column 'key'"),
-    (lambda u: u.rename_column("event_time", "t"), "cannot rename column 'event_time'"),
+    (lambda u: u.rename_column("key", "px"), "the table already has a column 'px'"),
+    (lambda u: u.rename_column("event_time", "_azof_t"), "'_azof_t' is reserved"),
     (lambda u: u.widen("event_time", pa.timestamp("us", "UTC")), "the type of 'event_time'"),
     (lambda u: u.widen("volume", pa.int16()), "cannot narrow column 'volume' from int32 to int16"),
     (lambda u: u.widen("px", pa.int64()), "from float to int64: a type may only widen"),

@@ -106,6 +106,12 @@ def target_name(columns: list[Col], index: int) -> str:
     return columns[(index - 2) % len(columns)].name if columns else "nope"
 
 
+def _target(change: tuple[Any, ...]) -> int:
+    """The column a change is about; renames pick value columns (renaming the key or the
+    event time is allowed and changes the format: tests/test_named_keys.py covers it)."""
+    return max(change[1], 2) if change[0] == "rename" else int(change[1])
+
+
 def find(columns: list[Col], name: str) -> Col:
     for column in columns:
         if column.name == name:
@@ -124,7 +130,7 @@ def call_for(columns: list[Col], change: tuple[Any, ...]) -> Any:
         order = list(columns)
         random.Random(change[1]).shuffle(order)
         return lambda u: u.reorder([c.name for c in order])
-    name = target_name(columns, change[1])
+    name = target_name(columns, _target(change))
     if op == "drop":
         return lambda u: u.drop_column(name)
     if op == "rename":
@@ -152,7 +158,7 @@ def oracle_change(
         order = list(columns)
         random.Random(change[1]).shuffle(order)
         return order, next_id
-    column = find(columns, target_name(columns, change[1]))
+    column = find(columns, target_name(columns, _target(change)))
     if op == "drop":
         return [c for c in columns if c.id != column.id], next_id
     if op == "rename":

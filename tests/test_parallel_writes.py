@@ -93,6 +93,6 @@ def test_pivots_cut_evenly_and_skip_repeats(key_type: pa.DataType) -> None:
     same = pa.chunked_array([pa.array([keys[0].as_py()] * 100, key_type)])
     assert len(files.key_pivots(same, 4)) == 1
     assert files.key_pivots(keys, 1) == []
-    part = files.key_range(pa.table({"key": keys}), pivots[0], pivots[1])
+    part = files.key_range(pa.table({"key": keys}), keys.combine_chunks(), pivots[0], pivots[1])
     assert pc.min(part.column("key")).as_py() == pivots[0].as_py()
     assert pc.max(part.column("key")).as_py() < pivots[1].as_py()

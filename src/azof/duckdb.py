@@ -54,7 +54,7 @@ from azof.scan.stream import MERGE_ROWS, check_merge_rows
 from azof.sql.alter import alter_table, alters_lakehouse_table, is_alter_table
 from azof.sql.clauses import RewrittenQuery, rewrite_query
 from azof.sql.functions import FunctionEngine, table_functions
-from azof.sql.pushdown import READ_ALL, needs_from_sqlglot
+from azof.sql.pushdown import READ_ALL, needs_from_sqlglot, reference_schema
 from azof.sql.scans import LakehouseTables, ReferenceStream, ScanRecord, reference_scan
 from azof.table import Table
 
@@ -132,7 +132,7 @@ def _run(
     scans = {
         ref.internal: reference_scan(tables.open(ref.table), ref) for ref in rewritten.references
     }
-    schemas = {name: scan.schema for name, scan in scans.items()}
+    schemas = {name: reference_schema(scan.snapshot.schema) for name, scan in scans.items()}
     engine: FunctionEngine = _DuckDBEngine(duck, con, lake, cache, merge_rows)
     rewritten, results = table_functions(engine, query, rewritten, tables, prefix)
     registered = set(results)

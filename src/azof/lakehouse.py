@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -133,32 +133,42 @@ class Lakehouse:
         name: str,
         schema: pa.Schema | Mapping[str, pa.DataType],
         *,
+        key: str | Sequence[str] = "key",
+        event_time: str = "event_time",
         exist_ok: bool = False,
         properties: Mapping[str, Any] | None = None,
     ) -> Table:
         """Create an empty table (version 0).
 
-        ``schema`` holds ``key`` (string or integer), ``event_time`` (a timestamp; stored as
+        ``schema`` holds the key column(s), the event-time column (a timestamp; stored as
         UTC, a naive type is read as UTC) and the value columns: a ``pyarrow.Schema``, or a
         mapping of column name to pyarrow type (in that order; every column nullable but
-        ``key`` and ``event_time``). With ``exist_ok`` an existing table of the same schema
-        is opened instead; otherwise it is a ``TableExistsError``.
+        the key and event-time columns). ``key`` names the key column, or the columns of a
+        composite key in key order (each a string, integer, date or timestamp column, never
+        null); ``event_time`` names the event-time column. The table keeps these names in
+        every answer. With ``exist_ok`` an existing table of the same schema is opened
+        instead; otherwise it is a ``TableExistsError``.
         """
         from azof.table import Table
-        from azof.write.conform import validate_new_schema
+        from azof.write.conform import key_names_of, validate_new_schema
         from azof.write.create import initial_snapshot, schema_from_arrow
         from azof.write.properties import table_properties
 
         check_table_name(name)
         storage = self.storage.child(name)
-        schema = validate_new_schema(_arrow_schema(schema, name), name)
-        table_schema = schema_from_arrow(schema)
+        key_names = key_names_of(key, name)
+        arrow = _arrow_schema(schema, name)
+        schema = validate_new_schema(arrow, name, key_names, event_time)
+        table_schema = schema_from_arrow(schema, key_names, event_time)
         _check_storable(table_schema.to_arrow(), name)
         if tablelog.is_table(storage):
             if exist_ok:
                 existing = self.table(name)
                 # the columns as a user sees them: an evolved table's ids and history aside
-                if existing.schema != table_schema.to_arrow():
+                if existing.schema != table_schema.to_arrow() or (
+                    existing.key_columns,
+                    existing.event_time_column,
+                ) != (key_names, event_time):
                     raise TableExistsError(
                         f"table {name!r} exists with another schema ({existing.schema}); "
                         "choose another name"

@@ -29,7 +29,7 @@ from azof.errors import (
     VersionNotFoundError,
 )
 from azof.filters import FilterLike
-from azof.format import KEY, CommitInfo, Snapshot
+from azof.format import CommitInfo, Snapshot
 from azof.scan.read import ScanMetrics, ScanRequest
 from azof.scan.stream import MERGE_ROWS, check_merge_rows
 from azof.scan.verify import verify_files
@@ -138,8 +138,20 @@ class Table(TemporalMethods):
 
     @property
     def schema(self) -> pa.Schema:
-        """``key``, ``event_time``, then the value columns."""
+        """The key column(s), the event-time column, then the value columns."""
         return self._snapshot.schema.to_arrow()
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        """The names of the key columns, in key order (``("key",)`` for tables created
+        without ``key=``)."""
+        return self._snapshot.schema.key_names
+
+    @property
+    def event_time_column(self) -> str:
+        """The name of the event-time column (``"event_time"`` for tables created without
+        ``event_time=``)."""
+        return self._snapshot.schema.event_time_name
 
     def verify(self, version: int | None = None, known_at: Any = None) -> int:
         """Check that every data file of a snapshot (default: the loaded one) exists, is
@@ -430,8 +442,8 @@ class Table(TemporalMethods):
                 f"table {self.name!r}: delete() needs the keys to delete or where=... (a "
                 "predicate such as \"status = 'closed'\")"
             )
-        keys = key_list(keys)
-        if not keys:
+        keys = key_list(keys, self._snapshot.schema)
+        if not keys.num_rows:
             return self.version
         schema = self._snapshot.schema
         rows = tombstones(schema, keys, delete_instant(event_time, schema))
@@ -445,10 +457,10 @@ class Table(TemporalMethods):
         schema = latest.schema
         when = delete_instant(event_time, schema)
         scan = TableScan(self.storage, self.name, latest, ScanRequest(as_of=when), None)
-        matched = scan.where(where).select([KEY]).to_arrow().column(KEY)
-        if len(matched) == 0:
+        matched = scan.where(where).select(list(schema.key_names)).to_arrow()
+        if matched.num_rows == 0:
             return latest.version
-        rows = tombstones(schema, matched.to_pylist(), when)
+        rows = tombstones(schema, matched, when)
         return self._commit_rows(rows, operation="delete", deleting=True, properties=properties)
 
     def writer(self, *, batch_rows: int = 100_000) -> TableWriter:

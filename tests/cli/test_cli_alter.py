@@ -94,7 +94,7 @@ def test_reorder_and_dry_run(azof_cli, lake: Path) -> None:
     [
         (["--widen", "volume:int16"], ["cannot narrow column 'volume' from int32 to int16"]),
         (["--drop", "key"], ["cannot drop column 'key'"]),
-        (["--rename", "event_time:t"], ["cannot rename column 'event_time'"]),
+        (["--rename", "event_time:_azof_t"], ["'_azof_t' is reserved"]),
         (["--rename", "px:volume"], ["already has a column 'volume'"]),
         (["--add", "px:int64"], ["already has a column 'px'"]),
         (["--drop", "nope"], ["cannot drop column 'nope': there is no such column"]),

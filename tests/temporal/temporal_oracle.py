@@ -14,7 +14,7 @@ import pyarrow as pa
 
 import azof
 from naive import Row, latest_per_key
-from strategies import apply_op, as_of_time, rows_of
+from strategies import PLAIN, Layout, apply_op, as_of_time, rows_of
 
 FIELDS: list[pa.Field[Any]] = [
     pa.field("key", pa.string()),
@@ -26,17 +26,22 @@ MS = timedelta(milliseconds=1)
 
 
 def build(
-    lake: azof.Lakehouse, ops: list[tuple[Any, ...]]
+    lake: azof.Lakehouse, ops: list[tuple[Any, ...]], layout: Layout = PLAIN
 ) -> tuple[azof.Table, list[Row], dict[int, list[Row]]]:
-    """A new table after ``ops``; every row written; the rows known at each version."""
+    """A new table after ``ops`` (keys of ``layout``); every row written; the rows known at
+    each version."""
     import uuid
 
-    table = lake.create_table(f"t{uuid.uuid4().hex[:8]}", SCHEMA)
+    name = f"t{uuid.uuid4().hex[:8]}"
+    if layout is PLAIN:
+        table = lake.create_table(name, SCHEMA)
+    else:
+        table = layout.create(lake, name, pa.field("value", pa.int64()))
     written: list[Row] = []
     known: dict[int, list[Row]] = {0: []}
-    for op in ops:
+    for op in layout.translate(ops):
         written = written + rows_of(op)
-        known[apply_op(table, op, bucketed=False)] = written
+        known[apply_op(table, op, bucketed=False, layout=layout)] = written
     return table, written, known
 
 
@@ -51,7 +56,7 @@ def winners(
 
 
 def history(
-    rows: list[Row], keys: list[str] | None, start: datetime | None, end: datetime | None
+    rows: list[Row], keys: list[Any] | None, start: datetime | None, end: datetime | None
 ) -> list[tuple[Any, ...]]:
     """``(key, valid_from, valid_to, is_deleted, value)`` of every version overlapping
     ``[start, end)``, sorted by key and valid_from."""
@@ -84,7 +89,7 @@ def state(row: Row | None) -> tuple[Any, Any]:
 def compare(
     before: dict[Any, Row],
     after: dict[Any, Row],
-    keys: list[str] | None,
+    keys: list[Any] | None,
     kinds: tuple[str, str, str],
 ) -> list[tuple[Any, ...]]:
     """``(key, kind, before event_time, before value, after event_time, after value)`` of
@@ -109,7 +114,7 @@ def compare(
 
 
 def changes(
-    rows: list[Row], keys: list[str] | None, start: datetime | None, end: datetime | None
+    rows: list[Row], keys: list[Any] | None, start: datetime | None, end: datetime | None
 ) -> list[tuple[Any, ...]]:
     """Keys whose state just before ``start`` differs from their state just before
     ``end``: ``latest_per_key`` over the rows before each bound."""
@@ -118,7 +123,7 @@ def changes(
 
 
 def restatements(
-    old_rows: list[Row], new_rows: list[Row], as_of: datetime | None, keys: list[str] | None
+    old_rows: list[Row], new_rows: list[Row], as_of: datetime | None, keys: list[Any] | None
 ) -> list[tuple[Any, ...]]:
     """Keys whose answer as of ``as_of`` differs between two versions' rows."""
     return compare(
@@ -136,7 +141,7 @@ def at_day(d: float) -> datetime:
     return when
 
 
-def asof(rows: list[Row], key: str, when: datetime) -> tuple[Any, Any]:
+def asof(rows: list[Row], key: Any, when: datetime) -> tuple[Any, Any]:
     """``(event_time, value)`` of ``key`` as of ``when``, or ``(None, None)``."""
     row = latest_per_key(rows, when).get(key)
     return (None, None) if row is None else (row["event_time"], row["value"])

@@ -55,14 +55,16 @@ def mapping_options(command: F) -> F:
         "event_time_column",
         metavar="COL",
         default=None,
-        help="The file's column that holds the event time (renamed to event_time).",
+        help="The file's column that holds the event time (renamed to the table's); with "
+        "create --schema: the table's event-time column.",
     )(command)
     command = click.option(
         "--key",
         "key_column",
         metavar="COL",
         default=None,
-        help="The file's column that holds the key (renamed to key).",
+        help="The file's column that holds the key (renamed to the table's); with create "
+        "--schema: the table's key column(s), comma-separated.",
     )(command)
     return click.option(
         "--input-format",
@@ -75,11 +77,20 @@ def mapping_options(command: F) -> F:
 
 
 def create_table(
-    lakehouse: Lakehouse, name: str, schema: pa.Schema, *, exist_ok: bool = False, hint: str = ""
+    lakehouse: Lakehouse,
+    name: str,
+    schema: pa.Schema,
+    *,
+    exist_ok: bool = False,
+    hint: str = "",
+    key: list[str] | None = None,
+    event_time: str = "event_time",
 ) -> Table:
     """``Lakehouse.create_table``, its "exists" error worded for the command line."""
     try:
-        return lakehouse.create_table(name, schema, exist_ok=exist_ok)
+        return lakehouse.create_table(
+            name, schema, key=key or "key", event_time=event_time, exist_ok=exist_ok
+        )
     except TableExistsError as exc:
         if exist_ok:
             raise
@@ -114,6 +125,8 @@ Examples:
   azof create --path ./lake --table trades --like trades.parquet --key symbol --event-time ts
   azof create --path s3://bucket/lake --table t --schema "key:int64,event_time:timestamp" \\
       --exist-ok
+  azof create --path ./lake --table readings --key sensor_id,metric --event-time reading_ts \\
+      --schema "sensor_id:string,metric:string,reading_ts:timestamp,value:float64"
 
 \b
 Types: string, int8..int64, uint8..uint64, float32, float64, bool, date32, date64,
@@ -162,15 +175,22 @@ def create(
     """Create an empty table (version 0) from --schema or --like FILE.
 
     The table needs a key column (string or integer) and an event_time column (a
-    timestamp, stored as UTC); the other columns are its values. With --like, --key and
-    --event-time name the file's columns that become key and event_time.
+    timestamp, stored as UTC); the other columns are its values. With --schema, --key and
+    --event-time name the table's own key column(s) (comma-separated: a composite key of
+    string, integer, date or timestamp columns) and event-time column, which it keeps.
+    With --like, they name the file's columns that become key and event_time.
     """
     if (schema_text is None) == (like is None):
         raise click.UsageError("give the columns with either --schema TEXT or --like FILE")
-    if like is None and (input_format or key_column or event_time_column):
-        raise click.UsageError("--input-format, --key and --event-time go with --like FILE")
+    if like is None and input_format:
+        raise click.UsageError("--input-format goes with --like FILE")
+    key_names: list[str] | None = None
+    event_time = "event_time"
     if schema_text is not None:
         schema = schema_option_value(schema_text)
+        if key_column is not None:
+            key_names = [name.strip() for name in key_column.split(",")]
+        event_time = event_time_column or event_time
     else:
         assert like is not None
         mapping = ColumnMapping(key=key_column, event_time=event_time_column)
@@ -182,6 +202,8 @@ def create(
         schema,
         exist_ok=exist_ok,
         hint="choose another name, or pass --exist-ok to accept it if its schema is this one",
+        key=key_names,
+        event_time=event_time,
     )
     if existed:
         text = [f"table {table.name} already exists with this schema (version {table.version})"]

@@ -88,6 +88,8 @@ def describe_table(table: Table, snapshot: Snapshot) -> dict[str, Any]:
         "committed": _instant(committed),
         "commit_time_from": "commit" if snapshot.commit is not None else "file_modified",
         "operation": operation,
+        "key": list(snapshot.schema.key_names),
+        "event_time": snapshot.schema.event_time_name,
         "schema": [
             {"name": f.name, "type": str(f.type), "nullable": f.nullable}
             for f in snapshot.schema.to_arrow()
@@ -225,6 +227,7 @@ def _print_plain(described: dict[str, Any]) -> None:
         f"version: {_version_text(described)}",
         f"versions: {compress_versions(described['versions'])}",
         f"format: {described['format_version']}",
+        f"key: {', '.join(described['key'])}; event time: {described['event_time']}",
         f"committed: {described['committed']} ({described['operation']})",
         *([f"note: {SEED_TIME_NOTE}"] if described["commit_time_from"] != "commit" else []),
         f"data: {totals}",
@@ -254,6 +257,8 @@ def _print_rich(described: dict[str, Any]) -> None:
         ("Version", _version_text(described)),
         ("Versions", compress_versions(described["versions"])),
         ("Format", str(described["format_version"])),
+        ("Key", escape(", ".join(described["key"]))),
+        ("Event time", escape(described["event_time"])),
         ("Committed", f"{described['committed']} [dim]({escape(described['operation'])})[/]"),
         *(
             [("Note", f"[yellow]{escape(SEED_TIME_NOTE)}[/]")]

@@ -70,18 +70,21 @@ def detect_format(path: Path, given: str | None) -> str:
 
 @dataclass(frozen=True)
 class ColumnMapping:
-    """Which input columns become ``key`` and ``event_time`` (``None``: already so named)."""
+    """Which input columns become the table's key and event-time columns (``None``:
+    already so named); ``key_target``/``time_target``: the table's names of them."""
 
     key: str | None = None
     event_time: str | None = None
+    key_target: str = "key"
+    time_target: str = "event_time"
 
     def renames(self) -> dict[str, str]:
         """Input name -> table name."""
         out: dict[str, str] = {}
         if self.key is not None:
-            out[self.key] = "key"
+            out[self.key] = self.key_target
         if self.event_time is not None:
-            out[self.event_time] = "event_time"
+            out[self.event_time] = self.time_target
         return out
 
     def source(self, name: str) -> str:
@@ -95,7 +98,7 @@ class ColumnMapping:
         """The names after renaming; the mapped columns must exist and not collide."""
         renames = self.renames()
         for source, target in renames.items():
-            option = "--key" if target == "key" else "--event-time"
+            option = "--key" if target == self.key_target else "--event-time"
             if source not in names:
                 raise InvalidArgumentError(
                     f"{where}: no column {source!r} (given with {option}); its columns are "
@@ -361,7 +364,8 @@ class InputFile:
                 raise InvalidArgumentError(f"{self.path}: empty; cannot infer a schema from it")
             schema = first.schema
         names = self.mapping.apply(schema.names, str(self.path))
-        for required, option in (("key", "--key"), ("event_time", "--event-time")):
+        targets = ((self.mapping.key_target, "--key"), (self.mapping.time_target, "--event-time"))
+        for required, option in targets:
             if required not in names:
                 raise InvalidArgumentError(
                     f"{self.path} has no {required!r} column (its columns are "
@@ -381,7 +385,8 @@ class InputFile:
         if pa.types.is_null(dtype):
             return pa.string()
         text = pa.types.is_string(dtype) or pa.types.is_large_string(dtype)
-        if name == "event_time" and (text or pa.types.is_date(dtype)):
+        time = self.mapping.time_target
+        if name == time and (text or pa.types.is_date(dtype)):
             unit = "ms"
             if text and sample is not None:
                 what = f"{self.path}: column {self.mapping.source(name)!r}"
@@ -389,7 +394,7 @@ class InputFile:
             return timestamp_type(unit, "UTC")
         if pa.types.is_timestamp(dtype):
             tz = dtype.tz
-            if self.format != "parquet" or name == "event_time":
+            if self.format != "parquet" or name == time:
                 tz = "UTC"  # text without an offset is UTC
             unit = dtype.unit
             if self.format != "parquet" and sample is not None:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+import pyarrow as pa
 
 from azof.errors import InvalidArgumentError
 from azof.lakehouse import STORAGE_OPTIONS_ENV, Lakehouse, env_storage_options
@@ -41,6 +42,7 @@ __all__ = [
     "storage_options",
     "table_options",
     "timestamp_option",
+    "typed_keys",
 ]
 
 PATH_ENV = "AZOF_PATH"
@@ -233,3 +235,34 @@ def _with_options(
 def open_table(path: str, table_name: str, pairs: Sequence[str] = ()) -> Table:
     """The table ``table_name`` of the lakehouse at ``path``."""
     return open_lakehouse(path, pairs).table(table_name)
+
+
+def typed_keys(table: Table, keys: Sequence[str]) -> list[Any]:
+    """KEY arguments as the table's keys: integers for an integer key column; a composite
+    key as its columns' values separated by commas (``s1,temp``), in key order."""
+    columns = table.snapshot.schema.keys
+    out: list[Any] = []
+    for text in keys:
+        parts = text.split(",") if len(columns) > 1 else [text]
+        if len(parts) != len(columns):
+            names = ",".join(c.name for c in columns)
+            raise click.BadParameter(
+                f"{text!r} is not a key of table {table.name!r}: give its {len(columns)} "
+                f"columns ({names}) separated by commas",
+                param_hint="'KEY'",
+            )
+        values: list[Any] = []
+        for part, column in zip(parts, columns, strict=True):
+            if not pa.types.is_integer(column.type):
+                values.append(part)
+                continue
+            try:
+                values.append(int(part))
+            except ValueError:
+                raise click.BadParameter(
+                    f"{part!r} is not an integer; table {table.name!r} has integer keys"
+                    + (f" in column {column.name!r}" if len(columns) > 1 else ""),
+                    param_hint="'KEY'",
+                ) from None
+        out.append(values[0] if len(columns) == 1 else tuple(values))
+    return out

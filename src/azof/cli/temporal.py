@@ -21,6 +21,7 @@ from azof.cli.options import (
     count_option,
     table_options,
     timestamp_option,
+    typed_keys,
 )
 from azof.cli.output import output_options, resolve_format, write_arrow
 from azof.cli.scan import split_columns
@@ -71,9 +72,10 @@ def _window_options(command: F) -> F:
     return command
 
 
-def _keys(keys: tuple[str, ...]) -> list[str] | None:
-    """The KEY arguments (cast to the table's key type by the API); none: every key."""
-    return list(keys) if keys else None
+def _keys(table: Table, keys: tuple[str, ...]) -> list[Any] | None:
+    """The KEY arguments as the table's keys (:func:`~azof.cli.options.typed_keys`); none:
+    every key."""
+    return typed_keys(table, keys) if keys else None
 
 
 @click.command(
@@ -109,7 +111,7 @@ def history(
     output_format = resolve_format(output_format, output)
     check_one_snapshot(version, known_at)
     answer = table.history(
-        _keys(keys),
+        _keys(table, keys),
         start,
         end,
         columns=split_columns(columns),
@@ -150,7 +152,7 @@ def changes(
     answer = table.changes(
         start,
         end,
-        _keys(keys),
+        _keys(table, keys),
         columns=split_columns(columns),
         version=version,
         known_at=known_at,
@@ -201,23 +203,34 @@ def restatements(
         since_version,
         version=version,
         known_at=known_at,
-        keys=_keys(keys),
+        keys=_keys(table, keys),
         columns=split_columns(columns),
     )
     write_arrow(answer, output_format, output)
 
 
 def read_left(
-    path: Path, file_format: str | None, table: Table, on: str, at: str, known_at: str | None = None
+    path: Path,
+    file_format: str | None,
+    table: Table,
+    on: list[str],
+    at: str,
+    known_at: str | None = None,
 ) -> pa.Table:
-    """The rows of ``path`` (CSV, Parquet or JSON lines): column ``on`` typed as the table's
-    keys and text in column ``at`` (and ``known_at``, if a column) read as timestamps (no
-    offset means UTC)."""
+    """The rows of ``path`` (CSV, Parquet or JSON lines): the ``on`` columns typed as the
+    table's key columns (in key order) and text in column ``at`` (and ``known_at``, if a
+    column) read as timestamps (no offset means UTC)."""
     file_format = detect_format(path, file_format)
     schema = table.snapshot.schema
+    if len(on) != len(schema.keys):
+        raise InvalidArgumentError(
+            f"--on names {len(on)} column(s), but table {table.name!r} has a key of "
+            f"{len(schema.keys)} ({', '.join(schema.key_names)}); name them in key order"
+        )
     unit = cast(pa.TimestampType, schema.event_time_type).unit
-    fields = [(on, schema.key_type), (at, pa.timestamp(unit, tz="UTC"))]
-    if known_at is not None and known_at not in (on, at):
+    keys = [(name, column.type) for name, column in zip(on, schema.keys, strict=True)]
+    fields = [*keys, (at, pa.timestamp(unit, tz="UTC"))]
+    if known_at is not None and known_at not in (*on, at):
         fields.append((known_at, pa.timestamp("us", tz="UTC")))
     target = pa.schema(fields)
     source = InputFile(path, file_format, ColumnMapping(), target)
@@ -225,7 +238,7 @@ def read_left(
     if not parts:
         raise InvalidArgumentError(f"{path}: no rows to join")
     frame = pa.concat_tables(parts, promote_options="permissive")
-    for name, option in ((on, "--on"), (at, "--at")):
+    for name, option in (*((n, "--on") for n in on), (at, "--at")):
         if name not in frame.column_names:
             raise InvalidArgumentError(
                 f"{path}: no column {name!r} (name the column with {option}); its columns are "
@@ -259,7 +272,11 @@ Examples:
     help="The format of --left (default: from its suffix).",
 )
 @click.option(
-    "--on", default="key", show_default=True, metavar="COL", help="The key column of --left."
+    "--on",
+    default=None,
+    metavar="COLS",
+    help="The key column(s) of --left, comma-separated in key order (default: the table's "
+    "key column names).",
 )
 @click.option(
     "--at",
@@ -291,7 +308,7 @@ def asof_join(
     table: Table,
     left: Path,
     left_format: str | None,
-    on: str,
+    on: str | None,
     at: str,
     columns: str | None,
     prefix: str,
@@ -303,16 +320,18 @@ def asof_join(
 ) -> None:
     """Print every row of --left with its key's state as of the row's own time.
 
-    Point-in-time correct: a row (key, t) gets the table's values of that key as of event
-    time t (null when the key has no event at or before t, or is deleted then); rows keep
-    their order. --columns adds only those columns (event_time: the matched event's time).
+        Point-in-time correct: a row (key, t) gets the table's values of that key as of event
+        time t (null when the key has no event at or before t, or is deleted then); rows keep
+        their order. --columns adds only those columns (the event-time column: the matched
+    event's time).
     """
     output_format = resolve_format(output_format, output)
     check_one_snapshot(version, known_at)
-    frame = read_left(left, left_format, table, on, at, known_at)
+    on_columns = list(table.key_columns) if on is None else [n.strip() for n in on.split(",")]
+    frame = read_left(left, left_format, table, on_columns, at, known_at)
     answer = table.asof_join(
         frame,
-        on,
+        on_columns,
         at,
         columns=split_columns(columns),
         version=version,

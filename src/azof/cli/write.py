@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import click
-import pyarrow as pa
 
 from azof.cli.create import create_table, creates_local_folder, mapping_options, schema_lines
 from azof.cli.info import compress_versions
@@ -17,6 +16,7 @@ from azof.cli.options import (
     check_event_time,
     lakehouse_options,
     table_options,
+    typed_keys,
 )
 from azof.cli.progress import Update, progress_bar
 from azof.cli.results import Stopwatch, emit, plural, result_format_option
@@ -192,6 +192,7 @@ def write(
     formats = [detect_format(path, input_format) for path in files]  # fail before writing
     first = InputFile(files[0], formats[0], mapping) if create_missing else None
     table, created = _open_or_create(lakehouse, table_name, first, header=not no_header)
+    mapping = _mapping_for(table, mapping)
     text = []
     if created:
         text = [f"created table {table.name} (version {table.version}) with columns:"]
@@ -226,20 +227,16 @@ def write(
     emit(output_format, "write", data, text)
 
 
-def _typed_keys(table: Table, keys: tuple[str, ...]) -> list[str | int]:
-    """The keys as the table's key type (integers for an integer key)."""
-    if not pa.types.is_integer(table.schema.field("key").type):
-        return list(keys)
-    typed: list[str | int] = []
-    for key in keys:
-        try:
-            typed.append(int(key))
-        except ValueError:
-            raise click.BadParameter(
-                f"{key!r} is not an integer; table {table.name!r} has integer keys",
-                param_hint="'KEY'",
-            ) from None
-    return typed
+def _mapping_for(table: Table, mapping: ColumnMapping) -> ColumnMapping:
+    """``--key``/``--event-time`` renaming input columns to the table's own key and
+    event-time names (a composite key's columns must be named as in the table)."""
+    names = table.key_columns
+    if len(names) > 1 and mapping.key is not None:
+        raise click.UsageError(
+            f"table {table.name!r} has a composite key ({', '.join(names)}); name the files' "
+            "columns like the table's instead of using --key"
+        )
+    return replace(mapping, key_target=names[0], time_target=table.event_time_column)
 
 
 @click.command(
@@ -292,7 +289,7 @@ def delete(
         commit = table.snapshot_at(version).commit if version != before else None
         count = commit.added_rows if commit is not None else 0
     else:
-        typed = _typed_keys(table, keys)
+        typed = typed_keys(table, keys)
         version = table.delete(typed, event_time)
         count = len(set(typed))
     when = format_instant(parse_instant(event_time))

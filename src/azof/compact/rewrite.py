@@ -31,8 +31,9 @@ from azof.compact.policy import CompactionPolicy
 from azof.compact.spill import Spill, leaf_groups, profile_inputs, spill_inputs
 from azof.compact.tree import build_tree, leaves, period_label
 from azof.errors import CommitConflictError, CorruptTableError
-from azof.format import EVENT_TIME, KEY, CommitInfo, DataFile, Segment, Snapshot
+from azof.format import CommitInfo, DataFile, Segment, Snapshot, TableSchema
 from azof.format.buckets import split_by_bucket
+from azof.format.keys import key_array, key_sort
 from azof.format.types import unit_nanos
 from azof.scan.merge import PRIORITY, merge_latest, run_edges
 from azof.scan.plan import PlannedFile, rank_files
@@ -159,6 +160,7 @@ def _plan_work(
     by_name = {p.file.file: p for p in ranked}
     old_deltas = [by_name[f.file] for leaf in rebuild for f in leaf.deltas]
     events = sorted([*old_deltas, *pending_files], key=lambda p: p.priority)
+
     starts = sorted(rows)
     folded = pending | {f.file for leaf in rebuild for f in leaf.files()}
     return CompactionWork(keep, starts, [rows[s] for s in starts], folded, seq, buckets, events)
@@ -177,26 +179,27 @@ def _state_before(
     chosen = [f for f in files if f.bucket == bucket or f.buckets != buckets]
     rows = _read(storage, table, snapshot, [by_name[f.file] for f in chosen])
     if buckets > 1 and any(f.buckets != buckets for f in chosen):
-        rows = split_by_bucket(rows, buckets)[bucket]
-    return merge_latest(rows)
+        rows = split_by_bucket(rows, buckets, snapshot.schema.key_names)[bucket]
+    return merge_latest(rows, snapshot.schema.key_names, snapshot.schema.event_time_name)
 
 
 def _by_leaf(
-    events: pa.Table, starts: list[Instant], per_unit: int
+    events: pa.Table, starts: list[Instant], schema: TableSchema
 ) -> tuple[pa.Table, np.ndarray[Any, Any]]:
     """One row per (key, event_time), the greatest priority, grouped by leaf and sorted by
     key and event time within each leaf; and where each leaf's rows begin (len+1 bounds)."""
     n = events.num_rows
     if n == 0:
         return events, np.zeros(len(starts) + 1, dtype=np.int64)
+    fixed, time = list(schema.fixed_names), schema.event_time_name
+    per_unit = unit_nanos(schema.event_time_type)
     order = pc.sort_indices(
-        events.select([KEY, EVENT_TIME, PRIORITY]),
-        sort_keys=[(KEY, "ascending"), (EVENT_TIME, "ascending"), (PRIORITY, "descending")],
+        events.select([*fixed, PRIORITY]),
+        sort_keys=[*key_sort(fixed), (PRIORITY, "descending")],
     )
-    keys, times = events.column(KEY).take(order), events.column(EVENT_TIME).take(order)
-    order = order.filter(run_edges(keys, times, first=True))
+    order = order.filter(run_edges(*(events.column(n).take(order) for n in fixed), first=True))
     kept = order.to_numpy()
-    instants = events.column(EVENT_TIME).cast(pa.int64()).to_numpy()[kept] * per_unit
+    instants = events.column(time).cast(pa.int64()).to_numpy()[kept] * per_unit
     leaf = np.searchsorted(np.asarray(starts, dtype=np.int64), instants, side="right") - 1
     grouped = kept[np.argsort(leaf, kind="stable")]  # stays sorted by key within a leaf
     bounds = np.searchsorted(np.sort(leaf, kind="stable"), np.arange(len(starts) + 1))
@@ -228,15 +231,16 @@ def _write(
     return out
 
 
-def _advance(state: pa.Table | None, chunk: pa.Table) -> pa.Table:
+def _advance(state: pa.Table | None, chunk: pa.Table, names: tuple[str, ...]) -> pa.Table:
     """The state after a leaf: each key's last event in the leaf replaces its older row
     (the leaf's events all come after the state's); sorted by key."""
-    chunk = chunk.filter(run_edges(chunk.column(KEY), first=False))
+    chunk = chunk.filter(run_edges(*(chunk.column(n) for n in names), first=False))
     if state is None or state.num_rows == 0:
         return chunk
-    older = state.filter(pc.invert(pc.is_in(state.column(KEY), value_set=chunk.column(KEY))))
+    fresh = key_array(chunk, names)
+    older = state.filter(pc.invert(pc.is_in(key_array(state, names), value_set=fresh)))
     merged = pa.concat_tables([older, chunk])
-    return merged.take(pc.sort_indices(merged.column(KEY)))
+    return merged.take(pc.sort_indices(merged, sort_keys=key_sort(names)))
 
 
 def rebuild_bucket(
@@ -256,7 +260,7 @@ def rebuild_bucket(
     policy, work, groups = job.policy, job.work, job.groups
     state = _state_before(storage, table, snapshot, work, bucket)
     if state is not None and state.num_rows:
-        state = state.take(pc.sort_indices(state.column(KEY)))
+        state = state.take(pc.sort_indices(state, sort_keys=key_sort(snapshot.schema.key_names)))
     per_unit = unit_nanos(snapshot.schema.event_time_type)
     out = []
     latest: Instant | None = None
@@ -264,7 +268,7 @@ def rebuild_bucket(
         raw = spill.take(bucket * len(groups) + group)
         events, bounds = None, np.zeros(high - low + 1, dtype=np.int64)
         if raw is not None:
-            events, bounds = _by_leaf(raw.combine_chunks(), work.starts[low:high], per_unit)
+            events, bounds = _by_leaf(raw.combine_chunks(), work.starts[low:high], snapshot.schema)
             del raw
         for index in range(high - low):
             count = int(bounds[index + 1] - bounds[index])
@@ -273,8 +277,9 @@ def rebuild_bucket(
             deltas = _write(storage, chunk, snapshot, policy, work.seq, False, bucket, work.buckets)
             out.append((base, deltas))
             if chunk is not None and chunk.num_rows:
-                state = _advance(state, chunk)
-                high_time = pc.max(chunk.column(EVENT_TIME)).cast(pa.int64()).as_py() * per_unit
+                state = _advance(state, chunk, snapshot.schema.key_names)
+                time = chunk.column(snapshot.schema.event_time_name)
+                high_time = pc.max(time).cast(pa.int64()).as_py() * per_unit
                 latest = high_time if latest is None else max(latest, high_time)
     tip = _write(storage, state, snapshot, policy, work.seq, True, bucket, work.buckets)
     return out, tip, latest

@@ -30,8 +30,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from azof.format import EVENT_TIME, KEY, Snapshot
-from azof.format.buckets import bucket_of
+from azof.format import Snapshot
+from azof.format.buckets import bucket_of_rows
+from azof.format.keys import key_array
 from azof.format.types import unit_nanos
 from azof.scan.merge import PRIORITY
 from azof.scan.plan import PlannedFile
@@ -131,9 +132,11 @@ def profile_inputs(
 
     def prepare(rows: pa.Table) -> tuple[list[int], list[int], pa.Array[Any] | None]:
         """Rows per day (hour: periods are whole days or hours) and the keys."""
-        floored = np.floor_divide(rows.column(EVENT_TIME).cast(pa.int64()).to_numpy(), step)
+        times = rows.column(snapshot.schema.event_time_name)
+        floored = np.floor_divide(times.cast(pa.int64()).to_numpy(), step)
         counted = pc.value_counts(pa.array(floored))
-        keys = rows.column(KEY).combine_chunks() if count_keys and rows.num_rows else None
+        names = snapshot.schema.key_names
+        keys = key_array(rows, names) if count_keys and rows.num_rows else None
         return counted.field(0).to_pylist(), counted.field(1).to_pylist(), keys
 
     bins: dict[int, int] = {}
@@ -192,6 +195,7 @@ def spill_partitioner(
     each row's partition ``bucket * len(groups) + group`` (the group of the leaf its event
     time falls in)."""
     per_unit = unit_nanos(snapshot.schema.event_time_type)
+    time = snapshot.schema.event_time_name
     leaf_starts = np.asarray(starts, dtype=np.int64)
     group_of_leaf = np.zeros(len(starts), dtype=np.int64)
     for group, (low, high) in enumerate(groups):
@@ -203,12 +207,13 @@ def spill_partitioner(
             known[item.priority] = 0 if buckets == 1 else item.file.bucket
 
     def prepare(rows: pa.Table) -> tuple[pa.Table, np.ndarray[Any, np.dtype[np.int64]]]:
-        instants = rows.column(EVENT_TIME).cast(pa.int64()).to_numpy() * per_unit
+        instants = rows.column(time).cast(pa.int64()).to_numpy() * per_unit
         leaf = np.searchsorted(leaf_starts, instants, side="right") - 1
         bucket = known[rows.column(PRIORITY).to_numpy()]
         hashed = bucket < 0
         if hashed.any():
-            bucket[hashed] = bucket_of(rows.column(KEY).filter(pa.array(hashed)), buckets)
+            chosen = rows.filter(pa.array(hashed))
+            bucket[hashed] = bucket_of_rows(chosen, snapshot.schema.key_names, buckets)
         return rows, bucket * len(groups) + group_of_leaf[leaf]
 
     return prepare

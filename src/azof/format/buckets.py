@@ -9,18 +9,23 @@ so other implementations can compute it:
 - integer keys: the value as a two's-complement 64-bit integer, then the finaliser;
 - finaliser (splitmix64): ``z ^= z >> 30; z *= 0xbf58476d1ce4e5b9; z ^= z >> 27;
   z *= 0x94d049bb133111eb; z ^= z >> 31`` (all mod 2**64);
+- composite keys (format 4): ``h = 0``, then for each key column in order
+  ``h = finaliser((h * 0x100000001b3) XOR r)`` where ``r`` is the column's value before the
+  finaliser (FNV-1a for strings, the 64 bits for integers, days since 1970-01-01 for dates,
+  the stored integer for timestamps); a one-column key hashes as above;
 - bucket = hash mod B.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["bucket_of", "key_hash", "split_by_bucket"]
+__all__ = ["bucket_of", "bucket_of_rows", "key_hash", "rows_hash", "split_by_bucket"]
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
@@ -65,29 +70,63 @@ def _string_hash(array: pa.Array[Any]) -> np.ndarray[Any, np.dtype[np.uint64]]:
                 stepped = (part ^ matrix[:, position]) * _FNV_PRIME
                 part = np.where(lengths[low:high] > position, stepped, part)
             hashes[low:high] = part
-        return _finalise(hashes)
+        return hashes
+
+
+def _raw_hash(
+    keys: pa.Array[Any] | pa.ChunkedArray[Any],
+) -> np.ndarray[Any, np.dtype[np.uint64]]:
+    """Every key's value before the finaliser: FNV-1a of a string, the 64 bits of an
+    integer, the stored integer of a date or timestamp."""
+    array = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+    if pa.types.is_dictionary(array.type):
+        array = cast("pa.DictionaryArray[Any, Any]", array).dictionary_decode()
+    if pa.types.is_date(array.type) or pa.types.is_timestamp(array.type):
+        array = array.cast(pa.int32() if pa.types.is_date32(array.type) else pa.int64())
+        if pa.types.is_int32(array.type):
+            array = array.cast(pa.int64())
+    if pa.types.is_integer(array.type):  # the value's 64 bits (uint64 above 2**63 too)
+        wide = pa.uint64() if pa.types.is_unsigned_integer(array.type) else pa.int64()
+        values = pc.cast(array, wide).to_numpy(zero_copy_only=False)
+        return values.astype(values.dtype, copy=False).view(np.uint64)
+    return _string_hash(array)
 
 
 def key_hash(
     keys: pa.Array[Any] | pa.ChunkedArray[Any],
 ) -> np.ndarray[Any, np.dtype[np.uint64]]:
-    """The specified 64-bit hash of every key (no nulls)."""
-    array = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
-    if pa.types.is_dictionary(array.type):
-        array = cast("pa.DictionaryArray[Any, Any]", array).dictionary_decode()
-    if pa.types.is_integer(array.type):  # the value's 64 bits (uint64 above 2**63 too)
-        wide = pa.uint64() if pa.types.is_unsigned_integer(array.type) else pa.int64()
-        values = pc.cast(array, wide).to_numpy(zero_copy_only=False)
-        with np.errstate(over="ignore"):
-            return _finalise(values.astype(values.dtype, copy=False).view(np.uint64))
-    return _string_hash(array)
+    """The specified 64-bit hash of every key of a one-column key (no nulls)."""
+    with np.errstate(over="ignore"):
+        return _finalise(_raw_hash(keys))
 
 
-def split_by_bucket(rows: pa.Table, buckets: int) -> list[pa.Table]:
-    """The rows of each bucket (``buckets`` tables, some maybe empty), order kept."""
+def rows_hash(
+    rows: pa.Table | pa.RecordBatch, names: Sequence[str]
+) -> np.ndarray[Any, np.dtype[np.uint64]]:
+    """The specified 64-bit hash of every row's key, the key being the columns ``names``
+    (one or several, combined as the module docstring says)."""
+    hashes = np.zeros(len(rows), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for name in names:
+            hashes = _finalise((hashes * _FNV_PRIME) ^ _raw_hash(rows.column(name)))
+    return hashes
+
+
+def bucket_of_rows(
+    rows: pa.Table | pa.RecordBatch, names: Sequence[str], buckets: int
+) -> np.ndarray[Any, Any]:
+    """The bucket (0 .. buckets-1) of every row's key (the columns ``names``)."""
+    if buckets == 1:
+        return np.zeros(len(rows), dtype=np.int64)
+    return (rows_hash(rows, names) % np.uint64(buckets)).astype(np.int64)
+
+
+def split_by_bucket(rows: pa.Table, buckets: int, names: Sequence[str]) -> list[pa.Table]:
+    """The rows of each bucket (``buckets`` tables, some maybe empty), order kept; the key
+    is the columns ``names``."""
     if buckets == 1:
         return [rows]
-    ids = bucket_of(rows.column("key"), buckets)
+    ids = bucket_of_rows(rows, names, buckets)
     order = np.argsort(ids, kind="stable")
     counts = np.bincount(ids, minlength=buckets).tolist()
     ordered = rows.take(order)

@@ -2,8 +2,8 @@
 
 ``decode_snapshot`` turns bytes into a :class:`~azof.format.snapshot.Snapshot` or raises a
 :class:`~azof.errors.CorruptTableError` naming the table, the file and what is wrong;
-``encode_snapshot`` writes format version 2, or 3 once the schema has evolved
-(:func:`required_format_version`).
+``encode_snapshot`` writes format version 2, 3 once the schema has evolved, or 4 for a
+table with named or composite keys (:func:`required_format_version`).
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ __all__ = [
     "validate_file_name",
 ]
 
-CURRENT_FORMAT_VERSION = 3
-"""The newest format version azof writes (3: version 2 plus schema evolution)."""
-_KNOWN_VERSIONS = (1, 2, 3)
+CURRENT_FORMAT_VERSION = 4
+"""The newest format version azof writes (4: version 3 plus named and composite keys)."""
+_KNOWN_VERSIONS = (1, 2, 3, 4)
 _CONTROL = re.compile(r"[\x00-\x1f]")
 
 # Bounds on what a snapshot may say (``docs/spec.md``, "Validity rules"): a reader sizes
@@ -119,11 +119,24 @@ def _whole_number(value: Any, ctx: Context, where: str, name: str) -> int:
     return value
 
 
-def _key_bound(value: Any, ctx: Context, where: str, name: str) -> str | int | None:
-    """A record's ``min_key``/``max_key``: absent, or a key of the table's key type."""
+def _key_bound(value: Any, ctx: Context, where: str, name: str) -> Any:
+    """A record's ``min_key``/``max_key``: absent, a key of the table's key type, or for a
+    composite key a list of one value per key column (held as a tuple)."""
     if value is None:
         return None
-    kind = ctx.key_kind
+    kinds = ctx.key_kinds
+    if len(kinds) > 1:
+        if not isinstance(value, list) or len(value) != len(kinds):
+            raise ctx.error(f"{where}: {name} {value!r} is not a list of {len(kinds)} key values")
+        return tuple(
+            _key_value(v, kind, ctx, where, name) for v, kind in zip(value, kinds, strict=True)
+        )
+    return _key_value(value, kinds[0] if kinds else None, ctx, where, name)
+
+
+def _key_value(
+    value: Any, kind: type[str] | type[int] | None, ctx: Context, where: str, name: str
+) -> str | int:
     if isinstance(value, str) and kind in (None, str):
         return value
     if (
@@ -137,7 +150,9 @@ def _key_bound(value: Any, ctx: Context, where: str, name: str) -> str | int | N
     raise ctx.error(f"{where}: {name} {value!r} is not {expected}")
 
 
-def _ordered(low: str | int, high: str | int) -> bool:
+def _ordered(low: Any, high: Any) -> bool:
+    if isinstance(low, tuple) and isinstance(high, tuple):
+        return True  # composite bounds: their order is not checked here
     if isinstance(low, str) and isinstance(high, str):
         return low <= high
     if isinstance(low, int) and isinstance(high, int):
@@ -341,7 +356,7 @@ def decode_snapshot(data: bytes, *, table: str, file: str, version: int) -> Snap
     raw = _snapshot_object(data, ctx)
     format_version = ctx.version
     schema = decode_schema(raw.get("schema"), format_version, ctx)
-    ctx.key_kind = int if pa.types.is_integer(schema.key_type) else str
+    ctx.key_kinds = tuple(int if pa.types.is_integer(c.type) else str for c in schema.keys)
     segments_raw = raw.get("segments", [])
     if not isinstance(segments_raw, list):
         raise ctx.error("field 'segments' is not a list")
@@ -441,7 +456,10 @@ def _encode_segment(s: Segment) -> dict[str, Any]:
 
 
 def required_format_version(snapshot: Snapshot) -> int:
-    """The version azof writes a snapshot in: 3 once its schema has evolved, else 2."""
+    """The version azof writes a snapshot in: 4 when its key or event time is named (not
+    ``key``/``event_time``, or a composite key), 3 once its schema has evolved, else 2."""
+    if snapshot.schema.named:
+        return 4
     return 3 if snapshot.schema.schema_id > 0 else 2
 
 
@@ -497,7 +515,8 @@ decoded: the snapshots of a table's appends share their tree."""
 def _decode_segments(segments_raw: list[Any], ctx: Context) -> tuple[Segment, ...]:
     """The snapshot's segments, decoded and checked once per distinct tree (a commit that
     keeps its parent's tree does not make the next open decode it again)."""
-    key = (ctx.table, ctx.version, str(ctx.key_kind), json.dumps(segments_raw, ensure_ascii=False))
+    kinds = str(ctx.key_kinds)
+    key = (ctx.table, ctx.version, kinds, json.dumps(segments_raw, ensure_ascii=False))
     found = _DECODED_TREES.get(key)
     if found is not None:
         return found

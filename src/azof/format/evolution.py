@@ -27,7 +27,7 @@ from typing import Any, cast
 import pyarrow as pa
 
 from azof.errors import InvalidArgumentError
-from azof.format.schema import EVENT_TIME, KEY, RESERVED, Column, DroppedColumn, Rename, TableSchema
+from azof.format.schema import RESERVED, Column, DroppedColumn, Rename, TableSchema
 from azof.format.types import UnknownTypeError, is_widening, type_to_json, unit_nanos
 from azof.timestamps import format_instant, parse_instant
 
@@ -219,9 +219,10 @@ class _Refusal(InvalidArgumentError):
 
 
 def _value_column(schema: TableSchema, name: str, doing: str) -> Column:
-    if name in (KEY, EVENT_TIME):
+    if name in schema.fixed_names:
         raise _Refusal(
-            f"cannot {doing} {name!r}: every table keeps its key and event_time columns as they are"
+            f"cannot {doing} {name!r}: it is a key or event-time column, which are never "
+            "dropped, widened or moved (renaming one is allowed)"
         )
     column = schema.column(name)
     if column is None:
@@ -233,11 +234,11 @@ def _value_column(schema: TableSchema, name: str, doing: str) -> Column:
 def _check_new_name(schema: TableSchema, name: Any, doing: str) -> str:
     if not isinstance(name, str) or not name:
         raise _Refusal(f"cannot {doing}: a column name must be a non-empty string, not {name!r}")
-    if name in RESERVED or name.startswith("_azof"):
+    if name.startswith("_azof") or (not schema.named and name in RESERVED):
         raise _Refusal(
             f"cannot {doing}: {name!r} is reserved (key, event_time and names starting '_azof')"
         )
-    if schema.column(name) is not None:
+    if schema.column(name) is not None or name in schema.fixed_names:
         raise _Refusal(f"cannot {doing}: the table already has a column {name!r}")
     return name
 
@@ -290,7 +291,28 @@ def _drop(schema: TableSchema, change: DropColumn, version: int) -> TableSchema:
     )
 
 
+def _rename_fixed(schema: TableSchema, change: RenameColumn, version: int) -> TableSchema:
+    """Rename a key or event-time column: the schema records the names from then on (a
+    table keyed by ``key``/``event_time`` becomes a format-4 table whose two columns keep
+    id 0, found by name in data files: the current name, then the former ones)."""
+    if change.new_name == change.name:
+        raise _Refusal(f"cannot rename column {change.name!r}: it already has that name")
+    name = _check_new_name(schema, change.new_name, f"rename {change.name!r}")
+    keys, time = schema.keys, schema.time
+
+    def renamed(column: Column) -> Column:
+        if column.name != change.name:
+            return column
+        return replace(column, name=name, renames=(*column.renames, Rename(column.name, version)))
+
+    return replace(
+        schema, key_columns=tuple(renamed(c) for c in keys), event_time_column=renamed(time)
+    )
+
+
 def _rename(schema: TableSchema, change: RenameColumn, version: int) -> TableSchema:
+    if change.name in schema.fixed_names:
+        return _rename_fixed(schema, change, version)
     column = _value_column(schema, change.name, "rename column")
     if change.new_name == change.name:
         raise _Refusal(f"cannot rename column {change.name!r}: it already has that name")

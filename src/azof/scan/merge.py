@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE
+from azof.format.keys import key_array, key_sort
+from azof.format.schema import TOMBSTONE
 
 __all__ = ["PRIORITY", "drop_tombstones", "merge_latest", "merge_sorted_runs", "run_edges"]
 
@@ -31,7 +34,7 @@ def run_edges(*columns: Column, first: bool) -> pa.Array:  # type: ignore[type-a
     return pa.array(np.concatenate((edge, differs) if first else (differs, edge)), pa.bool_())
 
 
-def merge_sorted_runs(table: pa.Table) -> pa.Table:
+def merge_sorted_runs(table: pa.Table, names: Sequence[str], time: str) -> pa.Table:
     """:func:`merge_latest` for rows that come in runs, one per file (equal priority,
     contiguous, ascending priority), each sorted by key then event time.
 
@@ -42,17 +45,18 @@ def merge_sorted_runs(table: pa.Table) -> pa.Table:
     n = table.num_rows
     if n <= 1:
         return table
-    candidates = table.filter(run_edges(table.column(KEY), table.column(PRIORITY), first=False))
+    keys = [table.column(name) for name in names]
+    candidates = table.filter(run_edges(*keys, table.column(PRIORITY), first=False))
     prio = candidates.column(PRIORITY).to_numpy()
     bounds = np.flatnonzero(np.diff(prio)) + 1
     if len(bounds) == 0:
         return candidates  # one file: its candidates are unique and sorted by key
     if np.any(np.diff(prio[np.concatenate(([0], bounds))]) < 0):
-        return merge_latest(candidates)  # runs out of priority order: the general way
+        return merge_latest(candidates, names, time)  # runs out of order: the general way
     starts = np.concatenate(([0], bounds))
     ends = np.concatenate((bounds, [len(prio)]))
-    cand_keys = candidates.column(KEY).combine_chunks()
-    times = candidates.column(EVENT_TIME).cast(pa.int64()).to_numpy()
+    cand_keys = key_array(candidates, names)
+    times = candidates.column(time).cast(pa.int64()).to_numpy()
     chosen = np.arange(starts[0], ends[0])  # row of the current winner, per held key
     held_keys = cand_keys.slice(int(starts[0]), int(ends[0] - starts[0]))
     for low, high in zip(starts[1:], ends[1:], strict=True):
@@ -68,22 +72,23 @@ def merge_sorted_runs(table: pa.Table) -> pa.Table:
             chosen = np.concatenate((chosen, new_rows))
             held_keys = pa.concat_arrays([held_keys, cand_keys.take(new_rows)])
     merged = candidates.take(chosen)
-    return merged.take(pc.sort_indices(merged.column(KEY)))
+    return merged.take(pc.sort_indices(merged, sort_keys=key_sort(names)))
 
 
-def merge_latest(table: pa.Table) -> pa.Table:
+def merge_latest(table: pa.Table, names: Sequence[str], time: str) -> pa.Table:
     """One row per key: greatest event time, then greatest priority, then first in input.
 
-    ``table`` holds ``key``, ``event_time`` and ``_azof_priority`` (rows later than the
-    as-of time already removed). The result is sorted by key.
+    ``table`` holds the key columns ``names``, the event time ``time`` and
+    ``_azof_priority`` (rows later than the as-of time already removed). The result is
+    sorted by key.
     """
     if table.num_rows == 0:
         return table
     order = pc.sort_indices(
-        table.select([KEY, EVENT_TIME, PRIORITY]),
-        sort_keys=[(KEY, "ascending"), (EVENT_TIME, "descending"), (PRIORITY, "descending")],
+        table.select([*names, time, PRIORITY]),
+        sort_keys=[*key_sort(names), (time, "descending"), (PRIORITY, "descending")],
     )
-    order = order.filter(run_edges(table.column(KEY).take(order), first=True))
+    order = order.filter(run_edges(*(table.column(n).take(order) for n in names), first=True))
     return table.take(order)
 
 

@@ -17,9 +17,11 @@ import pyarrow.dataset as ds
 from azof.errors import CorruptTableError, InvalidArgumentError
 from azof.format.buckets import split_by_bucket
 from azof.format.evolution import default_scalar
-from azof.format.schema import EVENT_TIME, KEY, RESERVED, TOMBSTONE, TableSchema
+from azof.format.keys import key_from_json
+from azof.format.schema import TOMBSTONE, TableSchema
 from azof.format.snapshot import DataFile, Snapshot
-from azof.format.types import types_compatible, types_readable, unit_nanos
+from azof.format.types import unit_nanos
+from azof.scan.columns import FileColumns, file_columns, renamed_fixed
 from azof.scan.merge import PRIORITY, drop_tombstones, merge_latest, merge_sorted_runs
 from azof.scan.plan import PlannedFile, plan_files
 from azof.storage import ReadCounter, Storage
@@ -123,87 +125,11 @@ def _value_columns(table: str, schema: TableSchema, request: ScanRequest) -> lis
     wanted = {c for c in request.columns if c in value_names}
     if request.filter is not None:
         partial = pa.schema(
-            [schema.field(n) for n in schema.names if n in wanted or n in (KEY, EVENT_TIME)]
+            [schema.field(n) for n in schema.names if n in wanted or n in schema.fixed_names]
         )
         if not references_only(request.filter, partial):
             wanted = set(value_names)
     return [n for n in value_names if n in wanted]
-
-
-_FIELD_ID = b"PARQUET:field_id"
-
-FileColumns = tuple[tuple[str, str | None], ...]
-"""Per value column of the table: the file's column that holds it, or ``None`` when the file
-was written before the column was added (its rows read the column's default)."""
-
-
-def _field_id(field: pa.Field[Any]) -> int | None:
-    metadata = field.metadata
-    if not metadata or _FIELD_ID not in metadata:
-        return None
-    try:
-        return int(metadata[_FIELD_ID])
-    except ValueError:
-        return None
-
-
-def file_columns(
-    table: str, schema: TableSchema, data_file: DataFile, physical: pa.Schema
-) -> FileColumns:
-    """Where each column of ``schema`` is in a data file (``docs/spec.md``, "Schema
-    evolution"), checked: ``key`` and ``event_time`` by name; a value column by its field
-    id, or by the name it was created with in a file without field ids (seed files). A
-    column the file lacks is corruption unless it was added after the file was written."""
-    path = data_file.file
-    for name in (KEY, EVENT_TIME):
-        _check_type(table, path, name, schema.field(name).type, physical, name)
-    tombstone = physical.get_field_index(TOMBSTONE)
-    if tombstone >= 0 and not pa.types.is_boolean(physical.field(tombstone).type):
-        raise CorruptTableError(
-            f"table {table!r}: data file {path} column {TOMBSTONE!r} is "
-            f"{physical.field(tombstone).type}, not bool; the file does not belong to this table"
-        )
-    by_id = {}
-    for stored in physical:
-        field_id = _field_id(stored)
-        if field_id is not None and stored.name not in RESERVED:
-            by_id[field_id] = stored.name
-    out: list[tuple[str, str | None]] = []
-    for column in schema.columns:
-        if column.added_in_schema > data_file.schema_id:
-            out.append((column.name, None))  # added after the file was written
-            continue
-        found = by_id.get(column.id) if by_id else column.initial_name
-        if found is not None and physical.get_field_index(found) < 0:
-            found = None
-        if found is None:
-            how = f"field id {column.id}" if by_id else f"name {column.initial_name!r}"
-            raise CorruptTableError(
-                f"table {table!r}: data file {path} has no column {column.name!r} ({how}) that "
-                f"the schema declares ({column.type}); the file does not belong to this table"
-            )
-        _check_type(table, path, column.name, column.type, physical, found)
-        out.append((column.name, found))
-    return tuple(out)
-
-
-def _check_type(
-    table: str, path: str, name: str, declared: pa.DataType, physical: pa.Schema, found: str
-) -> None:
-    index = physical.get_field_index(found)
-    if index < 0:
-        raise CorruptTableError(
-            f"table {table!r}: data file {path} has no column {name!r} that the schema "
-            f"declares ({declared}); the file does not belong to this table"
-        )
-    dtype = physical.field(index).type
-    compatible = types_compatible if name in (KEY, EVENT_TIME) else types_readable
-    if not compatible(declared, dtype):
-        where = repr(name) if found == name else f"{name!r} (stored as {found!r})"
-        raise CorruptTableError(
-            f"table {table!r}: data file {path} column {where} is {dtype}, but the "
-            f"schema declares {declared}"
-        )
 
 
 def open_fragment(
@@ -291,10 +217,12 @@ def _fragments(
         fragments = [open_item(item) for item in kept_items]
     for item, fragment in zip(kept_items, fragments, strict=True):
         located = file_columns(table, snapshot.schema, item.file, fragment.physical_schema)
-        located = tuple((name, found) for name, found in located if name in wanted)
+        fixed = snapshot.schema.fixed_names
+        located = tuple((name, found) for name, found in located if name in wanted or name in fixed)
         metrics.row_groups_total += fragment.num_row_groups
-        kept = fragment.split_by_row_group(condition) if condition is not None else [fragment]
-        if condition is None:
+        prune = condition is not None and not renamed_fixed(located, fixed)
+        kept = fragment.split_by_row_group(condition) if prune else [fragment]
+        if not prune:
             metrics.row_groups_read += fragment.num_row_groups
         else:
             metrics.row_groups_read += len(kept)
@@ -303,8 +231,8 @@ def _fragments(
         metrics.files_read += 1
         metrics.files.append(item.file.file)
         if count_bytes:
-            stored = {found for _name, found in located if found is not None}
-            stored |= {KEY, EVENT_TIME, TOMBSTONE}
+            stored = {found for _name, found in located if found is not None}  # keys too
+            stored.add(TOMBSTONE)
             metrics.bytes_read += sum(_chunk_bytes(part, stored) for part in kept)
         if not groups or groups[-1].columns != located:
             groups.append(_Group(located))
@@ -326,7 +254,29 @@ def _chunk_bytes(fragment: ds.Fragment, columns: set[str]) -> int:
     return total
 
 
-_NAMES_KEY = re.compile(rf"\b{KEY}\b")
+def _bounds_guarantee(schema: TableSchema, least: Any, greatest: Any) -> pc.Expression | None:
+    """What a record's ``min_key``/``max_key`` promise about its rows, as an expression:
+    the key within them (a composite key: its first column within theirs, and each next
+    column within theirs while the ones before are equal in both bounds)."""
+    keys = schema.keys
+    if len(keys) == 1:
+        least, greatest = (least,), (greatest,)
+    if not isinstance(least, tuple) or not isinstance(greatest, tuple):
+        return None
+    if len(least) != len(keys) or len(greatest) != len(keys):
+        return None
+    guarantee: pc.Expression | None = None
+    for index, column in enumerate(keys):
+        try:
+            low = key_from_json(least[index], column.type)
+            high = key_from_json(greatest[index], column.type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+            return guarantee  # a record whose keys are not of the key's kind
+        part = (pc.field(column.name) >= low) & (pc.field(column.name) <= high)
+        guarantee = part if guarantee is None else guarantee & part
+        if least[index] != greatest[index]:
+            break
+    return guarantee
 
 
 def _ruled_out_by_key_range(
@@ -340,27 +290,26 @@ def _ruled_out_by_key_range(
     reads the footers of the few files that may hold the key, not of all)."""
     # only a condition that names the key can rule a file out by its keys: an as-of time
     # alone (most reads) skips the work (the text test only gates it, it decides nothing)
-    if condition is None or _NAMES_KEY.search(str(condition)) is None:
+    schema = snapshot.schema
+    text = str(condition) if condition is not None else ""
+    if not any(re.search(rf"\b{re.escape(name)}\b", text) for name in schema.key_names):
         return set()
-    key_type = snapshot.schema.key_type
     fmt = ds.ParquetFileFormat()
     fragments, bounded = [], []
     for item in planned:
         least, greatest = item.file.min_key, item.file.max_key
         if least is None or greatest is None:
             continue
-        try:
-            low, high = pa.scalar(least, type=key_type), pa.scalar(greatest, type=key_type)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        guarantee = _bounds_guarantee(schema, least, greatest)
+        if guarantee is None:
             continue  # a record whose keys are not of the key's kind: open the file
-        guarantee = (pc.field(KEY) >= low) & (pc.field(KEY) <= high)
         fragments.append(
             fmt.make_fragment(item.file.file, filesystem, partition_expression=guarantee)
         )
         bounded.append(item.file.file)
     if not fragments:
         return set()
-    fields = [snapshot.schema.field(KEY), snapshot.schema.field(EVENT_TIME)]
+    fields = [schema.field(name) for name in schema.fixed_names]
     dataset = ds.FileSystemDataset(fragments, pa.schema(fields), fmt, filesystem)
     try:
         kept = {
@@ -383,13 +332,23 @@ def _read_group(
     lack reads as its default, a renamed one is read under its stored name, and a narrower
     stored type is cast to the declared one."""
     fmt = ds.ParquetFileFormat()
+    if condition is not None and renamed_fixed(group.columns, schema.fixed_names):
+        # the condition names the key and event time as they are called now: filter the
+        # rows once they carry those names (files written before a rename)
+        return _read_group(schema, group, None, filesystem, out).filter(condition)
     if all(found == name for name, found in group.columns):  # every column under its name
         return ds.FileSystemDataset(group.fragments, out, fmt, filesystem).to_table(
             filter=condition
         )
-    fields = [schema.field(KEY), schema.field(EVENT_TIME)]
-    projection: dict[str, pc.Expression] = {KEY: pc.field(KEY), EVENT_TIME: pc.field(EVENT_TIME)}
+    fields = []
+    projection: dict[str, pc.Expression] = {}
     for name, found in group.columns:
+        fixed = schema.fixed_column(name)
+        if fixed is not None:
+            assert found is not None
+            fields.append(pa.field(found, fixed.type))
+            projection[name] = pc.field(found)
+            continue
         column = schema.column(name)
         assert column is not None
         if found is None:
@@ -428,8 +387,7 @@ def read_rows(
     schema = snapshot.schema
     out = pa.schema(
         [
-            schema.field(KEY),
-            schema.field(EVENT_TIME),
+            *(schema.field(name) for name in schema.fixed_names),
             *(schema.field(name) for name in columns),
             pa.field(TOMBSTONE, pa.bool_()),
             pa.field(PRIORITY, pa.int32()),
@@ -457,17 +415,19 @@ def read_rows(
         raw = out.empty_table()
     else:
         raw = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
-    _refuse_null_keys(table, raw, planned)
+    _refuse_null_keys(table, raw, planned, schema.fixed_names)
     metrics.rows_read += raw.num_rows
     if counter is not None:
         metrics.bytes_read += counter.bytes_read
     return raw
 
 
-def _refuse_null_keys(table: str, raw: pa.Table, planned: Sequence[PlannedFile]) -> None:
-    """A ``CorruptTableError`` naming the file and column if rows read hold a null ``key``
-    or ``event_time`` (the merge and every writer rely on both being set)."""
-    for name in (KEY, EVENT_TIME):
+def _refuse_null_keys(
+    table: str, raw: pa.Table, planned: Sequence[PlannedFile], names: Sequence[str]
+) -> None:
+    """A ``CorruptTableError`` naming the file and column if rows read hold a null key or
+    event time (the merge and every writer rely on both being set)."""
+    for name in names:
         column = raw.column(name)
         if column.null_count:
             priority = raw.filter(pc.is_null(column)).column(PRIORITY)[0].as_py()
@@ -498,7 +458,9 @@ def _prepare(table: str, snapshot: Snapshot, request: ScanRequest) -> PreparedSc
         request = replace(request, as_of=as_of_units(request.as_of, per_unit) * per_unit)
     condition: pc.Expression | None = None
     if request.as_of is not None:
-        condition = pc.field(EVENT_TIME) <= instant_scalar(request.as_of, schema.event_time_type)
+        condition = pc.field(schema.event_time_name) <= instant_scalar(
+            request.as_of, schema.event_time_type
+        )
     if request.key_filter is not None:
         condition = request.key_filter if condition is None else condition & request.key_filter
     out_names = list(request.columns) if request.columns is not None else schema.names
@@ -529,7 +491,7 @@ def _finish(merged: pa.Table, snapshot: Snapshot, prepared: PreparedScan) -> pa.
     merged = drop_tombstones(merged)
     if request.min_event_time is not None:
         merged = merged.filter(
-            pc.field(EVENT_TIME)
+            pc.field(snapshot.schema.event_time_name)
             >= instant_scalar(request.min_event_time, snapshot.schema.event_time_type)
         )
     if request.filter is not None:
@@ -573,7 +535,9 @@ class BucketReader:
                     self.prepared.condition,
                     self.metrics,
                 )
-                self._shared_rows = split_by_bucket(rows, self.snapshot.buckets)
+                self._shared_rows = split_by_bucket(
+                    rows, self.snapshot.buckets, self.snapshot.schema.key_names
+                )
             return self._shared_rows[bucket]
 
     def merged(
@@ -609,7 +573,8 @@ class BucketReader:
             return self.snapshot.schema.to_arrow().empty_table().select(self.prepared.out_names)
         raw = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
         runs = all(p.file.sorted for p in (*planned, *self.shared))
-        merged = merge_sorted_runs(raw) if runs else merge_latest(raw)
+        names, time = self.snapshot.schema.key_names, self.snapshot.schema.event_time_name
+        merged = merge_sorted_runs(raw, names, time) if runs else merge_latest(raw, names, time)
         return _finish(merged, self.snapshot, self.prepared)
 
 

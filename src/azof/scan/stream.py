@@ -97,7 +97,8 @@ def _parts(
                 part = reader.merged(bucket, files)
             else:
                 inside = [item for item in files if _may_overlap(item, low, high)]
-                part = reader.merged(bucket, inside, range_condition(low, high))
+                key = reader.snapshot.schema.key_names[0]
+                part = reader.merged(bucket, inside, range_condition(low, high, key))
             metrics.rows_out += part.num_rows
             yield part
             del part  # not held while the next range is merged
@@ -112,7 +113,11 @@ def _bucket_ranges(
     """The key ranges ``[low, high)`` to merge a bucket in: one, unbounded (the whole
     bucket), unless it may be cut (every file sorted, no shared files) and its files hold
     more than ``merge_rows`` rows."""
+    key = reader.snapshot.schema.keys
     if reader.shared or not all(item.file.sorted for item in files):
+        return [(None, None)]
+    time = reader.snapshot.schema.time
+    if len(key) > 1 or key[0].renames or time.renames:  # one key column under one name
         return [(None, None)]
     if sum(item.file.rows or 0 for item in files) <= merge_rows:
         return [(None, None)]
@@ -120,10 +125,11 @@ def _bucket_ranges(
         reader.storage,
         reader.table,
         files,
-        reader.snapshot.schema.field(KEY).type,
+        key[0].type,
         reader.prepared.condition,
         merge_rows,
         version=reader.snapshot.version,
+        key=key[0].name,
     )
     edges: list[Bound] = [None, *bounds, None]
     return list(itertools.pairwise(edges))
@@ -150,6 +156,7 @@ def key_bounds(
     merge_rows: int,
     *,
     version: int | None = None,
+    key: str = KEY,
 ) -> list[pa.Scalar[Any]]:
     """Ascending keys (of ``key_type``) that cut the rows of ``planned`` into ranges of
     about ``merge_rows`` rows, from row-group statistics (footers only).
@@ -171,7 +178,7 @@ def key_bounds(
             continue
         first = metadata.row_group(0)
         column = next(
-            (i for i in range(first.num_columns) if first.column(i).path_in_schema == KEY), None
+            (i for i in range(first.num_columns) if first.column(i).path_in_schema == key), None
         )
         if column is None:
             continue  # no key column: reading the file reports it
@@ -197,10 +204,11 @@ def key_bounds(
     return [pa.scalar(bound, type=key_type) for bound in bounds]
 
 
-def range_condition(low: Bound, high: Bound) -> pc.Expression:
-    """``low <= key < high`` (an unbounded end drops its half; not both)."""
-    above = None if low is None else pc.field(KEY) >= low
-    below = None if high is None else pc.field(KEY) < high
+def range_condition(low: Bound, high: Bound, key: str = KEY) -> pc.Expression:
+    """``low <= key < high`` (an unbounded end drops its half; not both), ``key`` the key
+    column's name."""
+    above = None if low is None else pc.field(key) >= low
+    below = None if high is None else pc.field(key) < high
     if above is None:
         assert below is not None, "a key range has at least one bound"
         return below

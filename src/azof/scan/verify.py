@@ -23,11 +23,13 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from azof.errors import CorruptTableError
-from azof.format.buckets import bucket_of
-from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE, TableSchema
+from azof.format.buckets import bucket_of_rows
+from azof.format.keys import key_array, key_from_json
+from azof.format.schema import TOMBSTONE, TableSchema
 from azof.format.snapshot import DataFile, Snapshot
 from azof.format.types import unit_nanos
-from azof.scan.read import file_columns, open_fragment
+from azof.scan.columns import file_columns
+from azof.scan.read import open_fragment
 from azof.storage import Storage
 from azof.tablelog import snapshot_name
 
@@ -55,9 +57,11 @@ def verify_files(storage: Storage, table: str, snapshot: Snapshot, *, rows: bool
     def check(data_file: DataFile) -> str | None:
         try:
             fragment = open_fragment(table, data_file, filesystem, version=snapshot.version)
-            file_columns(table, snapshot.schema, data_file, fragment.physical_schema)
+            located = file_columns(table, snapshot.schema, data_file, fragment.physical_schema)
             if rows:
-                return _check_rows(snapshot.schema, data_file, fragment)
+                count = len(snapshot.schema.fixed_names)
+                stored = [found or name for name, found in located[:count]]
+                return _check_rows(snapshot.schema, data_file, fragment, stored)
         except CorruptTableError as exc:
             return str(exc).removeprefix(f"table {table!r}: ")
         return None
@@ -86,7 +90,10 @@ class _Seen:
 
 
 def _check_rows(
-    schema: TableSchema, data_file: DataFile, fragment: ds.ParquetFileFragment
+    schema: TableSchema,
+    data_file: DataFile,
+    fragment: ds.ParquetFileFragment,
+    stored: list[str],
 ) -> str | None:
     """The first broken promise of a data file's rows, naming the file and column."""
     physical = fragment.physical_schema
@@ -97,10 +104,13 @@ def _check_rows(
     per_unit = unit_nanos(schema.event_time_type)
     seen = _Seen()
     try:
-        for batch in fragment.to_batches(columns=[KEY, EVENT_TIME], batch_size=_BATCH_ROWS):
-            keys = batch.column(KEY).cast(schema.key_type)
-            times = batch.column(EVENT_TIME).cast(pa.int64())
-            problem = _check_batch(data_file, keys, times, per_unit, seen)
+        names = list(schema.fixed_names)
+        types = [schema.field(n).type for n in names]
+        for raw in fragment.to_batches(columns=stored, batch_size=_BATCH_ROWS):
+            batch = pa.RecordBatch.from_arrays(
+                [raw.column(i).cast(t) for i, t in enumerate(types)], names=names
+            )
+            problem = _check_batch(schema, data_file, batch, per_unit, seen)
             if problem is not None:
                 return f"{where} {problem}"
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError) as exc:
@@ -111,36 +121,71 @@ def _check_rows(
 
 
 def _check_batch(
-    data_file: DataFile,
-    keys: pa.Array[Any],
-    times: pa.Array[Any],
-    per_unit: int,
-    seen: _Seen,
+    schema: TableSchema, data_file: DataFile, batch: pa.RecordBatch, per_unit: int, seen: _Seen
 ) -> str | None:
-    seen.rows += len(keys)
-    if not len(keys):
+    seen.rows += batch.num_rows
+    if not batch.num_rows:
         return None
-    if keys.null_count:
-        return f"column {KEY!r} holds {keys.null_count} nulls (a key must not be null)"
+    names, time = schema.key_names, schema.event_time_name
+    for name in names:
+        nulls = batch.column(name).null_count
+        if nulls:
+            return f"column {name!r} holds {nulls} nulls (a key must not be null)"
+    times = batch.column(time).cast(pa.int64())
     if times.null_count:
-        return f"column {EVENT_TIME!r} holds {times.null_count} nulls (an event time must not be)"
+        return f"column {time!r} holds {times.null_count} nulls (an event time must not be)"
+    keys = key_array(batch, names)
+    key = repr(names[0]) if len(names) == 1 else "(" + ", ".join(names) + ")"
     low_time, high_time = (v.as_py() * per_unit for v in pc.min_max(times).values())
     if data_file.start is not None and low_time < data_file.start:
-        return f"column {EVENT_TIME!r} holds a time before the record's start"
+        return f"column {time!r} holds a time before the record's start"
     if data_file.end is not None and high_time > data_file.end:
-        return f"column {EVENT_TIME!r} holds a time after the record's end"
-    if data_file.buckets > 1 and np.any(bucket_of(keys, data_file.buckets) != data_file.bucket):
+        return f"column {time!r} holds a time after the record's end"
+    buckets = data_file.buckets
+    if buckets > 1 and np.any(bucket_of_rows(batch, names, buckets) != data_file.bucket):
         return (
-            f"column {KEY!r} holds a key outside the record's bucket {data_file.bucket} of "
+            f"column {key} holds a key outside the record's bucket {data_file.bucket} of "
             f"{data_file.buckets}"
         )
-    low_key, high_key = (v.as_py() for v in pc.min_max(keys).values())
-    if data_file.min_key is not None and _before(low_key, data_file.min_key):
-        return f"column {KEY!r} holds a key below the record's min_key {data_file.min_key!r}"
-    if data_file.max_key is not None and _before(data_file.max_key, high_key):
-        return f"column {KEY!r} holds a key above the record's max_key {data_file.max_key!r}"
+    if schema.named:
+        problem = _outside_bounds(schema, data_file, keys)
+        if problem is not None:
+            return f"column {key} holds a key {problem}"
+    else:
+        low_key, high_key = (v.as_py() for v in pc.min_max(keys).values())
+        if data_file.min_key is not None and _before(low_key, data_file.min_key):
+            return f"column {key} holds a key below the record's min_key {data_file.min_key!r}"
+        if data_file.max_key is not None and _before(data_file.max_key, high_key):
+            return f"column {key} holds a key above the record's max_key {data_file.max_key!r}"
     if data_file.sorted and not _in_order(keys, times, seen):
-        return f"rows are not sorted by {KEY!r}, then {EVENT_TIME!r}, as the record says"
+        return f"rows are not sorted by {key}, then {time!r}, as the record says"
+    return None
+
+
+def _outside_bounds(schema: TableSchema, data_file: DataFile, keys: pa.Array[Any]) -> str | None:
+    """Whether ``keys`` (as :func:`~azof.format.keys.key_array` gives them) leave the
+    record's ``min_key``/``max_key`` of a format-4 table, compared in key order."""
+    names = schema.key_names
+    for name, bound in (("min_key", data_file.min_key), ("max_key", data_file.max_key)):
+        if bound is None:
+            continue
+        values = bound if isinstance(bound, tuple) else (bound,)
+        if len(values) != len(names):
+            return f"of another kind than the record's {name} {bound!r}"
+        try:
+            row = pa.table(
+                {
+                    c.name: pa.array([key_from_json(v, c.type)])
+                    for c, v in zip(schema.keys, values, strict=True)
+                }
+            )
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+            return f"of another kind than the record's {name} {bound!r}"
+        edge = key_array(row, names).cast(keys.type)[0]
+        if name == "min_key" and pc.less(pc.min(keys), edge).as_py():
+            return f"below the record's min_key {bound!r}"
+        if name == "max_key" and pc.greater(pc.max(keys), edge).as_py():
+            return f"above the record's max_key {bound!r}"
     return None
 
 

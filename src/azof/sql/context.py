@@ -33,7 +33,7 @@ from azof.scan.stream import MERGE_ROWS, check_merge_rows
 from azof.sql.alter import alter_table, is_alter_table
 from azof.sql.clauses import RewrittenQuery, rewrite_query
 from azof.sql.functions import FunctionEngine, table_functions
-from azof.sql.pushdown import needs_from_datafusion
+from azof.sql.pushdown import needs_from_datafusion, reference_schema
 from azof.sql.scans import LakehouseTables, ReferenceStream, ScanRecord, reference_scan
 from azof.table import Table
 
@@ -167,7 +167,7 @@ class ExecutionContext:
             ref.internal: reference_scan(tables.open(ref.table), ref)
             for ref in rewritten.references
         }
-        schemas = {name: scan.schema for name, scan in scans.items()}
+        schemas = {name: reference_schema(scan.snapshot.schema) for name, scan in scans.items()}
         engine: FunctionEngine = _DataFusionEngine(self)
         rewritten, functions = table_functions(engine, query, rewritten, tables, prefix)
         streams = {

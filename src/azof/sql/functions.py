@@ -129,7 +129,19 @@ class _Evaluator:
     def evaluate(self, call: FunctionCall, name_index: int) -> pa.Table:
         table = self.table(call)
         args = call.arguments
-        keys, columns = _listed(args.get("keys")), _listed(args.get("columns"))
+        keys: Any = _listed(args.get("keys"))
+        columns = _listed(args.get("columns"))
+        width = len(table.key_columns)
+        if keys is not None and width > 1:  # 's1,temp,s2,hum': the key columns in turn
+            if len(keys) % width:
+                raise _located(
+                    InvalidArgumentError(
+                        f"keys: table {table.name!r} has a key of {width} columns "
+                        f"({', '.join(table.key_columns)}); list their values key by key"
+                    ),
+                    call.where(),
+                )
+            keys = [tuple(keys[i : i + width]) for i in range(0, len(keys), width)]
         version, known_at = args.get("version"), args.get("known_at")
         assert version is None or isinstance(version, int)
         strings: dict[str, Any] = {k: v for k, v in args.items() if isinstance(v, str)}
@@ -167,9 +179,10 @@ class _Evaluator:
                     keys=keys,
                     columns=columns_arg,
                 )
+            on = strings.get("on")
             return table.asof_join(
                 left,
-                strings.get("on", "key"),
+                None if on is None else [n.strip() for n in on.split(",")],
                 strings.get("at", "ts"),
                 columns=columns_arg,
                 version=version,

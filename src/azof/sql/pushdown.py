@@ -22,6 +22,7 @@ anything it cannot follow reads every column).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -34,14 +35,16 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from azof.errors import InvalidArgumentError
-from azof.format import EVENT_TIME, KEY
+from azof.format import EVENT_TIME, KEY, TableSchema
 from azof.predicate import translate_predicate
 
 __all__ = [
     "ScanNeeds",
+    "fixed_names",
     "needs_from_datafusion",
     "needs_from_sqlglot",
     "pushable_predicate",
+    "reference_schema",
 ]
 
 
@@ -58,6 +61,28 @@ class ScanNeeds:
 READ_ALL = ScanNeeds()
 
 
+_KEY_NAMES = b"azof.key"
+_TIME_NAME = b"azof.event_time"
+
+
+def reference_schema(schema: TableSchema) -> pa.Schema:
+    """The Arrow schema of a table reference, with its key and event-time column names in
+    the metadata: the SQL layer finds them there (:func:`fixed_names`)."""
+    names = json.dumps(list(schema.key_names)).encode()
+    return schema.to_arrow().with_metadata(
+        {_KEY_NAMES: names, _TIME_NAME: schema.event_time_name.encode()}
+    )
+
+
+def fixed_names(schema: pa.Schema) -> tuple[tuple[str, ...], str]:
+    """The key column names and the event-time name of a :func:`reference_schema`
+    (``key`` and ``event_time`` for a schema without them)."""
+    metadata = schema.metadata or {}
+    keys = json.loads(metadata[_KEY_NAMES]) if _KEY_NAMES in metadata else [KEY]
+    time = metadata[_TIME_NAME].decode() if _TIME_NAME in metadata else EVENT_TIME
+    return tuple(keys), time
+
+
 def _conjuncts(node: exp.Expr) -> Iterable[exp.Expr]:
     while isinstance(node, exp.Paren):
         node = node.this
@@ -68,8 +93,9 @@ def _conjuncts(node: exp.Expr) -> Iterable[exp.Expr]:
         yield node
 
 
-def _is_lower_bound(node: exp.Expr) -> bool:
-    """``event_time >= / > <no column>``, or the mirrored ``<no column> <= / < event_time``."""
+def _is_lower_bound(node: exp.Expr, time: str) -> bool:
+    """``event_time >= / > <no column>``, or the mirrored ``<no column> <= / < event_time``
+    (``time``: the event-time column's name)."""
     if isinstance(node, (exp.GT, exp.GTE)):
         column, bound = node.left, node.right
     elif isinstance(node, (exp.LT, exp.LTE)):
@@ -78,7 +104,7 @@ def _is_lower_bound(node: exp.Expr) -> bool:
         return False
     return (
         isinstance(column, exp.Column)
-        and column.name == EVENT_TIME
+        and column.name == time
         and not list(bound.find_all(exp.Column))
     )
 
@@ -93,8 +119,9 @@ def pushable_predicate(
     (None: any; the condition is known to be about this reference alone).
     """
     allowed = None if qualifiers is None else set(qualifiers)
-    bounds = pa.schema([schema.field(KEY), schema.field(EVENT_TIME)])
-    keys = pa.schema([schema.field(KEY)])
+    key_names, time = fixed_names(schema)
+    bounds = pa.schema([schema.field(time)])
+    keys = pa.schema([schema.field(name) for name in key_names])
     pushed: list[tuple[pc.Expression, exp.Expr]] = []
     for conjunct in _conjuncts(condition):
         columns = list(conjunct.find_all(exp.Column))
@@ -111,9 +138,9 @@ def pushable_predicate(
             column.set("catalog", None)
             column.set("this", exp.to_identifier(column.name))
         names = {column.name for column in columns}
-        if names == {KEY}:
+        if names <= set(key_names):
             target = keys
-        elif _is_lower_bound(bare):
+        elif _is_lower_bound(bare, time):
             target = bounds
         else:
             continue
@@ -153,18 +180,20 @@ def _combine(needs: list[ScanNeeds]) -> ScanNeeds:
 # -- DataFusion -------------------------------------------------------------------------------
 
 
-def _names_pushable(predicates: Iterable[str]) -> bool:
-    """Whether one of the ``predicates`` (DataFusion's text) names ``key`` or
-    ``event_time`` (a cheap test before unparsing them)."""
-    return any(f".{KEY}" in text or f".{EVENT_TIME}" in text for text in predicates)
+def _names_pushable(predicates: Iterable[str], schema: pa.Schema) -> bool:
+    """Whether one of the ``predicates`` (DataFusion's text) names a key column or the
+    event time of ``schema`` (a cheap test before unparsing them)."""
+    key_names, time = fixed_names(schema)
+    names = [f".{name}" for name in (*key_names, time)]
+    return any(name in text for text in predicates for name in names)
 
 
-def _mentions_pushable(plan: Any) -> bool:
-    """Whether ``plan`` is a Filter whose predicate names ``key`` or ``event_time``."""
+def _mentions_pushable(plan: Any, schema: pa.Schema) -> bool:
+    """Whether ``plan`` is a Filter whose predicate names a key column or the event time."""
     variant = plan.to_variant()
     if type(variant).__name__ != "Filter":
         return False
-    return _names_pushable([str(variant.predicate())])
+    return _names_pushable([str(variant.predicate())], schema)
 
 
 def _filter_predicate(plan: Any, schema: pa.Schema) -> tuple[pc.Expression, str] | None:
@@ -207,9 +236,9 @@ def needs_from_datafusion(plan: Any, schemas: Mapping[str, pa.Schema]) -> dict[s
                     if column not in columns and re.search(rf'\.("?){column}\1\b', filters)
                 )
                 pushed = None
-                if _names_pushable(str(f) for f in variant.filters()):
+                if _names_pushable([str(f) for f in variant.filters()], schemas[name]):
                     pushed = _filter_predicate(node, schemas[name])  # filters in the scan
-                elif parent is not None and _mentions_pushable(parent):
+                elif parent is not None and _mentions_pushable(parent, schemas[name]):
                     pushed = _filter_predicate(parent, schemas[name])
                 found.setdefault(name, []).append(
                     ScanNeeds(

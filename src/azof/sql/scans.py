@@ -14,11 +14,10 @@ import pyarrow.compute as pc
 
 from azof.dataset import ScanDataset, ScanLog
 from azof.errors import InvalidArgumentError, VersionNotFoundError
-from azof.format import EVENT_TIME, KEY
 from azof.lakehouse import Lakehouse
 from azof.scan.read import ScanMetrics
 from azof.sql.clauses import TableReference
-from azof.sql.pushdown import READ_ALL, ScanNeeds
+from azof.sql.pushdown import READ_ALL, ScanNeeds, fixed_names, reference_schema
 from azof.table import Table
 from azof.tablescan import TableScan
 from azof.timestamps import format_instant, parse_as_of, parse_instant
@@ -155,12 +154,14 @@ def reference_scan(table: Table, reference: TableReference) -> TableScan:
 
 
 def read_columns(schema: pa.Schema, needs: ScanNeeds) -> tuple[str, ...] | None:
-    """The columns the query analysis says a reference reads, in schema order: ``key`` and
-    ``event_time`` (read for the merge anyway) and the value columns the query needs
+    """The columns the query analysis says a reference reads, in schema order: the key and
+    event-time columns (read for the merge anyway; ``schema`` is a
+    :func:`~azof.sql.pushdown.reference_schema`) and the value columns the query needs
     (None: not known)."""
     if needs.columns is None:
         return None
-    return tuple(n for n in schema.names if n in needs.columns or n in (KEY, EVENT_TIME))
+    key_names, time = fixed_names(schema)
+    return tuple(n for n in schema.names if n in needs.columns or n in (*key_names, time))
 
 
 class ReferenceStream:
@@ -191,7 +192,7 @@ class ReferenceStream:
             as_of=None if scan.as_of is None else format_instant(scan.as_of),
             version=scan.version,
             known_at=None if known_at is None else format_instant(known_at),
-            planned_columns=read_columns(scan.schema, needs),
+            planned_columns=read_columns(reference_schema(scan.snapshot.schema), needs),
             filter=needs.predicate,
             filter_sql=needs.predicate_sql,
             scan=scan,

@@ -20,7 +20,6 @@ import numpy as np
 import pyarrow as pa
 
 from azof.errors import InvalidArgumentError
-from azof.format.schema import EVENT_TIME, KEY
 from azof.scan.read import ScanMetrics
 from azof.temporal.asof_match import (
     Ints,
@@ -30,7 +29,7 @@ from azof.temporal.asof_match import (
     make_probes,
     time_column,
 )
-from azof.temporal.events import Source, open_source
+from azof.temporal.events import Source, keys_of, open_source
 from azof.temporal.knowledge import versions_known_at
 from azof.timestamps import parse_instant
 
@@ -58,20 +57,23 @@ the events of their keys)."""
 
 
 def table_keys(source: Source) -> list[str]:
-    """The table's key columns, in order (one today: ``key``)."""
-    return [KEY]
+    """The table's key columns, in order."""
+    return list(source.schema.key_names)
 
 
 def event_time_name(source: Source) -> str:
     """The name of the table's event-time column."""
-    return EVENT_TIME
+    return source.schema.event_time_name
 
 
-def key_columns(on: KeyColumns, source: Source) -> list[tuple[str, str]]:
-    """``on`` as ``(left column, key column)`` pairs, one per key column of the table."""
+def key_columns(on: KeyColumns | None, source: Source) -> list[tuple[str, str]]:
+    """``on`` as ``(left column, key column)`` pairs, one per key column of the table
+    (``None``: left columns named as the key columns)."""
     keys = table_keys(source)
     pairs: list[tuple[str, str]]
-    if isinstance(on, str):
+    if on is None:
+        pairs = [(key, key) for key in keys]
+    elif isinstance(on, str):
         pairs = [(on, keys[0])] if len(keys) == 1 else []
     elif isinstance(on, Mapping):
         pairs = [(str(left), str(key)) for left, key in on.items()]
@@ -177,7 +179,8 @@ class _Join:
     table: Table
     source: Source
     """The snapshot for names and types, and the one read when rows carry no known_at."""
-    on: str
+    on: list[tuple[str, str]]
+    """(left column, key column) pairs in key order."""
     at: str
     known_at: str | None
     names: list[str]
@@ -193,9 +196,18 @@ class _Join:
 
     def run(self, frame: pa.Table) -> pa.Table:
         source, names = self.source, self.names
-        key_type = source.schema.key_type
         times = time_column(_column(frame, self.at), source.per_unit, "at", self.at)
-        probes = make_probes(_column(frame, self.on), key_type, times, source.name, self.on)
+        if len(self.on) == 1:
+            ((left, _),) = self.on
+            keys, key_type = _column(frame, left), source.schema.key_type
+        else:  # a composite key: its order-preserving encoding, as the events carry it
+            columns = {
+                key: _column(frame, left).cast(source.schema.field(key).type)
+                for left, key in self.on
+            }
+            keys = keys_of(pa.table(columns), source.schema)
+            key_type, left = keys.type, ",".join(left for left, _ in self.on)
+        probes = make_probes(keys, key_type, times, source.name, left)
         if self.known_at is None:
             matched = lookup(source, names, probes)
         else:
@@ -259,7 +271,7 @@ class _Join:
 def asof_join(
     table: Table,
     left: pa.RecordBatchReader,
-    on: KeyColumns = ...,
+    on: KeyColumns | None = ...,
     at: str = ...,
     *,
     columns: Sequence[str] | str | None = ...,
@@ -276,7 +288,7 @@ def asof_join(
 def asof_join(
     table: Table,
     left: pa.Table | pa.RecordBatch | Any,
-    on: KeyColumns = ...,
+    on: KeyColumns | None = ...,
     at: str = ...,
     *,
     columns: Sequence[str] | str | None = ...,
@@ -292,7 +304,7 @@ def asof_join(
 def asof_join(
     table: Table,
     left: Any,
-    on: KeyColumns = "key",
+    on: KeyColumns | None = None,
     at: str = "ts",
     *,
     columns: Sequence[str] | str | None = None,
@@ -306,6 +318,10 @@ def asof_join(
     """``left``'s rows, in their order, each with the table's state of key ``row[on]`` as
     of event time ``row[at]`` as known at commit time ``row[known_at]``: the answer of
     ``scan(as_of=row[at], known_at=row[known_at])`` for that key.
+
+    ``on`` says which left columns hold the key: ``None`` (columns named like the table's
+    key columns), a name, a list of names matched with the key columns in order, or a
+    mapping of left column to key column.
 
     ``left``: a pyarrow Table / RecordBatch / RecordBatchReader, a pandas or polars
     DataFrame. A ``RecordBatchReader`` is joined ``batch_rows`` rows at a time and the
@@ -348,7 +364,7 @@ def _plan(
     table: Table,
     source: Source,
     schema: pa.Schema,
-    on: KeyColumns,
+    on: KeyColumns | None,
     at: str,
     known_column: str | None,
     columns: Sequence[str] | str | None,
@@ -358,8 +374,10 @@ def _plan(
     """The join's arguments checked against the left rows' ``schema`` (before any row is
     read, so that a stream fails at once)."""
     event_time = event_time_name(source)
-    ((left_key, _),) = key_columns(on, source)  # one key column today
-    check_key_type(_field(schema, left_key, "on"), source.schema.key_type, source.name, left_key)
+    pairs = key_columns(on, source)
+    for left_key, key in pairs:
+        kind = source.schema.field(key).type
+        check_key_type(_field(schema, left_key, "on"), kind, source.name, left_key)
     _check_time_type(_field(schema, at, "at"), "at", at)
     if known_column is not None:
         _check_time_type(_field(schema, known_column, "known_at"), "known_at", known_column)
@@ -370,4 +388,4 @@ def _plan(
         for n, label in zip(names, labels, strict=True)
     ]
     out = pa.schema([*schema, *added])
-    return _Join(table, source, left_key, at, known_column, names, out)
+    return _Join(table, source, pairs, at, known_column, names, out)

@@ -24,10 +24,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from azof.errors import InvalidArgumentError
-from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE
+from azof.format.schema import TOMBSTONE
 from azof.format.types import unit_nanos
 from azof.scan.merge import PRIORITY
-from azof.temporal.events import Source, read_planned, state_before, window_files
+from azof.temporal.events import Source, keys_of, read_planned, state_before, window_files
 
 __all__ = [
     "Ints",
@@ -165,7 +165,7 @@ def _read_events(
     before it; maybe events of other keys too, which match no probe), unsorted, as
     ``key``, ``event_time``, ``columns``, ``_azof_deleted``; and each row's priority
     (greater wins a tie of ``(key, event_time)``)."""
-    names = [KEY, EVENT_TIME, *columns, TOMBSTONE]
+    names = [*source.schema.key_names, source.schema.event_time_name, *columns, TOMBSTONE]
     if not source.snapshot.segments:  # only pending deltas: one pass from the beginning
         files = window_files(source, None, high)
         rows = read_planned(source, files, columns, keys, None, high, exact=False)
@@ -315,7 +315,8 @@ def lookup(source: Source, columns: list[str], probes: Probes) -> pa.Table:
     """Per probe, in order, ``columns`` (value columns or ``event_time``) of the last
     winning event of its key at or before its time; nulls where there is none, it is a
     delete, or the probe's key or time is null."""
-    values = [c for c in columns if c != EVENT_TIME]
+    time = source.schema.event_time_name
+    values = [c for c in columns if c != time]
     fields = [source.schema.field(c).with_nullable(True) for c in columns]
     schema = pa.schema(fields)
     n = len(probes.times)
@@ -329,8 +330,8 @@ def lookup(source: Source, columns: list[str], probes: Probes) -> pa.Table:
     if read is None or read[0].num_rows == 0:
         return pa.Table.from_arrays([pa.nulls(n, f.type) for f in fields], schema=schema)
     events, priority = read
-    code = _event_codes(events.column(KEY).combine_chunks(), probes.keys)
-    event_times: Any = events.column(EVENT_TIME).combine_chunks()
+    code = _event_codes(keys_of(events, source.schema), probes.keys)
+    event_times: Any = events.column(time).combine_chunks()
     times = np.asarray(event_times.cast(pa.int64()), dtype=np.int64)
     ordered, wanted, width = _composite(code, times, probes)
     winners = _winners(ordered, priority)

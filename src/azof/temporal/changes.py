@@ -14,7 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from azof.errors import InvalidArgumentError
-from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE
+from azof.format.keys import key_sort
+from azof.format.schema import TOMBSTONE, TableSchema
 from azof.scan.plan import rank_files
 from azof.scan.read import ScanMetrics
 from azof.temporal.events import (
@@ -24,9 +25,11 @@ from azof.temporal.events import (
     events_between,
     floor_units,
     key_filter,
+    keys_of,
     last_per_key,
     open_source,
     read_planned,
+    run_starts,
     state_at,
     state_before,
     window_units,
@@ -41,9 +44,10 @@ __all__ = ["changes", "restatements"]
 CHANGE = "change"
 
 
-def _aligned(keys: pa.Array[Any], state: pa.Table) -> pa.Table:
-    """``state``'s row of each of ``keys`` (all nulls where it has none)."""
-    return state.take(pc.index_in(keys, state.column(KEY)))
+def _aligned(keys: pa.Array[Any], state: pa.Table, schema: TableSchema) -> pa.Table:
+    """``state``'s row of each of ``keys`` (as :func:`keys_of` gives them; all nulls where
+    it has none)."""
+    return state.take(pc.index_in(keys, keys_of(state, schema)))
 
 
 def _present(state: pa.Table) -> npt.NDArray[np.bool_]:
@@ -54,7 +58,7 @@ def _present(state: pa.Table) -> npt.NDArray[np.bool_]:
 
 def _compare(
     source: Source,
-    keys: pa.Array[Any],
+    keys: pa.Table,
     before: pa.Table,
     after: pa.Table,
     names: list[str],
@@ -62,8 +66,9 @@ def _compare(
     sides: tuple[str, str],
 ) -> pa.Table:
     """The keys whose state differs between ``before`` and ``after`` (both aligned with
-    ``keys``; a missing row or a tombstone is an absent key). ``kinds``: the names of
-    (absent -> present, present -> absent, present -> present with other values)."""
+    ``keys``, a table of the key columns; a missing row or a tombstone is an absent key).
+    ``kinds``: the names of (absent -> present, present -> absent, present -> present with
+    other values)."""
     had = _present(before)
     has = _present(after)
     differs = distinct_rows(before, after, names)
@@ -71,15 +76,17 @@ def _compare(
     keep = appeared | vanished | updated
     labels = np.where(appeared, kinds[0], np.where(vanished, kinds[1], kinds[2]))
     mask = pa.array(keep)
-    time_type = source.schema.event_time_type
+    schema = source.schema
+    time_type, time = schema.event_time_type, schema.event_time_name
     fields: list[pa.Field[Any]] = [
-        pa.field(KEY, source.schema.key_type, nullable=False),
+        *schema.key_fields,
         pa.field(CHANGE, pa.string(), nullable=False),
     ]
-    columns: list[Any] = [keys.filter(mask), pa.array(labels).filter(mask)]
+    columns: list[Any] = [keys.column(n).filter(mask) for n in schema.key_names]
+    columns.append(pa.array(labels).filter(mask))
     for side, state in zip(sides, (before, after), strict=True):
-        fields.append(pa.field(f"{side}_{EVENT_TIME}", time_type))
-        columns.append(state.column(EVENT_TIME).filter(mask))
+        fields.append(pa.field(f"{side}_{time}", time_type))
+        columns.append(state.column(time).filter(mask))
         for name in names:
             fields.append(pa.field(f"{side}_{name}", source.schema.field(name).type))
             columns.append(state.column(name).filter(mask))
@@ -119,16 +126,16 @@ def changes(
         low = None
     else:
         low, high = window
-        after = last_per_key(events_between(source, names, wanted, low, high))
-    touched = after.column(KEY).combine_chunks()
+        after = last_per_key(events_between(source, names, wanted, low, high), source.schema)
+    touched = keys_of(after, source.schema)
     if low is None:
         before = empty_events(source, names)
     else:
         before = state_before(source, names, touched, low)
     return _compare(
         source,
-        touched,
-        _aligned(touched, before),
+        after.select(list(source.schema.key_names)),
+        _aligned(touched, before, source.schema),
         after,
         names,
         ("insert", "delete", "update"),
@@ -138,11 +145,12 @@ def changes(
 
 def _candidates(
     older: Source, newer: Source, wanted: pa.Array[Any] | None, as_of: int | None
-) -> pa.Array[Any]:
+) -> pa.Table:
     """Keys whose answer may differ between the two snapshots: those with events at or
     before ``as_of`` in the files of the later version that the earlier one does not
     reference (new data, and what compaction rewrote: a compaction keeps every answer, and
-    its files hold the events of the files it drops)."""
+    its files hold the events of the files it drops). A table of the key columns, one row
+    per key, sorted by key."""
     if older.snapshot.version > newer.snapshot.version:
         older, newer = newer, older
     known = {f.file for f in older.snapshot.files()}
@@ -155,10 +163,12 @@ def _candidates(
         and (as_of is None or p.file.start is None or p.file.start <= as_of * per_unit)
     ]
     rows = read_planned(newer, planned, [], wanted, None, as_of)
+    names = list(newer.schema.key_names)
     if rows is None:
-        return pa.array([], newer.schema.key_type)
-    keys: pa.Array[Any] = pc.unique(rows.column(KEY).combine_chunks())
-    return keys.take(pc.sort_indices(keys))
+        return pa.schema(newer.schema.key_fields).empty_table()
+    keys = rows.select(names)
+    keys = keys.take(pc.sort_indices(keys, sort_keys=key_sort(names)))
+    return keys.filter(pa.array(run_starts(*(keys.column(n) for n in names))))
 
 
 def _under_one_schema(newer: Source, older: Source) -> tuple[Source, Source]:
@@ -213,8 +223,9 @@ def restatements(
     wanted = key_filter(newer, keys)
     instant = None if as_of is None else floor_units(parse_as_of(as_of, "as_of"), newer.per_unit)
     candidates = _candidates(older, newer, wanted, instant)
-    old = _aligned(candidates, state_at(older, names, candidates, instant))
-    new = _aligned(candidates, state_at(newer, names, candidates, instant))
+    found = keys_of(candidates, newer.schema)
+    old = _aligned(found, state_at(older, names, found, instant), newer.schema)
+    new = _aligned(found, state_at(newer, names, found, instant), newer.schema)
     return _compare(
         newer, candidates, old, new, names, ("added", "removed", "changed"), ("old", "new")
     )

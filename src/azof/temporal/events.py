@@ -17,7 +17,7 @@ instead of the whole history before it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from azof.errors import InvalidArgumentError
-from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE, TableSchema
+from azof.format.keys import key_array, key_from_json, key_sort, key_table
+from azof.format.schema import TOMBSTONE, TableSchema
 from azof.format.snapshot import DataFile, Snapshot
 from azof.format.types import unit_nanos
 from azof.scan.merge import PRIORITY, merge_latest
@@ -48,6 +49,7 @@ __all__ = [
     "events_schema",
     "floor_units",
     "key_filter",
+    "keys_of",
     "last_per_key",
     "next_event_times",
     "open_source",
@@ -148,11 +150,21 @@ def window_units(start: Any, end: Any, per_unit: int) -> tuple[int | None, int |
     return low, high
 
 
+def keys_of(rows: pa.Table, schema: TableSchema) -> pa.Array[Any]:
+    """Every row's key as one value (:func:`~azof.format.keys.key_array`): the key column,
+    or a composite key's encoding; what :func:`key_filter` returns is compared with it."""
+    return key_array(rows, schema.key_names)
+
+
 def key_filter(source: Source, keys: Any) -> pa.Array[Any] | None:
     """``keys`` (one key, or an iterable of keys; ``None``: all) as an array of the key type,
-    without duplicates."""
+    without duplicates (a composite key: the encodings of :func:`keys_of`)."""
     if keys is None:
         return None
+    tabular = isinstance(keys, Mapping | pa.Table | pa.RecordBatch)
+    if source.schema.composite or tabular or type(keys).__name__ == "DataFrame":
+        found: pa.Array[Any] = pc.unique(keys_of(key_table(source.schema, keys), source.schema))
+        return found
     if isinstance(keys, (str, bytes, int)):
         keys = [keys]
     array: Any
@@ -180,16 +192,20 @@ def _condition(
     source: Source, keys: pa.Array[Any] | None, low: int | None, high: int | None
 ) -> pc.Expression | None:
     parts: list[pc.Expression] = []
-    if keys is not None and len(keys) <= PUSHDOWN_KEYS:
-        parts.append(pc.field(KEY).isin(keys))
+    key = pc.field(source.schema.key_names[0])
+    time = pc.field(source.schema.event_time_name)
+    if source.schema.composite:
+        pass  # composite keys are filtered after the read (read_planned)
+    elif keys is not None and len(keys) <= PUSHDOWN_KEYS:
+        parts.append(key.isin(keys))
     elif keys is not None:  # a range prunes row groups; the rows are filtered after the read
         bounds = pc.min_max(keys)
-        parts.append(pc.field(KEY) >= bounds["min"])
-        parts.append(pc.field(KEY) <= bounds["max"])
+        parts.append(key >= bounds["min"])
+        parts.append(key <= bounds["max"])
     if low is not None:
-        parts.append(pc.field(EVENT_TIME) >= source.time_scalar(low))
+        parts.append(time >= source.time_scalar(low))
     if high is not None:
-        parts.append(pc.field(EVENT_TIME) <= source.time_scalar(high))
+        parts.append(time <= source.time_scalar(high))
     if not parts:
         return None
     condition = parts[0]
@@ -199,8 +215,9 @@ def _condition(
 
 
 def events_schema(source: Source, columns: list[str]) -> pa.Schema:
-    """``key``, ``event_time``, ``columns``, ``_azof_deleted``: what the readers return."""
-    fields = [source.schema.field(KEY), source.schema.field(EVENT_TIME)]
+    """The key column(s), the event time, ``columns``, ``_azof_deleted``: what the readers
+    return."""
+    fields = [source.schema.field(name) for name in source.schema.fixed_names]
     fields += [source.schema.field(c) for c in columns]
     fields.append(pa.field(TOMBSTONE, pa.bool_()))
     return pa.schema([f.with_nullable(True) for f in fields])
@@ -217,7 +234,7 @@ def _finish(rows: pa.Table, source: Source, columns: list[str]) -> pa.Table:
     flags: Any = rows.column(TOMBSTONE)
     deleted: Any = pc.fill_null(flags, False)
     any_deleted = bool(pc.any(deleted).as_py())
-    arrays: list[Any] = [rows.column(KEY), rows.column(EVENT_TIME)]
+    arrays: list[Any] = [rows.column(name) for name in source.schema.fixed_names]
     for name in columns:
         column: Any = rows.column(name)
         if any_deleted:
@@ -241,35 +258,48 @@ def run_starts(*columns: pa.Array[Any] | pa.ChunkedArray[Any]) -> npt.NDArray[np
     return starts
 
 
-def _winning_events(rows: pa.Table) -> pa.Table:
+def _winning_events(rows: pa.Table, schema: TableSchema) -> pa.Table:
     """One row per ``(key, event_time)``: the greatest priority, then the first in input;
     sorted by key and event time."""
     if rows.num_rows == 0:
         return rows
-    order = pc.sort_indices(
-        rows, sort_keys=[(KEY, "ascending"), (EVENT_TIME, "ascending"), (PRIORITY, "descending")]
-    )
+    fixed = list(schema.fixed_names)
+    order = pc.sort_indices(rows, sort_keys=[*key_sort(fixed), (PRIORITY, "descending")])
     rows = rows.take(order)
-    return rows.filter(pa.array(run_starts(rows.column(KEY), rows.column(EVENT_TIME))))
+    return rows.filter(pa.array(run_starts(*(rows.column(n) for n in fixed))))
 
 
-def last_per_key(rows: pa.Table) -> pa.Table:
+def last_per_key(rows: pa.Table, schema: TableSchema) -> pa.Table:
     """The last row of every run of equal keys (``rows`` sorted by key)."""
     if rows.num_rows <= 1:
         return rows
-    starts = run_starts(rows.column(KEY))
+    starts = run_starts(*(rows.column(n) for n in schema.key_names))
     return rows.filter(pa.array(np.append(starts[1:], True)))
 
 
-def _may_hold_key(data: DataFile, keys: pa.Array[Any] | None) -> bool:
-    """Whether the file's ``[min_key, max_key]`` holds one of ``keys``."""
+def _may_hold_key(data: DataFile, keys: pa.Array[Any] | None, schema: TableSchema) -> bool:
+    """Whether the file's ``[min_key, max_key]`` holds one of ``keys`` (as :func:`keys_of`
+    gives them: a composite key's bounds are compared in their encoding)."""
     if keys is None or data.min_key is None or data.max_key is None:
         return True
     try:
-        low = pa.scalar(data.min_key, keys.type)
-        high = pa.scalar(data.max_key, keys.type)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-        return True
+        if schema.named:
+            lows, highs = (
+                b if isinstance(b, tuple) else (b,) for b in (data.min_key, data.max_key)
+            )
+            edges = pa.table(
+                {
+                    c.name: pa.array([key_from_json(lo, c.type), key_from_json(hi, c.type)])
+                    for c, lo, hi in zip(schema.keys, lows, highs, strict=True)
+                }
+            )
+            encoded = keys_of(edges, schema).cast(keys.type)
+            low, high = encoded[0], encoded[1]
+        else:
+            low = pa.scalar(data.min_key, keys.type)
+            high = pa.scalar(data.max_key, keys.type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+        return True  # bounds not of the key's kind: read the file
     inside = pc.and_(pc.greater_equal(keys, low), pc.less_equal(keys, high))
     return bool(pc.any(inside).as_py())
 
@@ -291,15 +321,15 @@ def read_planned(
     greatest of ``keys`` may come too (for callers that match the keys themselves)."""
     if keys is not None and len(keys) == 0:
         return None
-    files = [p for p in planned if _may_hold_key(p.file, keys)]
+    files = [p for p in planned if _may_hold_key(p.file, keys, source.schema)]
     if not files:
         return None
     condition = _condition(source, keys, low, high)
     rows = read_rows(
         source.storage, source.name, source.snapshot, files, columns, condition, source.metrics
     )
-    if exact and keys is not None and len(keys) > PUSHDOWN_KEYS:
-        rows = rows.filter(pc.is_in(rows.column(KEY), value_set=keys))
+    if exact and keys is not None and (len(keys) > PUSHDOWN_KEYS or source.schema.composite):
+        rows = rows.filter(pc.is_in(keys_of(rows, source.schema), value_set=keys))
     return rows
 
 
@@ -331,7 +361,8 @@ def state_at(
     rows = read_planned(source, planned, columns, keys, None, as_of)
     if rows is None:
         return empty_events(source, columns)
-    return _finish(merge_latest(rows), source, columns)
+    merged = merge_latest(rows, source.schema.key_names, source.schema.event_time_name)
+    return _finish(merged, source, columns)
 
 
 def state_before(
@@ -354,7 +385,7 @@ def _window(
     rows = read_planned(source, window_files(source, low, high), columns, keys, low, high)
     if rows is None:
         return empty_events(source, columns)
-    return _finish(_winning_events(rows), source, columns)
+    return _finish(_winning_events(rows, source.schema), source, columns)
 
 
 def events_between(
@@ -378,8 +409,9 @@ def events_between(
         return _window(source, columns, keys, low, high)
     if not source.snapshot.segments:  # only pending deltas: one pass over them
         rows = _window(source, columns, keys, None, high)
-        early = pc.less(rows.column(EVENT_TIME), source.time_scalar(low))
-        before = last_per_key(rows.filter(early))
+        time = rows.column(source.schema.event_time_name)
+        early = pc.less(time, source.time_scalar(low))
+        before = last_per_key(rows.filter(early), source.schema)
         window = rows.filter(pc.invert(early))
     else:
         before = state_before(source, columns, keys, low)
@@ -387,16 +419,15 @@ def events_between(
     combined = pa.concat_tables([before, window])
     if before.num_rows == 0 or window.num_rows == 0:
         return combined
-    return combined.take(
-        pc.sort_indices(combined, sort_keys=[(KEY, "ascending"), (EVENT_TIME, "ascending")])
-    )
+    return combined.take(pc.sort_indices(combined, sort_keys=key_sort(source.schema.fixed_names)))
 
 
 def next_event_times(source: Source, keys: pa.Array[Any] | None, low: int) -> pa.Table:
-    """Per key, the least ``event_time >= low`` (units) of any of its events: ``key``,
-    ``event_time``. Reads only the key and time columns."""
-    events = _window(source, [], keys, low, None).select([KEY, EVENT_TIME])
-    return events.filter(pa.array(run_starts(events.column(KEY))))
+    """Per key, the least ``event_time >= low`` (units) of any of its events: the key
+    column(s) and the event time. Reads only the key and time columns."""
+    schema = source.schema
+    events = _window(source, [], keys, low, None).select(list(schema.fixed_names))
+    return events.filter(pa.array(run_starts(*(events.column(n) for n in schema.key_names))))
 
 
 def distinct_rows(before: pa.Table, after: pa.Table, columns: list[str]) -> npt.NDArray[np.bool_]:

@@ -17,12 +17,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE
+from azof.format.schema import TOMBSTONE
 from azof.scan.read import ScanMetrics
 from azof.temporal.events import (
     Source,
     events_between,
     key_filter,
+    keys_of,
     next_event_times,
     open_source,
     run_starts,
@@ -43,7 +44,7 @@ def _schema(source: Source, names: list[str]) -> pa.Schema:
     time_type = source.schema.event_time_type
     return pa.schema(
         [
-            pa.field(KEY, source.schema.key_type, nullable=False),
+            *source.schema.key_fields,
             pa.field(VALID_FROM, time_type, nullable=False),
             pa.field(VALID_TO, time_type),
             pa.field(IS_DELETED, pa.bool_(), nullable=False),
@@ -66,10 +67,11 @@ def history(
     """The versions of ``keys`` (one key, a list; ``None``: every key) whose validity
     interval overlaps the event-time window ``[start, end)`` (either bound ``None``: open).
 
-    Columns: ``key``, ``valid_from``, ``valid_to`` (null: still valid), ``is_deleted``, then
-    the value columns (``columns``: a subset; null in deleted versions). Intervals are not
-    clipped to the window. Sorted by key, then ``valid_from``. ``version`` / ``known_at``
-    read the history as the table knew it then (bitemporal). Naive datetimes are UTC.
+    Columns: the key column(s), ``valid_from``, ``valid_to`` (null: still valid),
+    ``is_deleted``, then the value columns (``columns``: a subset; null in deleted
+    versions). Intervals are not clipped to the window. Sorted by key, then
+    ``valid_from``. ``version`` / ``known_at`` read the history as the table knew it then
+    (bitemporal). Naive datetimes are UTC.
     """
     source = open_source(table, version, known_at, metrics)
     names = source.value_columns(columns)
@@ -82,8 +84,9 @@ def history(
     events = events_between(source, names, wanted, low, high, prior=True)
     if events.num_rows == 0:
         return schema.empty_table()
-    keys_array: Any = events.column(KEY).combine_chunks()
-    times: Any = events.column(EVENT_TIME).combine_chunks()
+    key_names = source.schema.key_names
+    keys_array: Any = keys_of(events, source.schema)
+    times: Any = events.column(source.schema.event_time_name).combine_chunks()
     last = pa.array(np.append(run_starts(keys_array)[1:], True))  # a key's latest version
     next_time = pa.concat_arrays([times.slice(1), pa.nulls(1, times.type)])
     valid_to: Any = pc.if_else(last, pa.scalar(None, times.type), next_time)
@@ -91,11 +94,12 @@ def history(
         last_keys = keys_array.filter(last)
         later = next_event_times(source, last_keys, high + 1)
         if later.num_rows:
-            found = pc.take(later.column(EVENT_TIME), pc.index_in(keys_array, later.column(KEY)))
+            where = pc.index_in(keys_array, keys_of(later, source.schema))
+            found = pc.take(later.column(source.schema.event_time_name), where)
             valid_to = pc.if_else(last, found, valid_to)
     out = pa.table(
         [
-            keys_array,
+            *(events.column(name) for name in key_names),
             times,
             valid_to,
             events.column(TOMBSTONE),

@@ -52,7 +52,7 @@ class TemporalMethods:
     def asof_join(
         self,
         left: pa.RecordBatchReader,
-        on: KeyColumns = ...,
+        on: KeyColumns | None = ...,
         at: str = ...,
         *,
         columns: Sequence[str] | None = ...,
@@ -67,7 +67,7 @@ class TemporalMethods:
     def asof_join(
         self,
         left: pa.Table | pa.RecordBatch | Any,
-        on: KeyColumns = ...,
+        on: KeyColumns | None = ...,
         at: str = ...,
         *,
         columns: Sequence[str] | None = ...,
@@ -81,7 +81,7 @@ class TemporalMethods:
     def asof_join(
         self,
         left: Any,
-        on: KeyColumns = "key",
+        on: KeyColumns | None = None,
         at: str = "ts",
         *,
         columns: Sequence[str] | None = None,

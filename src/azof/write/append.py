@@ -9,7 +9,8 @@ from typing import Any
 import pyarrow as pa
 
 from azof.errors import AzofError, InvalidArgumentError
-from azof.format import EVENT_TIME, KEY, TOMBSTONE, DataFile, Snapshot, TableSchema
+from azof.format import TOMBSTONE, DataFile, Snapshot, TableSchema
+from azof.format.keys import key_table
 from azof.format.types import unit_nanos
 from azof.storage import Storage
 from azof.timestamps import Instant, check_event_instants, exact_units, parse_instant
@@ -53,7 +54,7 @@ def put_row(
     instead of silently overriding them.
     """
     for name in values:
-        if name in (KEY, EVENT_TIME):
+        if name in schema.fixed_names:
             raise InvalidArgumentError(
                 f"table {table!r}: put() takes the key and the event time as its first two "
                 f"arguments, not as {name}=...; call put(key, event_time, column=value, ...)"
@@ -64,19 +65,29 @@ def put_row(
                 "to delete a key use delete(keys, event_time)"
             )
     # the scalar itself, exact at any unit (nanoseconds too), not a datetime
-    return {KEY: key, EVENT_TIME: event_time_scalar(event_time, schema), **values}
+    when = event_time_scalar(event_time, schema)
+    names = schema.key_names
+    if len(names) == 1:
+        return {names[0]: key, schema.event_time_name: when, **values}
+    if not isinstance(key, tuple | list) or len(key) != len(names):
+        raise InvalidArgumentError(
+            f"table {table!r}: the key has the columns {', '.join(names)}; put() takes it as "
+            f"a tuple of {len(names)} values, not {key!r}"
+        )
+    return {**dict(zip(names, key, strict=True)), schema.event_time_name: when, **values}
 
 
-def key_list(keys: Any) -> list[Any]:
-    """One key or an iterable of keys, as a list."""
-    if isinstance(keys, (str, bytes, int)):
-        return [keys]
-    try:
-        return list(keys)
-    except TypeError:
+def key_list(keys: Any, schema: TableSchema) -> pa.Table:
+    """One key or several (see :func:`~azof.format.keys.key_table`) as a table of the key
+    columns."""
+    if keys is None or (
+        not isinstance(keys, str | bytes | int | tuple | Mapping | pa.Table | pa.RecordBatch)
+        and not isinstance(keys, Iterable)
+    ):
         raise InvalidArgumentError(
             f"keys must be a key or an iterable of keys, not {type(keys).__name__}"
-        ) from None
+        )
+    return key_table(schema, keys, "keys to delete")
 
 
 def delete_instant(event_time: Any, schema: TableSchema) -> Instant:
@@ -89,26 +100,16 @@ def delete_instant(event_time: Any, schema: TableSchema) -> Instant:
     return units * per_unit
 
 
-def tombstones(schema: TableSchema, keys: Iterable[Any], when: Instant) -> pa.Table:
-    """Delete events: one row per key at event time ``when``, values null."""
-    key_list = list(keys)
+def tombstones(schema: TableSchema, keys: pa.Table, when: Instant) -> pa.Table:
+    """Delete events: one row per key (``keys``: a table of the key columns, see
+    :func:`~azof.format.keys.key_table`) at event time ``when``, values null."""
     dtype = schema.event_time_type
     per_unit = unit_nanos(dtype)
-    try:
-        key_array = pa.array(key_list, type=schema.key_type)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
-        raise InvalidArgumentError(
-            f"keys to delete must be of the key type {schema.key_type}: {exc}"
-        ) from None
-    if key_array.null_count:
-        raise InvalidArgumentError("a key to delete is None; keys are never null")
-    return pa.table(
-        {
-            KEY: key_array,
-            EVENT_TIME: pa.array([when // per_unit] * len(key_list), type=dtype),
-            TOMBSTONE: pa.array([True] * len(key_list), pa.bool_()),
-        }
-    )
+    n = keys.num_rows
+    columns: dict[str, Any] = {name: keys.column(name) for name in schema.key_names}
+    columns[schema.event_time_name] = pa.chunked_array([pa.array([when // per_unit] * n, dtype)])
+    columns[TOMBSTONE] = pa.chunked_array([pa.array([True] * n, pa.bool_())])
+    return pa.table(columns)
 
 
 def _chunks(data: Any, schema: TableSchema, table: str, deleting: bool) -> Iterable[pa.Table]:

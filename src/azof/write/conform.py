@@ -8,6 +8,7 @@ refused; the error names the column and both types.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 import pyarrow as pa
@@ -15,12 +16,13 @@ import pyarrow.compute as pc
 
 from azof.errors import InvalidArgumentError, SchemaMismatchError
 from azof.format.evolution import default_scalar
+from azof.format.keys import key_kind_ok, key_sort
 from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE, TableSchema
 from azof.format.types import unit_nanos
 from azof.scan.merge import run_edges
 from azof.timestamps import check_event_instants
 
-__all__ = ["KEY_TYPES", "conform", "dedup_last", "validate_new_schema"]
+__all__ = ["KEY_TYPES", "conform", "dedup_last", "key_names_of", "validate_new_schema"]
 
 KEY_TYPES = (
     pa.string(),
@@ -143,12 +145,13 @@ def conform(
             f"has {', '.join(schema.names)} (evolve the schema first to add columns)"
         )
     columns: dict[str, pa.ChunkedArray[Any]] = {}
+    fixed, time_name = schema.fixed_names, schema.event_time_name
     for field in schema.to_arrow():
         if field.name not in names:
-            if field.name in (KEY, EVENT_TIME):
+            if field.name in fixed:
                 raise SchemaMismatchError(
                     f"table {table!r}: the data has no {field.name!r} column; every row needs "
-                    "a key and an event_time"
+                    f"its key ({', '.join(schema.key_names)}) and event time ({time_name})"
                 )
             declared = schema.column(field.name)
             default = None if declared is None or tombstones else declared.default
@@ -164,14 +167,14 @@ def conform(
                 columns[field.name] = pa.chunked_array([filled])
             continue
         column = data.column(field.name)
-        checked = field.name == EVENT_TIME and pa.types.is_timestamp(column.type)
+        checked = field.name == time_name and pa.types.is_timestamp(column.type)
         if checked:  # before the cast, which may not fit the unit (an exact cast keeps it)
-            _check_event_times(column, unit_nanos(field.type), table)
+            _check_event_times(column, unit_nanos(field.type), table, time_name)
         column = _cast_column(column, field.type, field.name, table)
-        if field.name == EVENT_TIME and not checked:  # e.g. dictionary-encoded timestamps
-            _check_event_times(column, unit_nanos(field.type), table)
+        if field.name == time_name and not checked:  # e.g. dictionary-encoded timestamps
+            _check_event_times(column, unit_nanos(field.type), table, time_name)
         nulls = column.null_count
-        if nulls and (field.name in (KEY, EVENT_TIME) or (not field.nullable and not tombstones)):
+        if nulls and (field.name in fixed or (not field.nullable and not tombstones)):
             raise SchemaMismatchError(
                 f"table {table!r}: column {field.name!r} has {nulls} null value(s) but may not "
                 "be null; drop or fill those rows"
@@ -186,7 +189,7 @@ def conform(
     return pa.table(cast(Any, columns))
 
 
-def _check_event_times(column: pa.ChunkedArray[Any], per_unit: int, table: str) -> None:
+def _check_event_times(column: pa.ChunkedArray[Any], per_unit: int, table: str, name: str) -> None:
     """Refuse event times outside the supported range (``docs/spec.md``, "Supported event
     times"), naming the first bad value and the range of a column of ``per_unit`` ns."""
     bounds = pc.min_max(column.cast(pa.int64()))
@@ -197,13 +200,13 @@ def _check_event_times(column: pa.ChunkedArray[Any], per_unit: int, table: str) 
             least * scale,
             greatest * scale,
             per_unit,
-            f"table {table!r}: column {EVENT_TIME!r}",
+            f"table {table!r}: column {name!r}",
             SchemaMismatchError,
         )
 
 
-def dedup_last(table: pa.Table) -> pa.Table:
-    """Sorted by (key, event_time); of rows with equal (key, event_time) the last one wins.
+def dedup_last(table: pa.Table, schema: TableSchema) -> pa.Table:
+    """Sorted by (key, event time); of rows with equal (key, event time) the last one wins.
 
     The sort is stable, so equal rows keep their input order and the last of each run is
     the one that came last.
@@ -211,38 +214,71 @@ def dedup_last(table: pa.Table) -> pa.Table:
     n = table.num_rows
     if n <= 1:
         return table
-    order = pc.sort_indices(
-        table.select([KEY, EVENT_TIME]),
-        sort_keys=[(KEY, "ascending"), (EVENT_TIME, "ascending")],
-    )
-    keys, times = table.column(KEY).take(order), table.column(EVENT_TIME).take(order)
-    return table.take(order.filter(run_edges(keys, times, first=False)))
+    fixed = list(schema.fixed_names)
+    order = pc.sort_indices(table.select(fixed), sort_keys=key_sort(fixed))
+    runs = [table.column(name).take(order) for name in fixed]
+    return table.take(order.filter(run_edges(*runs, first=False)))
 
 
-def validate_new_schema(schema: pa.Schema, table: str) -> pa.Schema:
-    """Check a schema given to create_table: key, event_time, supported types, unique names."""
+def key_names_of(key: Any, table: str) -> tuple[str, ...]:
+    """``create_table``'s ``key``: a column name or a sequence of names, checked."""
+    names = (key,) if isinstance(key, str) else key
+    if not isinstance(names, Sequence) or isinstance(names, bytes):
+        raise InvalidArgumentError(
+            f"table {table!r}: key must be a column name or a list of names, not {key!r}"
+        )
+    names = tuple(names)
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise InvalidArgumentError(
+            f"table {table!r}: key must name one column or more (non-empty strings), not {key!r}"
+        )
+    if len(set(names)) != len(names):
+        raise InvalidArgumentError(f"table {table!r}: key names a column twice ({key!r})")
+    return names
+
+
+def validate_new_schema(
+    schema: pa.Schema,
+    table: str,
+    key: Sequence[str] = (KEY,),
+    event_time: str = EVENT_TIME,
+) -> pa.Schema:
+    """Check a schema given to create_table: the key column(s) (string, integer, date or
+    timestamp; only string and integer for a table keyed by ``key``/``event_time``), the
+    event-time column (a timestamp), supported types, unique names."""
     if not isinstance(schema, pa.Schema):
         raise InvalidArgumentError(
             f"table {table!r}: create_table takes a pyarrow.Schema, not {type(schema).__name__}"
         )
+    if not isinstance(event_time, str) or not event_time:
+        raise InvalidArgumentError(
+            f"table {table!r}: event_time must be a column name, not {event_time!r}"
+        )
     names = schema.names
     if len(set(names)) != len(names):
         raise SchemaMismatchError(f"table {table!r}: the schema has duplicate column names")
-    for required in (KEY, EVENT_TIME):
+    if event_time in key:
+        raise InvalidArgumentError(
+            f"table {table!r}: {event_time!r} cannot be both the event time and part of the key"
+        )
+    for required, role in [*((k, "key") for k in key), (event_time, "event-time")]:
         if required not in names:
             raise SchemaMismatchError(
-                f"table {table!r}: the schema needs a {required!r} column (key, event_time, "
-                "then the value columns)"
+                f"table {table!r}: the schema needs a {required!r} column (the {role} column; "
+                f"it has {', '.join(names)}); name the key column(s) with key= and the event "
+                "time with event_time="
             )
-    key_type = schema.field(KEY).type
-    if key_type not in KEY_TYPES:
-        raise SchemaMismatchError(
-            f"table {table!r}: key type {key_type} is not supported; use string or an integer"
-        )
-    event_type = schema.field(EVENT_TIME).type
+    for name in key:
+        key_type = schema.field(name).type
+        if not key_kind_ok(key_type):
+            raise SchemaMismatchError(
+                f"table {table!r}: key type {key_type} of column {name!r} is not supported; a "
+                "key column must be a string, integer, date or timestamp column"
+            )
+    event_type = schema.field(event_time).type
     if not pa.types.is_timestamp(event_type):
         raise SchemaMismatchError(
-            f"table {table!r}: event_time must be a timestamp, not {event_type}"
+            f"table {table!r}: {event_time} must be a timestamp, not {event_type}"
         )
     if TOMBSTONE in names or any(n.startswith("_azof") for n in names):
         raise SchemaMismatchError(f"table {table!r}: column names starting '_azof' are reserved")

@@ -13,7 +13,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from azof.format.buckets import split_by_bucket
-from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE, TableSchema
+from azof.format.keys import key_array, key_bounds
+from azof.format.schema import TOMBSTONE, Column, TableSchema
 from azof.format.snapshot import DataFile
 from azof.format.types import unit_nanos
 from azof.storage import Storage
@@ -39,19 +40,19 @@ MAX_WRITERS = 4
 PIVOT_SAMPLE = 1024
 
 
+def _with_id(field: pa.Field[Any], column: Column) -> pa.Field[Any]:
+    if not column.id:  # the key and event time of a table before format 4: found by name
+        return field
+    return field.with_metadata({b"PARQUET:field_id": str(column.id).encode()})
+
+
 def file_schema(schema: TableSchema) -> pa.Schema:
-    """The Parquet schema of format-2 data files; value columns carry their id as field_id."""
-    fields = [
-        schema.field(KEY),
-        schema.field(EVENT_TIME),
-        pa.field(TOMBSTONE, pa.bool_(), nullable=False),
-    ]
+    """The Parquet schema of data files: the key column(s), the event time, the tombstone
+    flag, the value columns; every column with an id carries it as field_id."""
+    fields = [_with_id(schema.field(c.name), c) for c in (*schema.keys, schema.time)]
+    fields.append(pa.field(TOMBSTONE, pa.bool_(), nullable=False))
     for column in schema.columns:  # nullable in files: tombstones carry no values
-        fields.append(
-            pa.field(column.name, column.type, nullable=True).with_metadata(
-                {b"PARQUET:field_id": str(column.id).encode()}
-            )
-        )
+        fields.append(_with_id(pa.field(column.name, column.type, nullable=True), column))
     return pa.schema(fields)
 
 
@@ -59,16 +60,21 @@ def _instant(value: pa.Scalar[Any], per_unit: int) -> int:
     return int(value.cast(pa.int64()).as_py()) * per_unit
 
 
-def _json_key(value: Any) -> Any:
-    return value if isinstance(value, (str, int)) else None
+def _bound(value: Any) -> Any:
+    """A key bound as a record holds it (a composite key's as a tuple)."""
+    return tuple(value) if isinstance(value, list) else value
 
 
-def split_buckets(rows: pa.Table, buckets: int) -> list[tuple[int, pa.Table]]:
-    """``(bucket, rows)`` for every non-empty bucket, each keeping the rows' order."""
-    return [(b, part) for b, part in enumerate(split_by_bucket(rows, buckets)) if part.num_rows]
+def split_buckets(
+    rows: pa.Table, buckets: int, names: tuple[str, ...]
+) -> list[tuple[int, pa.Table]]:
+    """``(bucket, rows)`` for every non-empty bucket (the key being the columns ``names``),
+    each keeping the rows' order."""
+    parts = split_by_bucket(rows, buckets, names)
+    return [(b, part) for b, part in enumerate(parts) if part.num_rows]
 
 
-def key_pivots(keys: pa.ChunkedArray[Any], parts: int) -> list[pa.Scalar[Any]]:
+def key_pivots(keys: pa.Array[Any] | pa.ChunkedArray[Any], parts: int) -> list[pa.Scalar[Any]]:
     """Up to ``parts - 1`` ascending keys that cut ``keys`` into about equal ranges
     (quantiles of a sample, so any key distribution splits evenly)."""
     n = len(keys)
@@ -80,9 +86,14 @@ def key_pivots(keys: pa.ChunkedArray[Any], parts: int) -> list[pa.Scalar[Any]]:
     return [p for i, p in enumerate(pivots) if i == 0 or p != pivots[i - 1]]
 
 
-def key_range(rows: pa.Table, low: pa.Scalar[Any] | None, high: pa.Scalar[Any] | None) -> pa.Table:
-    """The rows with ``low <= key < high`` (``None``: unbounded), in their order."""
-    keys = rows.column(KEY)
+def key_range(
+    rows: pa.Table,
+    keys: pa.Array[Any],
+    low: pa.Scalar[Any] | None,
+    high: pa.Scalar[Any] | None,
+) -> pa.Table:
+    """The rows with ``low <= key < high`` (``None``: unbounded; ``keys``: the rows' keys as
+    :func:`~azof.format.keys.key_array` gives them), in their order."""
     mask = None if low is None else pc.greater_equal(keys, low)
     if high is not None:
         below = pc.less(keys, high)
@@ -90,8 +101,10 @@ def key_range(rows: pa.Table, low: pa.Scalar[Any] | None, high: pa.Scalar[Any] |
     return rows if mask is None else rows.filter(mask)
 
 
-_Piece: TypeAlias = "tuple[int, pa.Table, pa.Scalar[Any] | None, pa.Scalar[Any] | None]"
-"""(bucket, its rows, low key, high key) of one file to write."""
+_Piece: TypeAlias = (
+    "tuple[int, pa.Table, pa.Array[Any], pa.Scalar[Any] | None, pa.Scalar[Any] | None]"
+)
+"""(bucket, its rows, their keys, low key, high key) of one file to write."""
 
 
 def write_sorted(
@@ -108,17 +121,20 @@ def write_sorted(
     """
     workers = min(os.cpu_count() or 1, MAX_WRITERS)
     pieces: list[_Piece] = []
-    for bucket, part in split_buckets(rows, buckets):
+    names = schema.key_names
+    for bucket, part in split_buckets(rows, buckets, names):
         wanted = min(workers, part.num_rows // PARALLEL_ROWS)
-        bounds: list[pa.Scalar[Any] | None] = [None, *key_pivots(part.column(KEY), wanted), None]
-        pieces.extend((bucket, part, low, high) for low, high in itertools.pairwise(bounds))
+        keys = key_array(part, names) if wanted > 1 else pa.array([], pa.null())
+        bounds: list[pa.Scalar[Any] | None] = [None, *key_pivots(keys, wanted), None]
+        pieces.extend((bucket, part, keys, low, high) for low, high in itertools.pairwise(bounds))
 
     def write(piece: _Piece) -> DataFile | None:
-        bucket, part, low, high = piece
-        chosen = key_range(part, low, high)
+        bucket, part, keys, low, high = piece
+        chosen = part if low is None and high is None else key_range(part, keys, low, high)
         if not chosen.num_rows:
             return None
-        return write_data_file(storage, dedup_last(chosen), schema, bucket=bucket, buckets=buckets)
+        rows = dedup_last(chosen, schema)
+        return write_data_file(storage, rows, schema, bucket=bucket, buckets=buckets)
 
     if len(pieces) == 1 or workers == 1:
         written = [write(piece) for piece in pieces]
@@ -157,11 +173,12 @@ def write_data_file(
         compression="zstd",
         # statistics prune by key and event time only; dictionaries pay off for value
         # strings (often few distinct values), not for keys or numbers
-        write_statistics=[KEY, EVENT_TIME],
+        write_statistics=list(schema.fixed_names),
         use_dictionary=[  # type: ignore[arg-type]  # stub: bool only, pyarrow takes a list
             f.name
             for f in target
-            if f.name != KEY and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+            if f.name not in schema.key_names
+            and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
         ],
         store_schema=True,
     )
@@ -169,8 +186,10 @@ def write_data_file(
     path = f"{prefix}/{uuid.uuid4().hex}.parquet"
     storage.write(path, data)
     unit = unit_nanos(schema.event_time_type)
-    times = pc.min_max(rows.column(EVENT_TIME))
-    keys = pc.min_max(rows.column(KEY))
+    times = pc.min_max(rows.column(schema.event_time_name))
+    bounds = key_bounds(rows, schema.key_names)
+    if bounds is not None and not schema.named and not isinstance(bounds[0], str | int):
+        bounds = None
     return DataFile(
         file=path,
         start=_instant(times["min"], unit),
@@ -179,8 +198,8 @@ def write_data_file(
         size=len(data),
         bucket=bucket,
         buckets=buckets,
-        min_key=_json_key(keys["min"].as_py()),
-        max_key=_json_key(keys["max"].as_py()),
+        min_key=_bound(bounds[0] if bounds else None),
+        max_key=_bound(bounds[1] if bounds else None),
         sorted=True,
         schema_id=schema.schema_id,
         tombstones=int(pc.sum(rows.column(TOMBSTONE).cast(pa.int64())).as_py() or 0),

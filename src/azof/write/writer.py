@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from azof.errors import InvalidArgumentError
-from azof.format import EVENT_TIME, KEY, TOMBSTONE, TableSchema
+from azof.format import TOMBSTONE, TableSchema
 from azof.format.types import unit_nanos
 from azof.timestamps import parse_instant
 from azof.write.append import delete_instant, key_list, put_row, tombstones
@@ -69,7 +69,7 @@ class _RowCheck:
             if found is None:
                 return False
             if value is None:
-                if not found.nullable or name in (KEY, EVENT_TIME):
+                if not found.nullable or name in self.schema.fixed_names:
                     return False
                 continue
             if isinstance(value, pa.Scalar) and value.type.equals(found.type):
@@ -190,8 +190,8 @@ class TableWriter:
         """Buffer a delete of ``keys`` as of ``event_time`` (default: now, taken at this
         call), as :meth:`Table.delete`."""
         self._ensure_open("delete")
-        keys = key_list(keys)
-        if not keys:
+        keys = key_list(keys, self._schema)
+        if not keys.num_rows:
             return
         schema = self._schema
         rows = tombstones(schema, keys, delete_instant(event_time, schema))
