@@ -29,7 +29,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from azof.format import EVENT_TIME, KEY
 from azof.scan.read import ScanMetrics, references_only
 from azof.scan.stream import MERGE_ROWS
 from azof.tablescan import BATCH_SIZE, TableScan
@@ -72,7 +71,7 @@ def _read_columns(scan: TableScan) -> list[str]:
     names = scan.snapshot.schema.names
     if scan.request.columns is None:
         return names
-    wanted = {KEY, EVENT_TIME, *scan.request.columns}
+    wanted = {*scan.snapshot.schema.fixed_names, *scan.request.columns}
     if scan.filter is not None:
         schema = scan.snapshot.schema.to_arrow()
         if not references_only(scan.filter, pa.schema([schema.field(n) for n in wanted])):
@@ -107,7 +106,7 @@ class ScanStream:
         self._scan = scan
         self._columns = None if columns is None else list(columns)
         if columns is not None:
-            read = list(columns) or [KEY]
+            read = list(columns) or list(scan.snapshot.schema.key_names)
             if filter is not None:  # read the filter's columns too, then drop them
                 named = filter_columns(filter, scan.schema)
                 read += [name for name in named if name not in read]

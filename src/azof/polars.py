@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, cast
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from azof.format import EVENT_TIME, KEY
+from azof.format.keys import fixed_names, reference_schema
 from azof.tablescan import BATCH_SIZE, TableScan, optional_module
 from azof.timestamps import format_instant
 
@@ -81,9 +81,9 @@ def _frames(
 ) -> Iterator[pl.DataFrame]:
     polars = optional_module("polars", "TableScan.to_polars(lazy=True)")
     names = with_columns if with_columns is not None else scan.columns
-    read = list(names) or [KEY]  # no column asked for (a count): read the key
+    read = list(names) or list(scan.snapshot.schema.key_names)  # a count: read the key
     if predicate is not None:
-        pushed = below_merge(predicate, scan.snapshot.schema.to_arrow())
+        pushed = below_merge(predicate, reference_schema(scan.snapshot.schema))
         if pushed is not None:
             scan = scan.prune_keys(pushed)
         read += [n for n in predicate.meta.root_names() if n not in read]
@@ -102,7 +102,9 @@ def _frames(
 
 def below_merge(predicate: pl.Expr, schema: pa.Schema) -> pc.Expression | None:
     """The part of ``predicate`` that may go below the as-of merge, as a pyarrow
-    expression over ``schema`` (the table's), or ``None``: see the module docstring."""
+    expression over ``schema`` (the table's, as :func:`~azof.format.keys.reference_schema`
+    gives it: the key and event-time names in its metadata), or ``None``: see the module
+    docstring."""
     try:
         tree = json.loads(predicate.meta.serialize(format="json"))
     except Exception:  # an expression polars cannot write as JSON: push nothing
@@ -160,7 +162,8 @@ def _comparison(
     name = _column(left_tree)
     if name is None or right.meta.root_names():
         return None
-    if name == KEY or (name == EVENT_TIME and op in _LOWER_BOUNDS):
+    keys, time = fixed_names(schema)
+    if name in keys or (name == time and op in _LOWER_BOUNDS):
         value = _literal(right, schema.field(name).type)
         if value is None:
             return None
@@ -176,7 +179,9 @@ def _is_in(expr: pl.Expr, body: dict[str, Any], schema: pa.Schema) -> pc.Express
         return None
     boolean = function["Boolean"]
     name = boolean if isinstance(boolean, str) else next(iter(boolean), None)
-    if name != "IsIn" or len(inputs) != 2 or _column(inputs[0]) != KEY:
+    keys, _time = fixed_names(schema)
+    column = _column(inputs[0]) if len(inputs) == 2 else None
+    if name != "IsIn" or column is None or column not in keys:
         return None
     children = expr.meta.pop()
     values = next((c for c in children if not c.meta.root_names()), None)
@@ -187,12 +192,12 @@ def _is_in(expr: pl.Expr, body: dict[str, Any], schema: pa.Schema) -> pc.Express
         series = polars.select(values.alias("values")).to_series()
         if isinstance(series.dtype, polars.List | polars.Array):
             series = series.explode()
-        array = series.to_arrow().cast(schema.field(KEY).type)
+        array = series.to_arrow().cast(schema.field(column).type)
     except Exception:  # not literals of the key's kind: push nothing
         return None
     if array.null_count:
         return None
-    return pc.field(KEY).isin(array)
+    return pc.field(column).isin(array)
 
 
 def _column(tree: Any) -> str | None:

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from azof.errors import InvalidArgumentError
 from azof.filters import FilterLike, resolve_filter
-from azof.format import EVENT_TIME, KEY, Snapshot
+from azof.format import Snapshot
 from azof.scan.read import ScanMetrics, ScanRequest, execute_scan, plan_request, references_only
 from azof.scan.stream import MERGE_ROWS, check_merge_rows, iter_scan, record_batches
 from azof.storage import Storage
@@ -186,12 +186,12 @@ class TableScan:
         """This scan's answer filtered by ``filter`` too (AND): SQL text, DNF tuples or a
         pyarrow expression (:mod:`azof.filters`). A filter on ``key`` alone goes below the
         merge instead (it selects whole keys, so the answer is the same), where it prunes
-        files and row groups."""
+        files and row groups: a filter on the key columns alone (all or some of them)."""
         expression = resolve_filter(filter, self._table_schema())
         if expression is None:
             return self
         request = self.request
-        if references_only(expression, pa.schema([self.snapshot.schema.field(KEY)])):
+        if references_only(expression, pa.schema(self.snapshot.schema.key_fields)):
             request = replace(request, key_filter=_and(request.key_filter, expression))
         else:
             request = replace(request, filter=_and(request.filter, expression))
@@ -200,16 +200,16 @@ class TableScan:
     def prune_keys(self, predicate: pc.Expression) -> TableScan:
         """This scan with ``predicate`` applied below the merge as well (AND), to prune
         files and row groups. The caller vouches that it only selects whole keys: it holds
-        only conditions on ``key`` and lower bounds on ``event_time`` (anything else would
-        change the answer: see the module docstring). Its columns are checked."""
+        only conditions on the key columns and lower bounds on the event time (anything
+        else would change the answer: see the module docstring). Its columns are checked."""
         expression = _expression(predicate, "predicate")
-        bounds = pa.schema(
-            [self.snapshot.schema.field(KEY), self.snapshot.schema.field(EVENT_TIME)]
-        )
+        schema = self.snapshot.schema
+        bounds = pa.schema([*schema.key_fields, schema.field(schema.event_time_name)])
         if not references_only(expression, bounds):
             raise InvalidArgumentError(
-                f"a predicate below the as-of merge may name only {KEY} and {EVENT_TIME}, "
-                f"not {expression}; filter the answer with where() instead"
+                f"a predicate below the as-of merge may name only "
+                f"{', '.join(schema.fixed_names)}, not {expression}; filter the answer with "
+                "where() instead"
             )
         key_filter = _and(self.request.key_filter, expression)
         return replace(self, request=replace(self.request, key_filter=key_filter))
@@ -311,7 +311,7 @@ class TableScan:
     def count(self) -> int:
         """The number of rows of the answer, read as a stream of the key column (and the
         columns the filter needs)."""
-        scan = self.select([KEY])
+        scan = self.select(list(self.snapshot.schema.key_names))
         return sum(batch.num_rows for batch in scan.to_batches())
 
     def files(self) -> list[PlannedRead]:

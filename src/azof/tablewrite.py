@@ -8,7 +8,6 @@ and appends the data, in one call. Thin: it resolves the target and the mode, th
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -21,7 +20,6 @@ from azof.errors import (
     TableExistsError,
     TableNotFoundError,
 )
-from azof.format.schema import EVENT_TIME, KEY
 from azof.lakehouse import Lakehouse, check_table_name
 from azof.table import Table
 from azof.write.conform import conform, validate_new_schema
@@ -101,7 +99,6 @@ def write_table(
             f"table {name!r} does not exist in {lake.storage.uri}; to create it from the "
             "data, name its key and event-time columns: key=..., event_time=..."
         )
-    _check_names_supported(lake, name, keys, event_time)
     data, schema = _prepared(data, keys, event_time, name)
     created = _create(lake, name, schema, keys, event_time, exist_ok=mode == "append")
     created.append(data, properties=properties)
@@ -157,9 +154,7 @@ def _resolve_target(
 
 def _check_columns(table: Table, keys: tuple[str, ...] | None, event_time: str | None) -> None:
     """Refuse ``key``/``event_time`` that are not the existing table's."""
-    # Table.key_columns / event_time_column name them on tables with named key columns
-    table_keys = tuple(getattr(table, "key_columns", (KEY,)))
-    table_time = str(getattr(table, "event_time_column", EVENT_TIME))
+    table_keys, table_time = table.key_columns, table.event_time_column
     if keys is not None and keys != table_keys:
         raise InvalidArgumentError(
             f"table {table.name!r} is keyed by {', '.join(table_keys)}, not by "
@@ -192,7 +187,7 @@ def _prepared(
         return reader, _table_schema(reader.schema, keys, event_time, name)
     arrow = _arrow_table(data, name)
     schema = _table_schema(arrow.schema, keys, event_time, name)
-    _check_fits(arrow, schema, name)
+    _check_fits(arrow, schema, keys, event_time, name)
     return arrow, schema
 
 
@@ -256,28 +251,15 @@ def _table_schema(
     return pa.schema(fields)
 
 
-def _check_fits(data: pa.Table, schema: pa.Schema, name: str) -> None:
+def _check_fits(
+    data: pa.Table, schema: pa.Schema, keys: tuple[str, ...], event_time: str, name: str
+) -> None:
     """Refuse ``data`` that would not fit the table made for it, before it is made: the
     checks of an append (nulls in the key, unparsable or out-of-range event times...)."""
-    table_schema = schema_from_arrow(validate_new_schema(schema, name))
+    checked = validate_new_schema(schema, name, keys, event_time)
+    table_schema = schema_from_arrow(checked, keys, event_time)
     for part in input_tables(data, table_schema, name):
         conform(part, table_schema, name)
-
-
-def _names_supported(lake: Lakehouse) -> bool:
-    """Whether ``create_table`` takes the names of the key and event-time columns."""
-    return "key" in inspect.signature(lake.create_table).parameters
-
-
-def _check_names_supported(
-    lake: Lakehouse, name: str, keys: tuple[str, ...], event_time: str
-) -> None:
-    if not _names_supported(lake) and (keys != (KEY,) or event_time != EVENT_TIME):
-        raise InvalidArgumentError(
-            f"table {name!r}: this azof keys tables by one column named {KEY!r} with event "
-            f"times in {EVENT_TIME!r}; rename the data's columns {', '.join(keys)} and "
-            f"{event_time} to those names"
-        )
 
 
 def _create(
@@ -289,11 +271,6 @@ def _create(
     *,
     exist_ok: bool,
 ) -> Table:
-    """``create_table`` with the key and event-time columns named (by keyword where
-    ``create_table`` takes names; else they are ``key`` and ``event_time``, checked by
-    :func:`_check_names_supported`)."""
-    if _names_supported(lake):
-        create = cast(Any, lake.create_table)
-        key = keys[0] if len(keys) == 1 else list(keys)
-        return cast(Table, create(name, schema, key=key, event_time=event_time, exist_ok=exist_ok))
-    return lake.create_table(name, schema, exist_ok=exist_ok)
+    """``create_table`` with the key and event-time columns named."""
+    key = keys[0] if len(keys) == 1 else list(keys)
+    return lake.create_table(name, schema, key=key, event_time=event_time, exist_ok=exist_ok)

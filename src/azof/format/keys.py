@@ -11,6 +11,7 @@ the key columns, so that comparing encodings compares keys.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -19,10 +20,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from azof.errors import InvalidArgumentError
-from azof.format.schema import TableSchema
+from azof.format.schema import EVENT_TIME, KEY, TableSchema
 from azof.timestamps import format_instant, parse_instant
 
 __all__ = [
+    "fixed_names",
     "key_array",
     "key_bounds",
     "key_from_json",
@@ -30,6 +32,7 @@ __all__ = [
     "key_sort",
     "key_table",
     "key_to_json",
+    "reference_schema",
 ]
 
 Rows = pa.Table | pa.RecordBatch
@@ -239,3 +242,27 @@ def key_table(schema: TableSchema, keys: Any, what: str = "keys") -> pa.Table:
             raise InvalidArgumentError(f"{what}: a key is None; keys are never null")
         arrays[column.name] = array
     return pa.table(arrays)
+
+
+# -- the key names an Arrow schema carries ------------------------------------------------
+
+_KEY_NAMES = b"azof.key"
+_TIME_NAME = b"azof.event_time"
+
+
+def reference_schema(schema: TableSchema) -> pa.Schema:
+    """The Arrow schema of a table reference, with its key and event-time column names in
+    the metadata: engines and the SQL layer find them there (:func:`fixed_names`)."""
+    names = json.dumps(list(schema.key_names)).encode()
+    return schema.to_arrow().with_metadata(
+        {_KEY_NAMES: names, _TIME_NAME: schema.event_time_name.encode()}
+    )
+
+
+def fixed_names(schema: pa.Schema) -> tuple[tuple[str, ...], str]:
+    """The key column names and the event-time name of a :func:`reference_schema`
+    (``key`` and ``event_time`` for a schema without them)."""
+    metadata = schema.metadata or {}
+    keys = json.loads(metadata[_KEY_NAMES]) if _KEY_NAMES in metadata else [KEY]
+    time = metadata[_TIME_NAME].decode() if _TIME_NAME in metadata else EVENT_TIME
+    return tuple(keys), time

@@ -22,7 +22,6 @@ anything it cannot follow reads every column).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from azof.errors import InvalidArgumentError
-from azof.format import EVENT_TIME, KEY, TableSchema
+from azof.format.keys import fixed_names, reference_schema
 from azof.predicate import translate_predicate
 
 __all__ = [
@@ -59,28 +58,6 @@ class ScanNeeds:
 
 
 READ_ALL = ScanNeeds()
-
-
-_KEY_NAMES = b"azof.key"
-_TIME_NAME = b"azof.event_time"
-
-
-def reference_schema(schema: TableSchema) -> pa.Schema:
-    """The Arrow schema of a table reference, with its key and event-time column names in
-    the metadata: the SQL layer finds them there (:func:`fixed_names`)."""
-    names = json.dumps(list(schema.key_names)).encode()
-    return schema.to_arrow().with_metadata(
-        {_KEY_NAMES: names, _TIME_NAME: schema.event_time_name.encode()}
-    )
-
-
-def fixed_names(schema: pa.Schema) -> tuple[tuple[str, ...], str]:
-    """The key column names and the event-time name of a :func:`reference_schema`
-    (``key`` and ``event_time`` for a schema without them)."""
-    metadata = schema.metadata or {}
-    keys = json.loads(metadata[_KEY_NAMES]) if _KEY_NAMES in metadata else [KEY]
-    time = metadata[_TIME_NAME].decode() if _TIME_NAME in metadata else EVENT_TIME
-    return tuple(keys), time
 
 
 def _conjuncts(node: exp.Expr) -> Iterable[exp.Expr]:

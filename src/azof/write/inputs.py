@@ -22,7 +22,7 @@ from typing import Any, TypeAlias, cast
 import pyarrow as pa
 
 from azof.errors import InvalidArgumentError, SchemaMismatchError
-from azof.format.schema import EVENT_TIME, TOMBSTONE, TableSchema
+from azof.format.schema import TOMBSTONE, TableSchema
 from azof.write.timetext import exact_time_array, is_text, parse_time_text
 
 __all__ = ["input_tables"]
@@ -52,7 +52,7 @@ def _times_from_text(part: pa.Table, schema: TableSchema, table: str, first_row:
         if target is None or not pa.types.is_timestamp(target.type) or not is_text(column.type):
             continue
         place = _place(table, name)
-        event_time = name == EVENT_TIME
+        event_time = name == schema.event_time_name
         parsed = parse_time_text(column, target.type, place, first_row, event_time=event_time)
         part = part.set_column(index, pa.field(name, parsed.type), parsed)
     return part
@@ -188,7 +188,8 @@ def _from_python(columns: Mapping[str, Column], schema: TableSchema, table: str)
         if isinstance(values, (pa.Array, pa.ChunkedArray)):
             arrays[name] = values
         else:
-            arrays[name] = _python_array(values, _target(name, schema), table, pandas=False)
+            target = _target(name, schema)
+            arrays[name] = _python_array(values, target, schema, table, pandas=False)
     return pa.table(cast(Any, arrays))
 
 
@@ -201,7 +202,12 @@ def _is_time(value: Any) -> bool:
 
 
 def _python_array(
-    values: Sequence[Any], target: pa.Field[Any] | None, table: str, *, pandas: bool
+    values: Sequence[Any],
+    target: pa.Field[Any] | None,
+    schema: TableSchema,
+    table: str,
+    *,
+    pandas: bool,
 ) -> pa.Array[Any]:
     """``values`` as an array of the target's type, or a :class:`SchemaMismatchError`
     naming the first value that does not fit. ``pandas``: NaN and NaT are nulls."""
@@ -211,7 +217,9 @@ def _python_array(
     place = _place(table, target.name)
     if pa.types.is_timestamp(dtype) and any(_is_time(v) for v in values):
         # integers in a timestamp column stay counts of its unit, as Arrow reads them
-        return exact_time_array(values, dtype, place, event_time=target.name == EVENT_TIME)
+        return exact_time_array(
+            values, dtype, place, event_time=target.name == schema.event_time_name
+        )
     try:
         array: pa.Array[Any] = pa.array(values, type=dtype, from_pandas=pandas)
         return array
@@ -251,7 +259,8 @@ def _from_pandas(frame: Any, schema: TableSchema, table: str) -> pa.Table:
     for index, name in enumerate(names):
         series = frame.iloc[:, index]
         if str(series.dtype) == "object":
-            arrays[name] = _python_array(list(series), _target(name, schema), table, pandas=True)
+            target = _target(name, schema)
+            arrays[name] = _python_array(list(series), target, schema, table, pandas=True)
             continue
         try:
             arrays[name] = pa.Array.from_pandas(series)
