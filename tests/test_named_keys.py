@@ -209,7 +209,7 @@ def test_temporal_queries_use_the_names() -> None:
     assert by_list["value"].to_pylist() == expected
     by_map = asof_join(table, left, on={"sensor": "sensor_id", "metric": "metric"})
     assert by_map["value"].to_pylist() == expected
-    with pytest.raises(azof.InvalidArgumentError, match="must name 2 left column"):
+    with pytest.raises(azof.InvalidArgumentError, match="does not name a left column for each key"):
         asof_join(table, left, on="sensor")
 
 

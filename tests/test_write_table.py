@@ -127,7 +127,7 @@ def row(**values: Any) -> dict[str, Any]:
     ("rows", "error", "message"),
     [
         ([row(), row(key=None)], azof.SchemaMismatchError, "'key' has 1 null"),
-        ([row(key=None)], azof.SchemaMismatchError, "key type null is not supported"),
+        ([row(key=None)], azof.SchemaMismatchError, "key type null of column .key."),
         ([row(event_time="soon")], azof.SchemaMismatchError, "row 0: cannot read 'soon'"),
         ([row(event_time="1500-01-01")], azof.SchemaMismatchError, "outside the supported"),
         ([row(), row(value="x")], azof.SchemaMismatchError, "cannot make a table"),
