@@ -24,7 +24,7 @@ from azof.lakehouse import Lakehouse, check_table_name
 from azof.table import Table
 from azof.write.conform import conform, validate_new_schema
 from azof.write.create import schema_from_arrow
-from azof.write.inputs import input_tables
+from azof.write.inputs import input_tables, open_stream
 from azof.write.timetext import is_text
 
 __all__ = ["TEXT_EVENT_TIME", "WriteMode", "write_table"]
@@ -177,13 +177,7 @@ def _prepared(
         and not isinstance(data, (pa.Table, pa.RecordBatch))
         and not type(data).__module__.startswith("pandas")
     ):
-        try:
-            reader = pa.RecordBatchReader.from_stream(data)
-        except (pa.ArrowException, TypeError, ValueError) as exc:
-            raise InvalidArgumentError(
-                f"table {name!r}: cannot read the {type(data).__name__} given as data through "
-                f"the Arrow stream interface: {exc}"
-            ) from None
+        reader = open_stream(data, name)
         return reader, _table_schema(reader.schema, keys, event_time, name)
     arrow = _arrow_table(data, name)
     schema = _table_schema(arrow.schema, keys, event_time, name)

@@ -25,7 +25,7 @@ from azof.errors import InvalidArgumentError, SchemaMismatchError
 from azof.format.schema import TOMBSTONE, TableSchema
 from azof.write.timetext import exact_time_array, is_text, parse_time_text
 
-__all__ = ["input_tables"]
+__all__ = ["input_tables", "open_stream"]
 
 _CONVERSION_ERRORS = (pa.ArrowException, OverflowError, TypeError, ValueError)
 """What pyarrow raises for a Python value it cannot convert to a type."""
@@ -72,20 +72,25 @@ def _arrow_tables(data: Any, schema: TableSchema, table: str) -> Iterator[pa.Tab
     elif _is_pandas_frame(data):
         yield _from_pandas(data, schema, table)
     elif hasattr(data, "__arrow_c_stream__"):
-        try:
-            reader = pa.RecordBatchReader.from_stream(data)
-        except (pa.ArrowException, TypeError, ValueError) as exc:
-            raise InvalidArgumentError(
-                f"table {table!r}: cannot read the {type(data).__name__} given as data "
-                f"through the Arrow stream interface: {_first_line(exc)}"
-            ) from None
-        yield from _read_stream(reader, table)
+        yield from _read_stream(open_stream(data, table), table)
     else:
         raise InvalidArgumentError(
             f"table {table!r}: cannot write a {type(data).__name__}; pass a pyarrow Table/"
             "RecordBatch/RecordBatchReader, a pandas or polars DataFrame, a list of dicts or "
             "a dict of lists"
         )
+
+
+def open_stream(data: Any, table: str) -> pa.RecordBatchReader:
+    """``data`` (an object with ``__arrow_c_stream__``) as a reader, or an
+    :class:`InvalidArgumentError` saying why it cannot be read."""
+    try:
+        return pa.RecordBatchReader.from_stream(data)
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        raise InvalidArgumentError(
+            f"table {table!r}: cannot read the {type(data).__name__} given as data "
+            f"through the Arrow stream interface: {_first_line(exc)}"
+        ) from None
 
 
 def _first_line(exc: BaseException) -> str:
