@@ -86,7 +86,7 @@ def load(spark: SparkSession, path: str, **options: str) -> DataFrame:
 
 
 def test_composite_key_written_read_compacted_by_spark(
-    spark: SparkSession, tmp_path: Path
+    spark: SparkSession, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from pyspark.sql import functions as F
 
@@ -144,11 +144,14 @@ def test_composite_key_written_read_compacted_by_spark(
     with pytest.raises(Exception, match="a list of 2 values"):
         load(spark, path, keys='["s01"]')
     if has_filter_pushdown():
-        _check_pushdown(spark, path, expected)
+        _check_pushdown(spark, path, expected, capsys)
 
 
 def _check_pushdown(
-    spark: SparkSession, path: str, expected: dict[tuple[str, str], dict[str, Any]]
+    spark: SparkSession,
+    path: str,
+    expected: dict[tuple[str, str], dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Filters on some key columns are applied in the scan (every bucket read); on all of
     them, only the buckets of their keys are read; others are left to Spark."""
@@ -156,6 +159,10 @@ def _check_pushdown(
     try:
         pushed = load(spark, path, as_of="2024-01-20", key_pushdown="true")
         partial = pushed.filter("metric = 'hum' AND value < 500")
+        partial.explain()
+        plan = capsys.readouterr().out
+        assert "hum" not in plan  # the key column's filter went into the scan
+        assert "value" in plan.split("BatchScan")[0]  # the value filter stayed with Spark
         assert partial.rdd.getNumPartitions() == 4
         assert by_key(partial.toArrow().to_pylist()) == {
             k: r for k, r in expected.items() if k[1] == "hum" and r["value"] < 500
@@ -179,9 +186,7 @@ def _check_pushdown(
         spark.conf.unset("spark.sql.python.filterPushdown.enabled")
 
 
-def test_composite_key_events_feed_and_streaming_copy(
-    spark: SparkSession, tmp_path: Path
-) -> None:
+def test_composite_key_events_feed_and_streaming_copy(spark: SparkSession, tmp_path: Path) -> None:
     (tmp_path / "lake").mkdir()
     lake = azof.Lakehouse(tmp_path / "lake")
     source = lake.create_table("readings", ARROW, key=list(KEY), event_time="reading_ts")

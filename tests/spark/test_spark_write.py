@@ -65,9 +65,7 @@ def answer(table: azof.Table, as_of: Any) -> dict[str, dict[str, Any]]:
     table.refresh()
     [key], time = table.key_columns, table.event_time_column
     rows = table.scan(as_of=as_of).to_pylist()
-    named = [
-        {"key": r.pop(key), "event_time": r.pop(time), **r} for r in rows
-    ]
+    named = [{"key": r.pop(key), "event_time": r.pop(time), **r} for r in rows]
     return {row["key"]: row for row in named}
 
 
@@ -133,6 +131,13 @@ def test_modes_other_than_append_are_refused(spark: SparkSession, tmp_path: Path
     assert azof.Lakehouse(tmp_path).tables() == ["ticks"]
     df.write.format("azof").mode("append").save(path)  # the table's names, options left out
     assert azof.Lakehouse(tmp_path).table("ticks").version == 2
+    # a table keyed by key and timed by event_time takes other columns, renamed
+    legacy = azof.Lakehouse(tmp_path).create_table("legacy", {
+        "key": pa.string(), "event_time": pa.timestamp("us", tz="UTC"), "price": pa.float64(),
+        "note": pa.string(),
+    })  # fmt: skip
+    write(df, f"{tmp_path}/legacy")
+    assert answer(legacy, None) == oracle(distinct(events(4, 20)), None)
 
 
 def _fail_in_task(fail_attempt_below: int) -> Any:
