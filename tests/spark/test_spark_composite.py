@@ -141,6 +141,13 @@ def test_composite_key_written_read_compacted_by_spark(
                   '["s03","temp"]]')  # fmt: skip
     expected = oracle(log, "2024-01-20")
     assert by_key(picked.toArrow().to_pylist()) == {k: expected[k] for k in chosen if k in expected}
+    # ... also when the key columns are not among the columns read
+    values = load(spark, path, as_of="2024-01-20", columns="value,note",
+                  keys='[["s01","temp"],["s02","hum"]]')  # fmt: skip
+    assert values.columns == ["value", "note"]
+    assert sorted(r["value"] for r in values.toArrow().to_pylist()) == sorted(
+        expected[k]["value"] for k in chosen[:2] if k in expected
+    )
     with pytest.raises(Exception, match="a list of 2 values"):
         load(spark, path, keys='["s01"]')
     if has_filter_pushdown():
