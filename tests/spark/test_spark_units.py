@@ -26,7 +26,7 @@ from pyspark.sql.types import (  # noqa: E402
 )
 
 import azof  # noqa: E402
-from azof.format.buckets import bucket_of  # noqa: E402
+from azof.format.buckets import bucket_of, bucket_of_rows  # noqa: E402
 from azof.spark.options import (  # noqa: E402
     ReadOptions,
     WriteOptions,
@@ -37,6 +37,7 @@ from azof.spark.options import (  # noqa: E402
 from azof.spark.schema import arrow_schema_for_spark, spark_batches, spark_schema  # noqa: E402
 from azof.spark.source import BucketPartition, PinnedRead, plan_partitions, pushed_keys  # noqa: E402
 from azof.spark.write import table_columns  # noqa: E402
+from azof.write.create import schema_from_arrow  # noqa: E402
 
 
 @pytest.mark.parametrize(
@@ -67,7 +68,7 @@ def test_parse_options() -> None:
             "as_of": "2024-02-01",
             "known_at": "2024-03-01T10:00:00Z",
             "columns": "key, price",
-            "keys": '["a", "b"]',
+            "keys": '["a", "b", ["s1", 2]]',
             "key_pushdown": "TRUE",
             "merge_rows": "250_000",
             "storage_options": '{"region": "eu-west-1", "allow_http": true}',
@@ -86,7 +87,7 @@ def test_parse_options() -> None:
         as_of="2024-02-01",
         known_at="2024-03-01T10:00:00Z",
         columns=("key", "price"),
-        keys=("a", "b"),
+        keys=("a", "b", ("s1", 2)),
         key_pushdown=True,
         merge_rows=250_000,
     )
@@ -171,13 +172,27 @@ def test_pushed_keys() -> None:
         price,
         not_key,
     ]
-    keys, remaining = pushed_keys(filters, pa.string())
-    assert keys == ("b",)
+    keys, remaining = pushed_keys(filters, pa.schema([("key", pa.string())]))
+    assert keys == (("key", ("b",)),)
     assert remaining == [price, not_key]
     # A value of the wrong type is left to Spark; no key filter: any key.
     wrong = EqualTo(("key",), 7)
-    assert pushed_keys([wrong], pa.string()) == (None, [wrong])
-    assert pushed_keys([In(("key",), (1, 2))], pa.int64()) == ((1, 2), [])
+    assert pushed_keys([wrong], pa.schema([("key", pa.string())])) == (None, [wrong])
+    assert pushed_keys([In(("key",), (1, 2))], pa.schema([("key", pa.int64())])) == (
+        (("key", (1, 2)),),
+        [],
+    )
+    # A composite key: each key column's values, in key order; timestamps are left to Spark.
+    composite = pa.schema(
+        [("sensor_id", pa.string()), ("metric", pa.string()), ("at", pa.timestamp("us"))]
+    )
+    on_time = EqualTo(("at",), datetime(2024, 1, 1))
+    pushed, remaining = pushed_keys(
+        [EqualTo(("metric",), "temp"), In(("sensor_id",), ("s1", "s2")), on_time, price],
+        composite,
+    )
+    assert pushed == (("sensor_id", ("s1", "s2")), ("metric", ("temp",)))
+    assert remaining == [on_time, price]
 
 
 def test_plan_partitions() -> None:
@@ -187,15 +202,47 @@ def test_plan_partitions() -> None:
     assert [(p.bucket, p.version, p.keys) for p in every if isinstance(p, BucketPartition)] == [
         (b, 4, None) for b in range(8)
     ]
-    keys = ("k1", "k2", "k1")
-    pruned = plan_partitions(pinned, keys)
+    pruned = plan_partitions(pinned, (("key", ("k1", "k2", "k1")),))
     expected = sorted({int(b) for b in bucket_of(pa.array(["k1", "k2"]), 8)})
     assert [p.bucket for p in pruned if isinstance(p, BucketPartition)] == expected
-    assert {p.keys for p in pruned if isinstance(p, BucketPartition)} == {("k1", "k2")}
+    assert {p.keys for p in pruned if isinstance(p, BucketPartition)} == {(("k1",), ("k2",))}
     one_bucket = PinnedRead(ReadOptions("/lake", "t", keys=("x",)), 2, 1, schema)
-    [only] = plan_partitions(one_bucket, ("y",))
+    [only] = plan_partitions(one_bucket, (("key", ("y",)),))
     assert isinstance(only, BucketPartition)
     assert (only.bucket, only.keys) == (None, ())  # option keys and pushed keys: disjoint
+
+
+def test_plan_partitions_of_a_composite_key() -> None:
+    schema = pa.schema(
+        [
+            pa.field("sensor_id", pa.string(), nullable=False),
+            pa.field("metric", pa.string(), nullable=False),
+        ]
+    )
+    names = ("sensor_id", "metric")
+    pinned = PinnedRead(ReadOptions("/lake", "t"), 1, 8, schema, names)
+    # Only some key columns fixed: every bucket, the condition applied in each.
+    partial = plan_partitions(pinned, (("metric", ("temp",)),))
+    assert [p.bucket for p in partial if isinstance(p, BucketPartition)] == list(range(8))
+    assert {p.columns for p in partial if isinstance(p, BucketPartition)} == {
+        (("metric", ("temp",)),)
+    }
+    # Every key column fixed: the keys of the cross product, only their buckets.
+    full = plan_partitions(pinned, (("sensor_id", ("s1", "s2")), ("metric", ("temp",))))
+    keys = [("s1", "temp"), ("s2", "temp")]
+    rows = pa.table({"sensor_id": ["s1", "s2"], "metric": ["temp", "temp"]})
+    expected = sorted({int(b) for b in bucket_of_rows(rows, names, 8)})
+    assert [p.bucket for p in full if isinstance(p, BucketPartition)] == expected
+    assert {p.keys for p in full if isinstance(p, BucketPartition)} == {tuple(keys)}
+    # Option keys (lists of the key's values), narrowed by a pushed condition.
+    chosen = PinnedRead(ReadOptions("/lake", "t", keys=(("s1", "temp"), ("s1", "hum"))), 1, 1,
+                        schema, names)  # fmt: skip
+    [only] = plan_partitions(chosen, (("metric", ("hum",)),))
+    assert isinstance(only, BucketPartition)
+    assert (only.keys, only.columns) == ((("s1", "hum"),), ())
+    with pytest.raises(azof.InvalidArgumentError, match="a list of 2 values"):
+        plan_partitions(PinnedRead(ReadOptions("/lake", "t", keys=("s1",)), 1, 1, schema, names),
+                        None)  # fmt: skip
 
 
 def test_import_azof_does_not_import_pyspark() -> None:
@@ -220,18 +267,24 @@ def test_parse_write_options() -> None:
         lakehouse="s3://b/lake",
         table="ticks",
         storage_options=(("region", "eu"),),
-        key="symbol",
+        key=("symbol",),
         event_time="ts",
         file_rows=5000,
         stream_id="/ck",
         error_if_exists=True,
     )
-    assert table_columns(parsed) == {"symbol": "key", "ts": "event_time"}
+    legacy = schema_from_arrow(
+        pa.schema([pa.field("key", pa.string()), pa.field("event_time", pa.timestamp("us"))])
+    )
+    assert table_columns(parsed, legacy) == {"symbol": "key", "ts": "event_time"}
+    composite = parse_write_options({"path": "/l/t", "key": "sensor_id, metric"})
+    assert (composite.key, composite.event_time) == (("sensor_id", "metric"), None)
     assert parse_write_options({"path": "/l/t", "stream_id": "s"}).stream_id == "s"
     for options, message in (
         ({"path": "/l/t", "as_of": "2024-01-01"}, "unknown azof option"),
         ({"path": "/l/t", "file_rows": "0"}, "file_rows"),
         ({"path": "/l/t", "error_if_exists": "perhaps"}, "'true' or 'false'"),
+        ({"path": "/l/t", "key": "a,,b"}, "composite key"),
     ):
         with pytest.raises(azof.InvalidArgumentError, match=message):
             parse_write_options(options)

@@ -61,8 +61,12 @@ def write(df: DataFrame, path: str, **options: str) -> None:
 
 
 def answer(table: azof.Table, as_of: Any) -> dict[str, dict[str, Any]]:
-    rows = table.refresh().scan(as_of=as_of).to_pylist()
-    return {row["key"]: row for row in rows}
+    """The table's answer under the oracle's names (``key``, ``event_time``)."""
+    table.refresh()
+    [key], time = table.key_columns, table.event_time_column
+    rows = table.scan(as_of=as_of).to_pylist()
+    named = [{"key": r.pop(key), "event_time": r.pop(time), **r} for r in rows]
+    return {row["key"]: row for row in named}
 
 
 def oracle(rows: list[dict[str, Any]], as_of: Any) -> dict[str, dict[str, Any]]:
@@ -87,8 +91,10 @@ def test_write_creates_the_table_and_appends(spark: SparkSession, tmp_path: Path
     write(frame(spark, first), f"{tmp_path}/ticks")
     table = azof.Lakehouse(tmp_path).table("ticks")
     assert table.version == 1  # created (0) and one commit of every task's files
-    assert table.schema.names == ["key", "event_time", "price", "note"]
-    assert table.schema.field("event_time").type == pa.timestamp("us", tz="UTC")
+    # created under the DataFrame's names, keyed and timed by the columns the options name
+    assert table.schema.names == ["symbol", "ts", "price", "note"]
+    assert (table.key_columns, table.event_time_column) == (("symbol",), "ts")
+    assert table.schema.field("ts").type == pa.timestamp("us", tz="UTC")
     assert table.log()[-1].rows == len(first)
     write(frame(spark, second, partitions=3), f"{tmp_path}/ticks", file_rows="50")
     assert table.refresh().version == 2
@@ -112,10 +118,26 @@ def test_modes_other_than_append_are_refused(spark: SparkSession, tmp_path: Path
     write(df, path, error_if_exists="true")  # absent: created
     with pytest.raises(Exception, match="already exists"):
         write(df, path, error_if_exists="true")
-    with pytest.raises(Exception, match="no column 'sym'"):
+    # a table with its own names is written under them only
+    with pytest.raises(Exception, match="keyed by symbol and timed by ts, not by option key 'sym'"):
         df.write.format("azof").mode("append").option("key", "sym").option(
             "event_time", "ts").save(path)  # fmt: skip
+    with pytest.raises(Exception, match="no column 'sym'"):
+        df.write.format("azof").mode("append").option("key", "sym").option(
+            "event_time", "ts").save(f"{tmp_path}/other")  # fmt: skip
+    with pytest.raises(Exception, match="no column 'key'"):  # no options: key, event_time
+        df.write.format("azof").mode("append").save(f"{tmp_path}/other")
     assert azof.Lakehouse(tmp_path).table("ticks").version == 1
+    assert azof.Lakehouse(tmp_path).tables() == ["ticks"]
+    df.write.format("azof").mode("append").save(path)  # the table's names, options left out
+    assert azof.Lakehouse(tmp_path).table("ticks").version == 2
+    # a table keyed by key and timed by event_time takes other columns, renamed
+    legacy = azof.Lakehouse(tmp_path).create_table("legacy", {
+        "key": pa.string(), "event_time": pa.timestamp("us", tz="UTC"), "price": pa.float64(),
+        "note": pa.string(),
+    })  # fmt: skip
+    write(df, f"{tmp_path}/legacy")
+    assert answer(legacy, None) == oracle(distinct(events(4, 20)), None)
 
 
 def _fail_in_task(fail_attempt_below: int) -> Any:

@@ -22,7 +22,7 @@ from pyspark.sql.types import BooleanType, LongType, StructField, StructType, Ti
 
 from azof import tablelog
 from azof.errors import InvalidArgumentError, VersionNotFoundError
-from azof.format import EVENT_TIME, KEY, TOMBSTONE, DataFile, Snapshot
+from azof.format import TOMBSTONE, DataFile, Snapshot
 from azof.lakehouse import Lakehouse
 from azof.scan.plan import PlannedFile
 from azof.scan.read import read_rows
@@ -122,7 +122,7 @@ def read_events(
             f"{', '.join(map(repr, missing))} (the schema changed since the read began); "
             "read again from this version"
         )
-    values = [n for n in wanted if n not in (KEY, EVENT_TIME)]
+    values = [n for n in wanted if n not in snapshot.schema.fixed_names]
     rows = read_rows(storage, options.table, snapshot, [PlannedFile(partition.file, 0)], values)
     n = rows.num_rows
     columns: dict[str, Any] = {name: rows.column(name) for name in wanted}

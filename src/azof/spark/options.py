@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from azof.errors import InvalidArgumentError
-from azof.format import EVENT_TIME, KEY
 from azof.scan.stream import MERGE_ROWS
 from azof.timestamps import parse_instant
 
@@ -28,6 +27,9 @@ __all__ = [
     "split_table_path",
 ]
 
+Key = str | int | tuple[str | int, ...]
+"""A key given in option ``keys``: one value, or a tuple of a composite key's values."""
+
 STORAGE_PREFIX = "storage."
 """``option("storage.<name>", value)`` sets one storage option (e.g. ``storage.region``)."""
 
@@ -39,7 +41,8 @@ OPTIONS: dict[str, str] = {
     "version": "the table version to read (commit time)",
     "known_at": "read the latest version committed at or before this time (commit time)",
     "columns": "comma-separated columns to read (default: all)",
-    "keys": "a JSON list of keys to read (default: all)",
+    "keys": "a JSON list of keys to read (default: all); a composite key's as lists of its "
+    'columns\' values, such as [["s1", "temp"]]',
     "key_pushdown": "'true' to push Spark's key = / key IN filters into the scan",
     "merge_rows": "the most rows a task merges at once (default 1000000): bounds its memory",
     "storage_options": "a JSON object of storage options (credentials, region, endpoint...)",
@@ -51,8 +54,9 @@ WRITE_OPTIONS: dict[str, str] = {
     "path": OPTIONS["path"],
     "table": OPTIONS["table"],
     "lakehouse": OPTIONS["lakehouse"],
-    "key": "the DataFrame column holding the key (default: 'key')",
-    "event_time": "the DataFrame column holding the event time (default: 'event_time')",
+    "key": "the key column, or the comma-separated columns of a composite key (default: the "
+    "table's; 'key' for a new table)",
+    "event_time": "the event-time column (default: the table's; 'event_time' for a new table)",
     "error_if_exists": "'true': refuse to write to a table that exists (Spark's own "
     "ErrorIfExists mode does not reach Python data sources)",
     "file_rows": "the most rows a task buffers before writing them as files (default 1000000)",
@@ -80,7 +84,8 @@ class ReadOptions:
     version: int | None = None
     known_at: str | None = None
     columns: tuple[str, ...] | None = None
-    keys: tuple[str | int, ...] | None = None
+    keys: tuple[Key, ...] | None = None
+    """The keys to read: values of a one-column key, tuples of a composite key's values."""
     key_pushdown: bool = False
     merge_rows: int = MERGE_ROWS
     starting_version: int | str | None = None
@@ -193,7 +198,11 @@ def _columns(value: str | None) -> tuple[str, ...] | None:
     return names
 
 
-def _keys(value: str | None) -> tuple[str | int, ...] | None:
+def _scalar(value: object) -> bool:
+    return isinstance(value, (str, int)) and not isinstance(value, bool)
+
+
+def _keys(value: str | None) -> tuple[Key, ...] | None:
     if value is None:
         return None
     try:
@@ -201,13 +210,14 @@ def _keys(value: str | None) -> tuple[str | int, ...] | None:
     except json.JSONDecodeError:
         keys = None
     if not isinstance(keys, list) or not all(
-        isinstance(k, (str, int)) and not isinstance(k, bool) for k in keys
+        _scalar(k) or (isinstance(k, list) and k and all(_scalar(part) for part in k)) for k in keys
     ):
         raise InvalidArgumentError(
             f"option 'keys' must be a JSON list of strings or integers, such as "
-            f'\'["AAPL", "MSFT"]\', not {value!r}'
+            f'\'["AAPL", "MSFT"]\' (a composite key\'s as lists, such as '
+            f'\'[["s1", "temp"]]\'), not {value!r}'
         )
-    return tuple(keys)
+    return tuple(tuple(k) if isinstance(k, list) else k for k in keys)
 
 
 def _storage(options: Mapping[str, str]) -> tuple[tuple[str, Any], ...]:
@@ -305,21 +315,35 @@ def parse_options(options: Mapping[str, str]) -> ReadOptions:
 class WriteOptions:
     """Where and how ``df.write.format("azof")`` writes.
 
-    ``key`` and ``event_time`` name the DataFrame's columns that hold the table's key and
-    event time (see :func:`azof.spark.write.table_columns`).
+    ``key`` (the column(s) of the key, in key order) and ``event_time`` name the
+    DataFrame's columns that hold the table's key and event time; ``None``: the table's own
+    names, or ``key`` and ``event_time`` for a new table (see
+    :func:`azof.spark.write.table_columns`).
     """
 
     lakehouse: str
     table: str
     storage_options: tuple[tuple[str, Any], ...] = ()
-    key: str = KEY
-    event_time: str = EVENT_TIME
+    key: tuple[str, ...] | None = None
+    event_time: str | None = None
     file_rows: int = FILE_ROWS
     stream_id: str | None = None
     error_if_exists: bool = False
 
     def storage_dict(self) -> dict[str, Any]:
         return dict(self.storage_options)
+
+
+def _key_columns(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    names = tuple(name.strip() for name in value.split(","))
+    if not all(names) or len(set(names)) != len(names):
+        raise InvalidArgumentError(
+            f"option 'key' must name the key column, or the distinct comma-separated columns "
+            f"of a composite key such as 'sensor_id,metric', not {value!r}"
+        )
+    return names
 
 
 def parse_write_options(options: Mapping[str, str]) -> WriteOptions:
@@ -334,8 +358,8 @@ def parse_write_options(options: Mapping[str, str]) -> WriteOptions:
         lakehouse=location,
         table=table,
         storage_options=_storage(options),
-        key=_text(options, "key") or KEY,
-        event_time=_text(options, "event_time") or EVENT_TIME,
+        key=_key_columns(_text(options, "key")),
+        event_time=_text(options, "event_time"),
         file_rows=FILE_ROWS if file_rows is None else file_rows,
         stream_id=stream_id,
         error_if_exists=_bool("error_if_exists", _text(options, "error_if_exists")),

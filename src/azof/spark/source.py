@@ -24,6 +24,8 @@ determine; the only per-query state is what :class:`KeyPushdownReader` records f
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -42,7 +44,8 @@ from pyspark.sql.types import StructType
 
 from azof.errors import InvalidArgumentError
 from azof.format import KEY
-from azof.format.buckets import bucket_of
+from azof.format.buckets import bucket_of_rows
+from azof.format.keys import key_array
 from azof.lakehouse import Lakehouse
 from azof.spark.events import COMMIT_COLUMNS, AzofEventsReader, AzofStreamReader, events_schema
 from azof.spark.options import ReadOptions, parse_options, parse_write_options
@@ -67,7 +70,14 @@ __all__ = [
 BATCH_ROWS = 65_536
 """Rows per Arrow record batch handed to Spark."""
 
-Key = str | int
+CROSS_KEYS = 10_000
+"""The most keys pushed filters on every column of a composite key are expanded to (their
+values' cross product), to read only the buckets those keys hash to."""
+
+KeyTuple = tuple[Any, ...]
+"""One key: the values of its key columns, in key order (one value for a one-column key)."""
+Pushed = tuple[tuple[str, tuple[Any, ...]], ...]
+"""Pushed filters: per key column, the values it may take (``column IN values``)."""
 
 
 @dataclass(frozen=True)
@@ -79,16 +89,31 @@ class PinnedRead:
     buckets: int
     schema: pa.Schema
     """The Arrow schema of the whole table at ``version``."""
+    key_names: tuple[str, ...] = (KEY,)
+    """The table's key columns, in key order."""
+
+    @property
+    def key_schema(self) -> pa.Schema:
+        return pa.schema([self.schema.field(name) for name in self.key_names])
 
 
 class BucketPartition(InputPartition):
-    """One Spark partition: one hash bucket of one version, optionally only some keys."""
+    """One Spark partition: one hash bucket of one version, optionally only some keys
+    (``keys``, as tuples of the key columns' values) and only rows whose key columns take
+    some values (``columns``)."""
 
-    def __init__(self, version: int, bucket: int | None, keys: tuple[Key, ...] | None) -> None:
-        super().__init__((version, bucket, keys))
+    def __init__(
+        self,
+        version: int,
+        bucket: int | None,
+        keys: tuple[KeyTuple, ...] | None,
+        columns: Pushed = (),
+    ) -> None:
+        super().__init__((version, bucket, keys, columns))
         self.version = version
         self.bucket = bucket
         self.keys = keys
+        self.columns = columns
 
 
 def open_table(options: ReadOptions, version: int | None = None) -> Table:
@@ -107,27 +132,54 @@ def pin_read(options: ReadOptions) -> PinnedRead:
         version=snapshot.version,
         buckets=snapshot.buckets,
         schema=snapshot.schema.to_arrow(),
+        key_names=snapshot.schema.key_names,
     )
-    if options.keys is not None:
-        _key_array(pinned, options.keys)  # refuse keys of the wrong type now
+    option_keys(pinned)  # refuse keys of the wrong type or shape now
     return pinned
 
 
-def _key_array(pinned: PinnedRead, keys: Sequence[Key]) -> pa.Array[Any]:
-    key_type = pinned.schema.field(KEY).type
-    try:
-        array: pa.Array[Any] = pa.array(list(keys), type=key_type)
-        return array
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+def option_keys(pinned: PinnedRead) -> tuple[KeyTuple, ...] | None:
+    """Option ``keys`` as key tuples (checked against the key's columns)."""
+    keys = pinned.options.keys
+    if keys is None:
+        return None
+    width = len(pinned.key_names)
+    tuples = [k if isinstance(k, tuple) else (k,) for k in keys]
+    wrong = [k for k in tuples if len(k) != width]
+    if wrong:
+        shape = "a value" if width == 1 else f"a list of {width} values"
         raise InvalidArgumentError(
-            f"option 'keys' of table {pinned.options.table!r}: {list(keys)!r} are not all "
-            f"{key_type} keys ({exc})"
-        ) from None
+            f"option 'keys' of table {pinned.options.table!r}: its key is "
+            f"{', '.join(pinned.key_names)}, so each key is {shape}, not {list(wrong[0])!r}"
+        )
+    key_table(pinned, tuples)
+    return tuple(tuples)
+
+
+def key_table(pinned: PinnedRead, keys: Sequence[KeyTuple]) -> pa.Table:
+    """``keys`` as a table of the key columns, of their types."""
+    columns = []
+    for index, field in enumerate(pinned.key_schema):
+        values = [k[index] for k in keys]
+        try:
+            try:
+                column: pa.Array[Any] = pa.array(values, type=field.type)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                if not all(isinstance(v, str) for v in values):
+                    raise
+                column = pa.array(values, pa.string()).cast(field.type)  # ISO dates and times
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+            raise InvalidArgumentError(
+                f"option 'keys' of table {pinned.options.table!r}: {values!r} are not all "
+                f"values of the {field.type} key column {field.name!r}"
+            ) from None
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=pinned.key_schema)
 
 
 def _intersect(
-    first: tuple[Key, ...] | None, second: tuple[Key, ...] | None
-) -> tuple[Key, ...] | None:
+    first: tuple[KeyTuple, ...] | None, second: tuple[KeyTuple, ...] | None
+) -> tuple[KeyTuple, ...] | None:
     if first is None:
         return second
     if second is None:
@@ -136,32 +188,94 @@ def _intersect(
     return tuple(k for k in first if k in kept)
 
 
-def plan_partitions(pinned: PinnedRead, pushed: tuple[Key, ...] | None) -> list[InputPartition]:
-    """One partition per bucket; with a key filter, only the buckets its keys hash to."""
-    keys = _intersect(pinned.options.keys, pushed)
+def _expand(pinned: PinnedRead, pushed: Pushed) -> tuple[tuple[KeyTuple, ...] | None, Pushed]:
+    """Pushed values on every key column as the keys they allow (their cross product, when
+    not over ``CROSS_KEYS``), and the column conditions still to apply."""
+    allowed = dict(pushed)
+    if any(name not in allowed for name in pinned.key_names):
+        return None, pushed
+    count = 1
+    for name in pinned.key_names:
+        count *= len(allowed[name])
+    if count > CROSS_KEYS:
+        return None, pushed
+    return tuple(itertools.product(*(allowed[n] for n in pinned.key_names))), ()
+
+
+def plan_partitions(pinned: PinnedRead, pushed: Pushed | None) -> list[InputPartition]:
+    """One partition per bucket; when the keys read are known (option ``keys``, or pushed
+    filters that fix every key column), only the buckets they hash to."""
+    expanded, columns = _expand(pinned, pushed or ())
+    keys = _intersect(option_keys(pinned), expanded)
     if keys is not None:
-        keys = tuple(dict.fromkeys(keys))  # distinct, order kept
+        allowed = dict(columns)
+        positions = {name: i for i, name in enumerate(pinned.key_names)}
+        keys = tuple(
+            k
+            for k in dict.fromkeys(keys)  # distinct, order kept
+            if all(k[positions[name]] in values for name, values in allowed.items())
+        )
+        columns = ()
     if pinned.buckets == 1:
-        return [BucketPartition(pinned.version, None, keys)]
+        return [BucketPartition(pinned.version, None, keys, columns)]
     if keys is None:
         buckets = list(range(pinned.buckets))
     else:
-        ids = bucket_of(_key_array(pinned, keys), pinned.buckets)
+        ids = bucket_of_rows(key_table(pinned, keys), pinned.key_names, pinned.buckets)
         buckets = sorted({int(b) for b in ids}) or [0]
-    return [BucketPartition(pinned.version, bucket, keys) for bucket in buckets]
+    return [BucketPartition(pinned.version, bucket, keys, columns) for bucket in buckets]
+
+
+def _key_mask(
+    pinned: PinnedRead, partition: BucketPartition, rows: pa.RecordBatch | pa.Table
+) -> pa.Array[Any]:
+    """Which of ``rows`` (which hold the key columns) the partition's keys select."""
+    mask: Any = pa.array([True] * rows.num_rows)
+    for name, values in partition.columns:
+        allowed = pa.array(list(values), type=pinned.schema.field(name).type)
+        mask = pc.and_(mask, pc.is_in(rows.column(name), value_set=allowed))
+    if partition.keys is not None:
+        wanted = key_array(key_table(pinned, partition.keys), pinned.key_names)
+        present = key_array(rows, pinned.key_names)
+        mask = pc.and_(mask, pc.is_in(present, value_set=wanted))
+    result: pa.Array[Any] = mask
+    return result
+
+
+def _key_filter(pinned: PinnedRead, partition: BucketPartition) -> pc.Expression | None:
+    """The partition's keys as a filter the scan applies below the merge (pruning files
+    and row groups): for a table keyed by ``key``; ``None`` otherwise (or no keys)."""
+    if pinned.key_names != (KEY,) or (partition.keys is None and not partition.columns):
+        return None
+    expression: pc.Expression | None = None
+    conditions = [(KEY, values) for _name, values in partition.columns]
+    if partition.keys is not None:
+        conditions.append((KEY, tuple(k[0] for k in partition.keys)))
+    for name, values in conditions:
+        allowed = pa.array(list(values), type=pinned.schema.field(name).type)
+        condition = pc.field(name).isin(allowed)
+        expression = condition if expression is None else expression & condition
+    return expression
 
 
 def read_partition(
     pinned: PinnedRead, schema: StructType, partition: BucketPartition
 ) -> Iterator[pa.RecordBatch]:
-    """The as-of answer of one bucket, as batches of the Arrow schema Spark expects."""
+    """The as-of answer of one bucket, as batches of the Arrow schema Spark expects.
+
+    The partition's keys select whole keys, so they give the same answer applied before
+    the as-of merge (a table keyed by ``key``: the scan prunes files with them) or after it
+    (the other tables: the merged rows are filtered here)."""
     table = open_table(pinned.options, partition.version)
-    key_filter = None
-    if partition.keys is not None:
-        key_filter = pc.field(KEY).isin(_key_array(pinned, partition.keys))
+    key_filter = _key_filter(pinned, partition)
+    wanted = schema.fieldNames()
+    after = key_filter is None and (partition.keys is not None or bool(partition.columns))
+    columns = list(wanted)
+    if after:
+        columns += [name for name in pinned.key_names if name not in wanted]
     stream = table.to_batches(
         pinned.options.as_of,
-        columns=schema.fieldNames(),
+        columns=columns,
         filter=key_filter,
         version=partition.version,
         bucket=partition.bucket,
@@ -171,7 +285,11 @@ def read_partition(
     target = arrow_schema_for_spark(schema)
     with stream:
         for batch in stream:
-            yield from spark_batches(pa.Table.from_batches([batch]), target, BATCH_ROWS)
+            data = pa.Table.from_batches([batch])
+            if after:
+                data = data.filter(_key_mask(pinned, partition, data)).select(wanted)
+            if data.num_rows:
+                yield from spark_batches(data, target, BATCH_ROWS)
 
 
 class AzofReader(DataSourceReader):
@@ -192,35 +310,54 @@ class AzofReader(DataSourceReader):
         return read_partition(self.pinned, self.schema, partition)
 
 
-def pushed_keys(filters: Sequence[Filter], key_type: pa.DataType) -> tuple[Any, list[Filter]]:
-    """The keys Spark's filters allow (``None``: any) and the filters Spark must still apply.
+def _fits(value: object, dtype: pa.DataType) -> bool:
+    """Whether Spark's filter value is exactly a value of a key column of ``dtype``."""
+    if isinstance(value, bool):
+        return False
+    if pa.types.is_integer(dtype):
+        return isinstance(value, int)
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
+        return isinstance(value, str)
+    if pa.types.is_date(dtype):
+        return isinstance(value, dt.date) and not isinstance(value, dt.datetime)
+    return False  # timestamps: Spark's value and its time zone are left to Spark
 
-    Taken: ``key = v``, ``key <=> v`` and ``key IN (...)`` with values of the key's type (an
-    exact key filter, applied before the as-of merge, which is safe because the merge is
-    per key), and ``key IS NOT NULL`` (always true). Everything else, notably every filter
-    on ``event_time`` or a value column, is left to Spark, which applies it to the merged
-    answer.
+
+def pushed_keys(filters: Sequence[Filter], keys: pa.Schema) -> tuple[Pushed | None, list[Filter]]:
+    """The values Spark's filters allow each key column (``None``: any key) and the
+    filters Spark must still apply.
+
+    Taken, on any key column (of a one-column or a composite key): ``column = v``,
+    ``column <=> v`` and ``column IN (...)`` with values of the column's type (string,
+    integer or date; a timestamp column is left to Spark), and ``column IS NOT NULL``
+    (always true). Each selects whole keys, so it is applied before the as-of merge
+    (safe: the merge is per key). Everything else, notably every filter on the event
+    time or a value column, is left to Spark, which applies it to the merged answer.
     """
     from pyspark.sql.datasource import EqualNullSafe, EqualTo, In, IsNotNull
 
-    def fits(value: object) -> bool:
-        if pa.types.is_integer(key_type):
-            return isinstance(value, int) and not isinstance(value, bool)
-        return isinstance(value, str)
-
-    keys: tuple[Key, ...] | None = None
+    allowed: dict[str, tuple[Any, ...]] = {}
     remaining: list[Filter] = []
     for item in filters:
-        on_key = getattr(item, "attribute", None) == (KEY,)
-        if on_key and isinstance(item, IsNotNull):
+        attribute = getattr(item, "attribute", None)
+        name = attribute[0] if isinstance(attribute, tuple) and len(attribute) == 1 else None
+        if name not in keys.names:
+            remaining.append(item)
             continue
-        if on_key and isinstance(item, (EqualTo, EqualNullSafe)) and fits(item.value):
-            keys = _intersect(keys, (item.value,))
-        elif on_key and isinstance(item, In) and all(fits(v) for v in item.value):
-            keys = _intersect(keys, tuple(item.value))
+        dtype = keys.field(name).type
+        if isinstance(item, IsNotNull):
+            continue
+        if isinstance(item, (EqualTo, EqualNullSafe)) and _fits(item.value, dtype):
+            values: tuple[Any, ...] = (item.value,)
+        elif isinstance(item, In) and all(_fits(v, dtype) for v in item.value):
+            values = tuple(dict.fromkeys(item.value))
         else:
             remaining.append(item)
-    return keys, remaining
+            continue
+        held = allowed.get(name)
+        allowed[name] = values if held is None else tuple(v for v in held if v in values)
+    pushed = tuple((n, allowed[n]) for n in keys.names if n in allowed)
+    return (pushed or None), remaining
 
 
 class KeyPushdownReader(AzofReader):
@@ -234,10 +371,10 @@ class KeyPushdownReader(AzofReader):
 
     def __init__(self, pinned: PinnedRead, schema: StructType) -> None:
         super().__init__(pinned, schema)
-        self.keys: tuple[Key, ...] | None = None
+        self.keys: Pushed | None = None
 
     def pushFilters(self, filters: list[Filter]) -> Iterable[Filter]:
-        self.keys, remaining = pushed_keys(filters, self.pinned.schema.field(KEY).type)
+        self.keys, remaining = pushed_keys(filters, self.pinned.key_schema)
         return remaining
 
     def partitions(self) -> Sequence[InputPartition]:

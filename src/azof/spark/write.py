@@ -3,8 +3,9 @@
 Where each piece runs:
 
 - :func:`plan_write` runs on the driver when the write starts: it opens the table (or, when
-  there is none, works out the schema it will be created with from the DataFrame's) and
-  fixes the schema and bucket count every task writes with.
+  there is none, works out the schema it will be created with from the DataFrame's, keyed
+  by the columns options ``key`` and ``event_time`` name, under their own names) and fixes
+  the schema and bucket count every task writes with.
 - :func:`write_task` runs in the executors, one call per Spark task: it takes the task's
   Arrow record batches (no per-row Python), buffers up to ``file_rows`` rows, and writes
   them as sorted data files split by bucket, as :meth:`azof.Table.append` does. It commits
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pyarrow as pa
@@ -82,10 +83,15 @@ BATCH_PROPERTY = "spark.batch_id"
 """Commit property of a streaming write: the micro-batch id (decimal text)."""
 
 
-def table_columns(options: WriteOptions) -> dict[str, str]:
-    """DataFrame column -> table column, for the columns a write renames: the key and the
-    event time (every other column keeps its name). The one place the write maps them."""
-    return {options.key: KEY, options.event_time: EVENT_TIME}
+def table_columns(options: WriteOptions, schema: TableSchema) -> dict[str, str]:
+    """DataFrame column -> table column, for the columns a write renames: the key and
+    event-time columns options ``key`` and ``event_time`` name, when they differ from the
+    table's (only a table keyed by ``key`` and timed by ``event_time`` is written from
+    other names; every other column keeps its name). The one place the write maps them."""
+    pairs = zip(options.key or schema.key_names, schema.key_names, strict=True)
+    renames = dict(pairs)
+    renames[options.event_time or schema.event_time_name] = schema.event_time_name
+    return {column: name for column, name in renames.items() if column != name}
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,8 @@ class WriteTarget:
     schema: TableSchema
     """The table's schema, or the one it will be created with."""
     buckets: int
+    renames: tuple[tuple[str, str], ...]
+    """DataFrame column -> table column (:func:`table_columns`)."""
     exists: bool
     """Whether the table existed when the write was planned (else ``commit`` creates it)."""
 
@@ -112,28 +120,53 @@ def _lakehouse(options: WriteOptions) -> Lakehouse:
     return Lakehouse(options.lakehouse, storage_options=options.storage_dict() or None)
 
 
-def _new_table_schema(options: WriteOptions, schema: StructType) -> pa.Schema:
-    """The Arrow schema a table created from a DataFrame of ``schema`` gets: its columns
-    under their table names, the key and event time not nullable."""
-    renames = table_columns(options)
-    fields = []
-    for field in arrow_schema_for_spark(schema):
-        name = renames.get(field.name, field.name)
-        if name in (KEY, EVENT_TIME) and field.name not in renames:
-            raise SchemaMismatchError(
-                f"table {options.table!r}: the DataFrame's column {field.name!r} would clash "
-                f"with the {name} column mapped from option {name!r}; rename or drop it"
-            )
-        fields.append(pa.field(name, field.type, nullable=name not in (KEY, EVENT_TIME)))
-    return pa.schema(fields)
+def _new_table_schema(options: WriteOptions, schema: StructType) -> TableSchema:
+    """The schema a table created from a DataFrame of ``schema`` gets: its columns under
+    their own names, keyed by option ``key`` (default ``key``) and timed by option
+    ``event_time`` (default ``event_time``), those columns not nullable."""
+    key = options.key or (KEY,)
+    event_time = options.event_time or EVENT_TIME
+    fixed = (*key, event_time)
+    arrow = pa.schema(
+        pa.field(field.name, field.type, nullable=field.name not in fixed)
+        for field in arrow_schema_for_spark(schema)
+    )
+    checked = validate_new_schema(arrow, options.table, key, event_time)
+    return schema_from_arrow(checked, key, event_time)
 
 
-def _check_columns(options: WriteOptions, schema: StructType) -> None:
+def _check_names(options: WriteOptions, schema: TableSchema) -> None:
+    """Options ``key`` and ``event_time`` against an existing table's key and event time:
+    a table with its own names (format 4) is written under those names only; a table keyed
+    by ``key`` and timed by ``event_time`` takes other (as many) columns, renamed."""
+    key, event_time = schema.key_names, schema.event_time_name
+    given_key = options.key or key
+    given_time = options.event_time or event_time
+    legacy = not schema.named and len(given_key) == len(key)
+    if legacy or (given_key, given_time) == (key, event_time):
+        return
+    raise SchemaMismatchError(
+        f"table {options.table!r} is keyed by {', '.join(key)} and timed by {event_time}, "
+        f"not by option key {','.join(given_key)!r} and option event_time {given_time!r}; "
+        f"name its columns (rename the DataFrame's), or leave options key and event_time out"
+    )
+
+
+def _check_columns(options: WriteOptions, schema: StructType, renames: dict[str, str]) -> None:
     names = schema.fieldNames()
-    for option, column in (("key", options.key), ("event_time", options.event_time)):
-        if column not in names:
+    inverse = {table: column for column, table in renames.items()}
+    for column in names:
+        if column not in renames and column in inverse:
             raise SchemaMismatchError(
-                f"table {options.table!r}: the DataFrame has no column {column!r} for the "
+                f"table {options.table!r}: the DataFrame's column {column!r} would clash with "
+                f"the {column} column mapped from {inverse[column]!r}; rename or drop it"
+            )
+    wanted: list[tuple[str, str | None]] = [("key", k) for k in options.key or ()]
+    wanted.append(("event_time", options.event_time))
+    for option, given in wanted:
+        if given is not None and given not in names:
+            raise SchemaMismatchError(
+                f"table {options.table!r}: the DataFrame has no column {given!r} for the "
                 f"{option}; its columns are {', '.join(names)} (name the column with "
                 f"option({option!r}, ...))"
             )
@@ -141,20 +174,33 @@ def _check_columns(options: WriteOptions, schema: StructType) -> None:
 
 def plan_write(options: WriteOptions, schema: StructType) -> WriteTarget:
     """Open the table (or plan its creation from ``schema``): what every task writes with."""
-    _check_columns(options, schema)
     lakehouse = _lakehouse(options)
     try:
         table = lakehouse.table(options.table)
     except TableNotFoundError:
-        arrow = validate_new_schema(_new_table_schema(options, schema), options.table)
-        return WriteTarget(options, schema_from_arrow(arrow), 1, False)
+        named = replace(
+            options, key=options.key or (KEY,), event_time=options.event_time or EVENT_TIME
+        )
+        _check_columns(named, schema, {})
+        return WriteTarget(options, _new_table_schema(options, schema), 1, (), False)
     if options.error_if_exists:
         raise TableExistsError(
             f"table {options.table!r} already exists in {lakehouse.storage.uri}; write with "
             "option('error_if_exists', 'false') to append to it"
         )
     snapshot = table.snapshot
-    return WriteTarget(options, snapshot.schema, snapshot.buckets, True)
+    _check_names(options, snapshot.schema)
+    renames = table_columns(options, snapshot.schema)
+    _check_columns(options, schema, renames)
+    missing = [n for n in snapshot.schema.fixed_names if n not in schema.fieldNames()]
+    missing = [n for n in missing if n not in renames.values()]
+    if missing:
+        raise SchemaMismatchError(
+            f"table {options.table!r}: the DataFrame has no column(s) "
+            f"{', '.join(map(repr, missing))} of the table's key and event time; its columns "
+            f"are {', '.join(schema.fieldNames())} (name them with options key and event_time)"
+        )
+    return WriteTarget(options, snapshot.schema, snapshot.buckets, tuple(renames.items()), True)
 
 
 def _storage(options: WriteOptions) -> Storage:
@@ -182,7 +228,7 @@ def write_task(target: WriteTarget, batches: Iterator[pa.RecordBatch]) -> Writte
     nothing. A task that fails removes the files it wrote."""
     options = target.options
     storage = _storage(options)
-    renames = table_columns(options)
+    renames = dict(target.renames)
     written: list[DataFile] = []
     pending: list[pa.RecordBatch] = []
     held = rows = 0
@@ -234,7 +280,11 @@ def _parent(target: WriteTarget) -> Snapshot:
         return lakehouse.table(options.table).snapshot
     try:
         table = lakehouse.create_table(
-            options.table, target.schema.to_arrow(), exist_ok=not options.error_if_exists
+            options.table,
+            target.schema.to_arrow(),
+            key=target.schema.key_names,
+            event_time=target.schema.event_time_name,
+            exist_ok=not options.error_if_exists,
         )
     except TableExistsError as exc:
         raise TableExistsError(f"{exc}; nothing was committed") from None
