@@ -277,7 +277,7 @@ def test_usage_errors_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[s
         (["delete", "--path", str(tmp_path), "--table", "ints", "x"], 2, "'x' is not an integer"),
         (["create", "--path", str(tmp_path), "--table", "t"], 2, "either --schema TEXT or --like"),
         (["create", "--path", str(tmp_path), "--table", "t", "--schema", "key:string,",
-          "--format", "csv"], 2, "goes with --like"),
+          "--input-format", "csv"], 2, "--input-format goes with --like"),
         (["create", "--path", str(tmp_path), "--table", "ints", "--schema",
           "key:int64,event_time:timestamp[ms]"], 1, "already exists"),
     ]  # fmt: skip
