@@ -24,7 +24,7 @@ from azof.format.types import unit_nanos
 from azof.scan.columns import FileColumns, file_columns, renamed_fixed
 from azof.scan.merge import PRIORITY, drop_tombstones, merge_latest, merge_sorted_runs
 from azof.scan.plan import PlannedFile, plan_files
-from azof.storage import ReadCounter, Storage
+from azof.storage import ReadCounter, Storage, refuse_links_out
 from azof.tablelog import snapshot_name
 from azof.timestamps import Instant, as_of_units
 
@@ -145,6 +145,7 @@ def open_fragment(
     is a :class:`CorruptTableError`, naming snapshot ``version`` when given). With
     ``trust_size`` the record's ``size`` is taken as the file's, which saves an object
     store a request for it."""
+    refuse_links_out(filesystem, data_file.file)
     fragment = ds.ParquetFileFormat().make_fragment(
         data_file.file,
         filesystem,

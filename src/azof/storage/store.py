@@ -40,7 +40,14 @@ from azof.storage.arrowfs import ReadCounter, StorageHandler, input_file
 from azof.storage.native import NativeTarget, native_target
 from azof.timestamps import parse_duration
 
-__all__ = ["SLOW_CALL_SECONDS", "ObjectInfo", "RequestCounter", "Storage", "open_storage"]
+__all__ = [
+    "SLOW_CALL_SECONDS",
+    "ObjectInfo",
+    "RequestCounter",
+    "Storage",
+    "open_storage",
+    "refuse_links_out",
+]
 
 _LOG = logging.getLogger(__name__)
 SLOW_CALL_SECONDS = 1.0
@@ -201,15 +208,8 @@ class Storage:
         """``path`` (cleaned); on local disk, a :class:`StorageError` when it resolves
         outside the root through a symlink."""
         path = _clean_relative(path)
-        if self._local_root is None:
-            return path
-        root = os.path.realpath(self._local_root)
-        real = os.path.realpath(os.path.join(self._local_root, path))
-        if real != root and not real.startswith(root + os.sep):
-            raise StorageError(
-                f"refusing to {doing} {self._where(path)}: a symbolic link takes it to {real}, "
-                f"outside {root}; azof does not follow links out of a table (remove the link)"
-            )
+        if self._local_root is not None:
+            _refuse_link_out(str(self._local_root), path, self._where(path), doing)
         return path
 
     def _local_listing(
@@ -305,14 +305,18 @@ class Storage:
     def arrow_filesystem(self, counter: ReadCounter | None = None) -> pafs.FileSystem:
         """A read-only pyarrow filesystem rooted here, for Parquet scans.
 
-        On local disk (without a counter) files open as native memory maps through
-        :meth:`open_input`. On S3, GCS and Azure it is pyarrow's own filesystem for the
+        On local disk (without a counter) it is Arrow's own local filesystem (memory maps,
+        no Python callback: a scan's files may be released by Arrow's threads at any time,
+        even while the interpreter exits); readers call :func:`refuse_links_out` for each
+        file they open. On S3, GCS and Azure it is pyarrow's own filesystem for the
         store, built from the same options (:mod:`azof.storage.native`), when they map to
         one: footers and coalesced ranges are then fetched by Arrow's I/O threads, and
         ``counter`` counts nothing. Otherwise every read goes through obstore (the bridge
         of :mod:`azof.storage.arrowfs`, counted by ``counter``)."""
         if self._local_root is not None and counter is None:
-            return pafs.PyFileSystem(_LocalHandler(self))
+            return pafs.SubTreeFileSystem(
+                str(self._local_root), pafs.LocalFileSystem(use_mmap=True)
+            )
         native = self._native.filesystem() if self._native is not None else None
         if native is not None:
             filesystem, root = native
@@ -427,24 +431,26 @@ class Storage:
         return f"{self.uri.rstrip('/')}/{path}" if path else self.uri
 
 
-class _LocalHandler(StorageHandler):
-    """The pyarrow filesystem of local storage: files open as native memory maps, through
-    :meth:`Storage.open_input` (which refuses paths that links take out of the root)."""
+def refuse_links_out(filesystem: pafs.FileSystem, path: str) -> None:
+    """For a local-disk filesystem of :meth:`Storage.arrow_filesystem`: a
+    :class:`StorageError` when ``path`` resolves outside its root through a symbolic link
+    (azof never follows links out of a table). Other filesystems have no links to check."""
+    if isinstance(filesystem, pafs.SubTreeFileSystem) and isinstance(
+        filesystem.base_fs, pafs.LocalFileSystem
+    ):
+        path = _clean_relative(path)
+        where = os.path.join(filesystem.base_path, path)
+        _refuse_link_out(filesystem.base_path, path, where, "read")
 
-    def get_file_info(self, paths: str | builtins.list[str]) -> builtins.list[pafs.FileInfo]:
-        infos = []
-        for path in [paths] if isinstance(paths, str) else paths:
-            local = os.path.join(str(self.storage._local_root), _clean_relative(path))
-            try:
-                size = os.stat(local).st_size
-            except FileNotFoundError:
-                infos.append(pafs.FileInfo(path, pafs.FileType.NotFound))
-                continue
-            infos.append(pafs.FileInfo(path, pafs.FileType.File, size=size))
-        return infos
 
-    def open_input_file(self, path: str) -> pa.NativeFile:
-        return self.storage.open_input(path)
+def _refuse_link_out(root: str, path: str, where: str, doing: str) -> None:
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(os.path.join(root, path))
+    if real != real_root and not real.startswith(real_root + os.sep):
+        raise StorageError(
+            f"refusing to {doing} {where}: a symbolic link takes it to {real}, outside "
+            f"{real_root}; azof does not follow links out of a table (remove the link)"
+        )
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
