@@ -48,6 +48,7 @@ __all__ = [
     "Spill",
     "leaf_groups",
     "profile_inputs",
+    "read_groups",
     "spill_inputs",
     "spill_partitioner",
 ]
@@ -71,6 +72,21 @@ _KEY_ROWS = 4 * 1024 * 1024
 _T = TypeVar("_T")
 
 
+def read_groups(planned: Sequence[PlannedFile]) -> list[list[PlannedFile]]:
+    """The input files in consecutive groups of about ``READ_ROWS`` rows (a larger file
+    alone), plan order: one read each."""
+    groups: list[list[PlannedFile]] = []
+    rows = READ_ROWS
+    for item in planned:
+        size = READ_ROWS if item.file.rows is None else item.file.rows
+        if rows + size > READ_ROWS:
+            groups.append([])
+            rows = 0
+        groups[-1].append(item)
+        rows += size
+    return groups
+
+
 def _read_batches(
     storage: Storage,
     table: str,
@@ -81,15 +97,7 @@ def _read_batches(
 ) -> Iterator[_T]:
     """``prepare`` of the rows of ``planned``, a few files at a time (about ``READ_ROWS``
     rows, plan order), read and prepared by worker threads ahead of the caller."""
-    groups: list[list[PlannedFile]] = []
-    rows = READ_ROWS
-    for item in planned:
-        size = READ_ROWS if item.file.rows is None else item.file.rows
-        if rows + size > READ_ROWS:
-            groups.append([])
-            rows = 0
-        groups[-1].append(item)
-        rows += size
+    groups = read_groups(planned)
 
     def load(files: list[PlannedFile]) -> _T:
         return prepare(read_rows(storage, table, snapshot, files, columns))

@@ -39,7 +39,7 @@ from azof.compact.rewrite import (
     compact_snapshot,
     rebuild_bucket,
 )
-from azof.compact.spill import READ_ROWS, spill_partitioner
+from azof.compact.spill import read_groups, spill_partitioner
 from azof.compact.vacuum import VacuumResult
 from azof.errors import InvalidArgumentError
 from azof.format import Snapshot
@@ -73,21 +73,6 @@ class TableLocation:
 
     def snapshot(self, storage: Storage) -> Snapshot:
         return tablelog.load_snapshot(storage, self.table, self.version)
-
-
-def read_groups(planned: list[PlannedFile]) -> list[list[PlannedFile]]:
-    """The input files in consecutive groups of about ``READ_ROWS`` rows (a larger file
-    alone): one read task each."""
-    groups: list[list[PlannedFile]] = []
-    rows = READ_ROWS
-    for item in planned:
-        size = READ_ROWS if item.file.rows is None else item.file.rows
-        if rows + size > READ_ROWS:
-            groups.append([])
-            rows = 0
-        groups[-1].append(item)
-        rows += size
-    return groups
 
 
 def _ipc(rows: pa.Table) -> bytes:
