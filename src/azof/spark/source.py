@@ -244,18 +244,29 @@ def _key_mask(
 
 def _key_filter(pinned: PinnedRead, partition: BucketPartition) -> pc.Expression | None:
     """The partition's keys as a filter the scan applies below the merge (pruning files
-    and row groups): for a table keyed by ``key``; ``None`` otherwise (or no keys)."""
-    if pinned.key_names != (KEY,) or (partition.keys is None and not partition.columns):
+    and row groups); ``None`` when it has none. Exact except for whole composite keys,
+    pushed as one ``isin`` per key column (a superset: see :func:`_exact`)."""
+    if partition.keys is None and not partition.columns:
         return None
-    expression: pc.Expression | None = None
-    conditions = [(KEY, values) for _name, values in partition.columns]
+    if pinned.key_names == (KEY,):
+        conditions = [(KEY, values) for _name, values in partition.columns]
+    else:
+        conditions = list(partition.columns)
     if partition.keys is not None:
-        conditions.append((KEY, tuple(k[0] for k in partition.keys)))
+        for index, name in enumerate(pinned.key_names):
+            conditions.append((name, tuple(dict.fromkeys(k[index] for k in partition.keys))))
+    expression: pc.Expression | None = None
     for name, values in conditions:
         allowed = pa.array(list(values), type=pinned.schema.field(name).type)
         condition = pc.field(name).isin(allowed)
         expression = condition if expression is None else expression & condition
     return expression
+
+
+def _exact(pinned: PinnedRead, partition: BucketPartition) -> bool:
+    """Whether :func:`_key_filter` selects exactly the partition's keys: not so for whole
+    keys of a composite key (each column's values may combine into keys not asked for)."""
+    return partition.keys is None or len(pinned.key_names) == 1
 
 
 def read_partition(
@@ -264,12 +275,12 @@ def read_partition(
     """The as-of answer of one bucket, as batches of the Arrow schema Spark expects.
 
     The partition's keys select whole keys, so they give the same answer applied before
-    the as-of merge (a table keyed by ``key``: the scan prunes files with them) or after it
-    (the other tables: the merged rows are filtered here)."""
+    the as-of merge, where the scan prunes files and row groups with them; whole composite
+    keys are filtered exactly after the merge too."""
     table = open_table(pinned.options, partition.version)
     key_filter = _key_filter(pinned, partition)
     wanted = schema.fieldNames()
-    after = key_filter is None and (partition.keys is not None or bool(partition.columns))
+    after = key_filter is not None and not _exact(pinned, partition)
     columns = list(wanted)
     if after:
         columns += [name for name in pinned.key_names if name not in wanted]
