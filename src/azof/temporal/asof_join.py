@@ -43,6 +43,7 @@ __all__ = [
     "event_time_name",
     "key_columns",
     "known_at_column",
+    "left_chunks",
     "table_keys",
     "to_arrow",
 ]
@@ -255,16 +256,23 @@ class _Join:
         return pa.Table.from_arrays(arrays, names=self.names)
 
     def stream(self, reader: pa.RecordBatchReader, batch_rows: int) -> Iterator[pa.RecordBatch]:
-        chunk: list[pa.RecordBatch] = []
-        rows = 0
-        for batch in reader:
-            chunk.append(batch)
-            rows += batch.num_rows
-            if rows >= batch_rows:
-                yield from self.run(pa.Table.from_batches(chunk, reader.schema)).to_batches()
-                chunk, rows = [], 0
-        if chunk:
-            yield from self.run(pa.Table.from_batches(chunk, reader.schema)).to_batches()
+        for chunk in left_chunks(reader, batch_rows):
+            yield from self.run(chunk).to_batches()
+
+
+def left_chunks(reader: pa.RecordBatchReader, batch_rows: int) -> Iterator[pa.Table]:
+    """A streamed left side as tables of at least ``batch_rows`` rows (the last maybe
+    fewer), read as they are needed."""
+    chunk: list[pa.RecordBatch] = []
+    rows = 0
+    for batch in reader:
+        chunk.append(batch)
+        rows += batch.num_rows
+        if rows >= batch_rows:
+            yield pa.Table.from_batches(chunk, reader.schema)
+            chunk, rows = [], 0
+    if chunk:
+        yield pa.Table.from_batches(chunk, reader.schema)
 
 
 @overload

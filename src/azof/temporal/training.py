@@ -26,6 +26,7 @@ from azof.temporal.asof_join import (
     event_time_name,
     key_columns,
     known_at_column,
+    left_chunks,
     table_keys,
     to_arrow,
 )
@@ -231,17 +232,7 @@ def point_in_time_join(
     out_schema = _join_all(schema.empty_table(), steps, at, known, instant).schema
 
     def chunks() -> Iterator[pa.RecordBatch]:
-        held: list[pa.RecordBatch] = []
-        rows = 0
-        for batch in left:
-            held.append(batch)
-            rows += batch.num_rows
-            if rows >= batch_rows:
-                part = pa.Table.from_batches(held, schema)
-                yield from _join_all(part, steps, at, known, instant).to_batches()
-                held, rows = [], 0
-        if held:
-            part = pa.Table.from_batches(held, schema)
+        for part in left_chunks(left, batch_rows):
             yield from _join_all(part, steps, at, known, instant).to_batches()
 
     return pa.RecordBatchReader.from_batches(out_schema, chunks())
