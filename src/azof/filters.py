@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 from sqlglot import exp
 
 from azof.errors import InvalidArgumentError
-from azof.predicate import fit_unsigned_literals, parse_predicate, translate_predicate
+from azof.predicate import fitted_filter, parse_predicate, translate_predicate
 
 __all__ = ["FilterLike", "resolve_filter"]
 
@@ -60,14 +60,7 @@ def resolve_filter(filter: Any, schema: pa.Schema) -> pc.Expression | None:
     if filter is None:
         return None
     if isinstance(filter, pc.Expression):
-        try:
-            schema.empty_table().filter(filter)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
-            raise InvalidArgumentError(
-                f"the filter {filter} does not fit the table ({str(exc).splitlines()[0]}); "
-                f"columns: {', '.join(schema.names)}"
-            ) from None
-        return fit_unsigned_literals(filter, schema)
+        return fitted_filter(filter, schema, f"the filter {filter}", "the table")
     if isinstance(filter, str):
         return parse_predicate(filter, schema)
     if isinstance(filter, (list, tuple)):

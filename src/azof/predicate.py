@@ -45,6 +45,7 @@ from azof.timestamps import Instant, parse_instant
 __all__ = [
     "UnsupportedPredicateError",
     "fit_unsigned_literals",
+    "fitted_filter",
     "parse_predicate",
     "translate_predicate",
 ]
@@ -122,12 +123,21 @@ def parse_predicate(sql: str, schema: pa.Schema, *, dialect: str | None = None) 
 def translate_predicate(node: exp.Expr, schema: pa.Schema) -> pc.Expression:
     """The pyarrow expression of a parsed sqlglot condition over ``schema``."""
     expression = _Translator(schema).condition(node)
+    return fitted_filter(expression, schema, f"the predicate {node.sql()!r}", "the column types")
+
+
+def fitted_filter(
+    expression: pc.Expression, schema: pa.Schema, shown: str, against: str
+) -> pc.Expression:
+    """``expression`` checked as a filter over ``schema`` (an
+    :class:`InvalidArgumentError`, "``shown`` does not fit ``against``", naming the columns,
+    when it names another column or mixes types) and fitted to its ``uint64`` columns
+    (:func:`fit_unsigned_literals`)."""
     try:
         schema.empty_table().filter(expression)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
         raise InvalidArgumentError(
-            f"the predicate {node.sql()!r} does not fit the column types "
-            f"({_first_line(str(exc))}); columns: {_columns(schema)}"
+            f"{shown} does not fit {against} ({_first_line(str(exc))}); columns: {_columns(schema)}"
         ) from None
     return fit_unsigned_literals(expression, schema)
 
