@@ -352,6 +352,11 @@ def _s3_target(
     return NativeTarget("s3", options, _root(str(bucket), prefix))
 
 
+def _timeouts_or_proxy(client: Mapping[str, Any]) -> bool:
+    """Whether the client options set what pyarrow's GCS and Azure filesystems cannot."""
+    return "timeout" in client or "connect_timeout" in client or bool(client.get("proxy_url"))
+
+
 def _gcs_target(
     config: Mapping[str, Any], client: Mapping[str, Any], prefix: str, env: Mapping[str, str]
 ) -> NativeTarget | str:
@@ -362,7 +367,7 @@ def _gcs_target(
         if key == "application_credentials" and key not in given:
             continue  # GOOGLE_APPLICATION_CREDENTIALS: both use application default credentials
         return f"GCS option {key!r} has no pyarrow counterpart"
-    if "timeout" in client or "connect_timeout" in client or client.get("proxy_url"):
+    if _timeouts_or_proxy(client):
         return "GCS timeouts and proxies have no pyarrow counterpart"
     bucket = resolved.get("bucket")
     if not bucket:
@@ -380,7 +385,7 @@ def _azure_target(
     for key in resolved:
         if key not in _AZURE_ALIASES.values() or key == "skip_signature":
             return f"Azure option {key!r} has no pyarrow counterpart"
-    if "timeout" in client or "connect_timeout" in client or client.get("proxy_url"):
+    if _timeouts_or_proxy(client):
         return "Azure timeouts and proxies have no pyarrow counterpart"
     container = resolved.get("container_name")
     if not container:
