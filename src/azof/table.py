@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import pyarrow as pa
 
-from azof import tablelog
+from azof import manifests, tablelog
 from azof.compact.policy import CompactionPolicy
 from azof.compact.rewrite import CompactionStats, Progress, compact_snapshot
 from azof.compact.vacuum import VacuumResult, vacuum_table
@@ -92,12 +92,12 @@ class Table(TemporalMethods):
         self._snapshots = tablelog.SnapshotCache()
         self._read_at = time.monotonic()
         if version is None:
-            self._snapshot = self._load_latest(None)
+            self._snapshot = self._load_latest(None, whole=False)
             return
         if isinstance(version, bool) or not isinstance(version, int) or version < 0:
             raise InvalidArgumentError(f"version {version!r} is not a whole number >= 0")
         try:
-            self._snapshot = self._load(version)  # one read: the snapshot itself
+            self._snapshot = self._load(version, whole=False)  # one read: the snapshot
         except VersionNotFoundError:
             if not tablelog.is_table(storage):
                 tablelog.current_version(storage, name)  # raises: no table here
@@ -108,28 +108,38 @@ class Table(TemporalMethods):
 
     # -- metadata ----------------------------------------------------------------------------
 
-    def _load(self, version: int) -> Snapshot:
+    def _load(self, version: int, *, whole: bool = True) -> Snapshot:
+        """Snapshot ``version``; ``whole``: with every manifest it names read into it (else
+        perhaps only its object: a scan reads the manifests its as-of time needs)."""
         snapshot = self._snapshots.get(version)
         if snapshot is None:
-            snapshot = tablelog.load_snapshot(self.storage, self.name, version)
+            snapshot = tablelog.load_snapshot(self.storage, self.name, version, whole=False)
+            self._snapshots.put(snapshot)
+        if whole and not snapshot.complete:
+            snapshot = manifests.resolve(self.storage, self.name, snapshot)
             self._snapshots.put(snapshot)
         return snapshot
 
-    def _load_latest(self, at_least: int | None) -> Snapshot:
-        return tablelog.load_latest(self.storage, self.name, at_least, self._load)
+    def _load_latest(self, at_least: int | None, *, whole: bool = True) -> Snapshot:
+        return tablelog.load_latest(
+            self.storage, self.name, at_least, lambda v: self._load(v, whole=whole)
+        )
 
     def refresh(self) -> Table:
         """Load the latest committed version (other writers' commits become visible).
 
         Never moves backwards: the latest version is searched from the one already loaded."""
         read_at = time.monotonic()
-        self._snapshot = self._load_latest(self._snapshot.version)
+        self._snapshot = self._load_latest(self._snapshot.version, whole=False)
         self._read_at = read_at
         return self
 
     @property
     def snapshot(self) -> Snapshot:
-        """The metadata of the loaded version."""
+        """The metadata of the loaded version (every file record: its manifests are read
+        on first use)."""
+        if not self._snapshot.complete:
+            self._snapshot = self._load(self._snapshot.version)
         return self._snapshot
 
     @property
@@ -179,6 +189,9 @@ class Table(TemporalMethods):
 
     def snapshot_at(self, version: int | None = None, known_at: Any = None) -> Snapshot:
         """The snapshot of ``version``, or the latest committed at or before ``known_at``."""
+        return self._snapshot_at(version, known_at, whole=True)
+
+    def _snapshot_at(self, version: int | None, known_at: Any, *, whole: bool) -> Snapshot:
         if version is not None and known_at is not None:
             raise InvalidArgumentError(
                 "pass either version= or known_at= (both are commit time), not both"
@@ -186,9 +199,9 @@ class Table(TemporalMethods):
         if version is not None:
             if isinstance(version, bool) or not isinstance(version, int):
                 raise InvalidArgumentError(f"version {version!r} is not a whole number")
-            return self._load(version)
+            return self._load(version, whole=whole)
         if known_at is None:
-            return self._snapshot
+            return self.snapshot if whole else self._snapshot
         instant = parse_instant(known_at, "known_at")
         versions = [v for v in self.versions() if v <= self._snapshot.version]
         low, high, found = 0, len(versions) - 1, None
@@ -205,7 +218,7 @@ class Table(TemporalMethods):
                 f"table {self.name!r}: known_at {known_at!s} is before the first retained "
                 f"commit ({when})"
             )
-        return self._load(found)
+        return self._load(found, whole=whole)
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -233,7 +246,7 @@ class Table(TemporalMethods):
         hash bucket only (see :meth:`bucket_count`): distributed readers run one task per
         bucket and the union of all buckets is the answer.
         """
-        snapshot = self.snapshot_at(version, known_at)
+        snapshot = self._snapshot_at(version, known_at, whole=False)
         commit_time = None if known_at is None else parse_instant(known_at, "known_at")
         return TableScan.build(
             self.storage,
@@ -366,7 +379,7 @@ class Table(TemporalMethods):
 
     def _latest(self) -> Snapshot:
         self.refresh()
-        return self._snapshot
+        return self.snapshot
 
     def append(self, data: Any, *, properties: Mapping[str, str] | None = None) -> int:
         """Append rows (any event times: late data is fine); returns the committed version.

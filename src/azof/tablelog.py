@@ -14,6 +14,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable
 
+from azof import manifests
 from azof.errors import CorruptTableError, TableNotFoundError, VersionNotFoundError
 from azof.format import CommitInfo, Snapshot, decode_snapshot
 from azof.format.codec import decode_commit_entry
@@ -24,6 +25,7 @@ __all__ = [
     "VERSION_HINT",
     "SnapshotCache",
     "current_version",
+    "is_live",
     "is_marker",
     "is_table",
     "list_snapshots",
@@ -81,7 +83,8 @@ def _snapshot_size(storage: Storage, version: int) -> int | None:
         return None
 
 
-def _is_live(storage: Storage, version: int) -> bool:
+def is_live(storage: Storage, version: int) -> bool:
+    """Whether snapshot ``version`` exists and is not an expired marker."""
     size = _snapshot_size(storage, version)
     return size is not None and not is_marker(size)
 
@@ -111,7 +114,7 @@ def current_version(storage: Storage, table: str, at_least: int | None = None) -
     """
     hint = _read_hint(storage, table)
     start = max((v for v in (hint, at_least) if v is not None), default=None)
-    if start is not None and not _is_live(storage, start):
+    if start is not None and not is_live(storage, start):
         # a stale hint: its snapshot was vacuumed, and the log goes on past it
         later = [v for v in list_versions(storage) if v > start]
         if not later:
@@ -149,10 +152,12 @@ def _read(storage: Storage, table: str, version: int) -> bytes:
     return data
 
 
-def load_snapshot(storage: Storage, table: str, version: int) -> Snapshot:
-    """Read and validate snapshot ``version``."""
+def load_snapshot(storage: Storage, table: str, version: int, *, whole: bool = True) -> Snapshot:
+    """Read and validate snapshot ``version``; ``whole``: with the manifests it names read
+    into it (else only the snapshot object: see :func:`azof.manifests.resolve_for`)."""
     data = _read(storage, table, version)
-    return decode_snapshot(data, table=table, file=snapshot_name(version), version=version)
+    snapshot = decode_snapshot(data, table=table, file=snapshot_name(version), version=version)
+    return manifests.resolve(storage, table, snapshot) if whole else snapshot
 
 
 def load_commit(

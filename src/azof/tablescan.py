@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast, overload
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from azof import manifests
 from azof.errors import InvalidArgumentError
 from azof.filters import FilterLike, resolve_filter
 from azof.format import Snapshot
@@ -124,6 +125,7 @@ class TableScan:
     ) -> TableScan:
         """A scan of ``snapshot`` (arguments as :meth:`azof.Table.scanner`), checked."""
         instant = None if as_of is None else parse_as_of(as_of, "as_of")
+        snapshot = manifests.resolve_for(storage, table, snapshot, instant)
         scan = cls(storage, table, snapshot, ScanRequest(as_of=instant), known_at)
         scan = scan.select(columns) if columns is not None else scan
         scan = scan.where(filter) if filter is not None else scan
@@ -345,7 +347,7 @@ class TableScan:
             f"  below the merge (prunes files, row groups): {self.pushed_filter}",
             f"  above the merge (filters the answer): {self.filter}",
             f"  buckets: {'all' if bucket is None else bucket} of {buckets}",
-            f"  plan: {len(files)} of {sum(1 for _ in self.snapshot.files())} files, "
+            f"  plan: {len(files)} of {self.snapshot.file_count()} files, "
             f"{rows:,} rows, {size:,} bytes",
         ]
         lines += [f"    {f.file} ({f.rows} rows, {f.bytes} bytes)" for f in files]

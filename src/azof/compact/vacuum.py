@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from azof import tablelog
 from azof.errors import CorruptTableError, VersionNotFoundError
 from azof.format import Snapshot
+from azof.format.manifest import MANIFEST_PREFIX
 from azof.storage import ObjectInfo, Storage
 from azof.timestamps import Instant, format_instant, parse_instant
 
@@ -79,15 +80,25 @@ def _expired(
 
 
 def _files(load: Callable[[int], Snapshot], versions: Iterable[int]) -> set[str]:
-    """Data files of ``versions``; a version expired meanwhile by another vacuum is skipped
-    (its files are that vacuum's to release)."""
+    """Data files and manifests of ``versions``; a version expired meanwhile by another
+    vacuum is skipped (its files are that vacuum's to release)."""
     found: set[str] = set()
     for version in versions:
         try:
-            found |= {f.file for f in load(version).files()}
+            snapshot = load(version)
+            found |= {f.file for f in snapshot.files()}
+            found |= {m.path for m in snapshot.manifests()}
         except VersionNotFoundError:
             continue
     return found
+
+
+def _collectable(path: str) -> bool:
+    """Whether a vacuum may delete ``path`` once nothing retained references it: a data
+    file or a manifest (spec 14 and 19)."""
+    return path.endswith(".parquet") or (
+        path.startswith(MANIFEST_PREFIX) and path.endswith(".json.gz")
+    )
 
 
 def _releases(storage: Storage, table: str) -> list[_Release]:
@@ -162,7 +173,7 @@ def vacuum_table(
     released_due = set().union(*(r.files for r in due))
     doomed: list[ObjectInfo] = []
     for obj in storage.list(""):
-        if not obj.path.endswith(".parquet") or obj.path in kept_files:
+        if not _collectable(obj.path) or obj.path in kept_files:
             continue
         if obj.path in pending and obj.path not in released_due:
             continue  # released less than ``grace`` ago

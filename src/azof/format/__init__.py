@@ -7,7 +7,7 @@ from azof.format.codec import (
     validate_file_name,
 )
 from azof.format.schema import EVENT_TIME, KEY, TOMBSTONE, Column, TableSchema
-from azof.format.snapshot import CommitInfo, DataFile, Segment, Snapshot
+from azof.format.snapshot import CommitInfo, DataFile, ManifestRef, Segment, Snapshot
 
 __all__ = [
     "CURRENT_FORMAT_VERSION",
@@ -17,6 +17,7 @@ __all__ = [
     "Column",
     "CommitInfo",
     "DataFile",
+    "ManifestRef",
     "Segment",
     "Snapshot",
     "TableSchema",

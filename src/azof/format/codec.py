@@ -8,19 +8,29 @@ table with named or composite keys (:func:`required_format_version`).
 
 from __future__ import annotations
 
-import functools
 import json
-import re
 import threading
-from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import pyarrow as pa
 
-from azof.errors import InvalidArgumentError, UnsupportedFormatError
+from azof.errors import UnsupportedFormatError
+from azof.format.checks import (
+    MAX_BUCKETS,
+    MAX_NAME_CHARS,
+    MAX_SEGMENT_DEPTH,
+    MAX_TREE_LEVELS,
+    MAX_WHOLE,
+    key_bound,
+    ordered,
+    text_instant,
+    validate_file_name,
+    whole_number,
+)
+from azof.format.manifest import decode_refs, encode_refs
 from azof.format.schema_codec import Context, decode_schema, encode_schema
-from azof.format.snapshot import CommitInfo, DataFile, Segment, Snapshot, thaw
-from azof.timestamps import Instant, format_instant, parse_instant
+from azof.format.snapshot import CommitInfo, DataFile, ManifestRef, Segment, Snapshot, thaw
+from azof.timestamps import Instant, format_instant
 
 __all__ = [
     "CURRENT_FORMAT_VERSION",
@@ -31,133 +41,9 @@ __all__ = [
     "validate_file_name",
 ]
 
-CURRENT_FORMAT_VERSION = 4
-"""The newest format version azof writes (4: version 3 plus named and composite keys)."""
-_KNOWN_VERSIONS = (1, 2, 3, 4)
-_CONTROL = re.compile(r"[\x00-\x1f]")
-
-# Bounds on what a snapshot may say (``docs/spec.md``, "Validity rules"): a reader sizes
-# lists, loops and recursion by these numbers, so a value beyond them is refused rather
-# than trusted.
-MAX_BUCKETS = 4096
-"""Hash buckets of a table or a data file (a scan keeps one list per bucket)."""
-MAX_WHOLE = 2**63 - 1
-"""Counts, sizes and sequence numbers: 64-bit signed integers, as Arrow and Parquet hold them."""
-MAX_SEGMENT_DEPTH = 32
-"""Nesting of segments (azof writes at most one level per granularity, six)."""
-MAX_TREE_LEVELS = 16
-"""Names in ``tree.levels``."""
-MAX_NAME_CHARS = 1024
-"""Characters of a data-file name, a segment id, a tree level or the table uuid."""
-
-
-def validate_file_name(name: Any, ctx_table: str, ctx_file: str) -> str:
-    """A data file name must stay inside the table folder: relative, no '..', no scheme."""
-    ctx = Context(ctx_table, ctx_file)
-    if not isinstance(name, str) or not name:
-        raise ctx.error(f"data file name {name!r} is not a non-empty string")
-    problem = None
-    if len(name) > MAX_NAME_CHARS:
-        raise ctx.error(
-            f"data file name {name[:40]!r}... is longer than {MAX_NAME_CHARS} characters"
-        )
-    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
-        problem = "is absolute"
-    elif "://" in name or name.split("/", 1)[0].endswith(":"):
-        problem = "carries a URI scheme"
-    elif "\\" in name:
-        problem = "contains a backslash"
-    elif any(part in ("..", ".", "") for part in name.split("/")):
-        problem = "contains '..', '.' or an empty path part"
-    elif _CONTROL.search(name):
-        problem = "contains control characters"
-    if problem:
-        raise ctx.error(
-            f"data file name {name!r} {problem}; a snapshot may only name files inside its "
-            "table folder (refusing to read it)"
-        )
-    return name
-
-
-def _instant(
-    obj: Mapping[str, Any], name: str, ctx: Context, where: str, required: bool = True
-) -> Instant | None:
-    if name not in obj or obj[name] is None:
-        if required:
-            raise ctx.error(f"{where}: missing field {name!r}")
-        return None
-    value = obj[name]
-    if not isinstance(value, str):
-        raise ctx.error(f"{where}: {name} {value!r} is not an RFC 3339 timestamp string")
-    try:
-        return _timestamp(value)
-    except InvalidArgumentError:
-        raise ctx.error(f"{where}: {name} {value!r} is not a valid RFC 3339 timestamp") from None
-
-
-_SHORT_YEAR = re.compile(r"^\s*(\d{1,3})-")
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _timestamp(text: str) -> Instant:
-    """A snapshot's timestamp text as an instant (cached: snapshots of a table repeat the
-    same times, version after version; a failure is not cached). A year of fewer than 4
-    digits is read too: azof 0.3 development builds wrote years before 1000 unpadded
-    (``999-06-01...``), and those snapshots must stay readable."""
-    short = _SHORT_YEAR.match(text)
-    if short is not None:
-        text = f"{int(short[1]):04d}{text[short.end(1) :]}"
-    return parse_instant(text)
-
-
-def _whole_number(value: Any, ctx: Context, where: str, name: str) -> int:
-    """``value`` if it is a whole number from 0 to ``MAX_WHOLE`` (``true`` is not one)."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ctx.error(f"{where}: {name} {value!r} is not a whole number >= 0")
-    if value > MAX_WHOLE:
-        raise ctx.error(f"{where}: {name} {value} is above {MAX_WHOLE} (a 64-bit integer)")
-    return value
-
-
-def _key_bound(value: Any, ctx: Context, where: str, name: str) -> Any:
-    """A record's ``min_key``/``max_key``: absent, a key of the table's key type, or for a
-    composite key a list of one value per key column (held as a tuple)."""
-    if value is None:
-        return None
-    kinds = ctx.key_kinds
-    if len(kinds) > 1:
-        if not isinstance(value, list) or len(value) != len(kinds):
-            raise ctx.error(f"{where}: {name} {value!r} is not a list of {len(kinds)} key values")
-        return tuple(
-            _key_value(v, kind, ctx, where, name) for v, kind in zip(value, kinds, strict=True)
-        )
-    return _key_value(value, kinds[0] if kinds else None, ctx, where, name)
-
-
-def _key_value(
-    value: Any, kind: type[str] | type[int] | None, ctx: Context, where: str, name: str
-) -> str | int:
-    if isinstance(value, str) and kind in (None, str):
-        return value
-    if (
-        isinstance(value, int)
-        and not isinstance(value, bool)
-        and kind in (None, int)
-        and -(2**63) <= value < 2**64  # int64 and uint64 keys
-    ):
-        return value
-    expected = {None: "a key", str: "a string key", int: "a 64-bit integer key"}[kind]
-    raise ctx.error(f"{where}: {name} {value!r} is not {expected}")
-
-
-def _ordered(low: Any, high: Any) -> bool:
-    if isinstance(low, tuple) and isinstance(high, tuple):
-        return True  # composite bounds: their order is not checked here
-    if isinstance(low, str) and isinstance(high, str):
-        return low <= high
-    if isinstance(low, int) and isinstance(high, int):
-        return low <= high
-    return False
+CURRENT_FORMAT_VERSION = 5
+"""The newest format version azof writes (5: file records in manifests, spec 19)."""
+_KNOWN_VERSIONS = (1, 2, 3, 4, 5)
 
 
 def _decode_file(raw: Any, ctx: Context, where: str, default_start: Instant | None) -> DataFile:
@@ -168,8 +54,8 @@ def _decode_file(raw: Any, ctx: Context, where: str, default_start: Instant | No
     if raw.get("file") is None:
         raise ctx.error(f"{where}: missing field 'file'")
     name = validate_file_name(raw["file"], ctx.table, ctx.file)
-    start = _instant(raw, "start", ctx, f"{where} ({name})", required=default_start is None)
-    end = _instant(raw, "end", ctx, f"{where} ({name})", required=False)
+    start = text_instant(raw, "start", ctx, f"{where} ({name})", required=default_start is None)
+    end = text_instant(raw, "end", ctx, f"{where} ({name})", required=False)
     if start is None:
         start = default_start
     if start is not None and end is not None and start > end:
@@ -179,7 +65,7 @@ def _decode_file(raw: Any, ctx: Context, where: str, default_start: Instant | No
     for key in (*known, "schema_id") if ctx.version >= 3 else known:
         value = raw.get(key)
         if value is not None:
-            _whole_number(value, ctx, f"{where} ({name})", key)
+            whole_number(value, ctx, f"{where} ({name})", key)
         ints[key] = value
     if (ints["buckets"] or 1) > MAX_BUCKETS:
         raise ctx.error(f"{where} ({name}): buckets {ints['buckets']} is above {MAX_BUCKETS}")
@@ -191,9 +77,9 @@ def _decode_file(raw: Any, ctx: Context, where: str, default_start: Instant | No
         raise ctx.error(
             f"{where} ({name}): tombstones {ints['tombstones']} is above rows {ints['rows']}"
         )
-    min_key = _key_bound(raw.get("min_key"), ctx, f"{where} ({name})", "min_key")
-    max_key = _key_bound(raw.get("max_key"), ctx, f"{where} ({name})", "max_key")
-    if min_key is not None and max_key is not None and not _ordered(min_key, max_key):
+    min_key = key_bound(raw.get("min_key"), ctx, f"{where} ({name})", "min_key")
+    max_key = key_bound(raw.get("max_key"), ctx, f"{where} ({name})", "max_key")
+    if min_key is not None and max_key is not None and not ordered(min_key, max_key):
         raise ctx.error(
             f"{where} ({name}): min_key {min_key!r} and max_key {max_key!r} are not keys of "
             "one type in order"
@@ -230,8 +116,8 @@ def _decode_segment(
     if len(seg_id) > MAX_NAME_CHARS:
         raise ctx.error(f"{where}: id is longer than {MAX_NAME_CHARS} characters")
     where = f"segment {seg_id!r}"
-    start = _instant(raw, "start", ctx, where)
-    end = _instant(raw, "end", ctx, where, required=False)
+    start = text_instant(raw, "start", ctx, where)
+    end = text_instant(raw, "end", ctx, where, required=False)
     assert start is not None
     if end is not None and start > end:
         raise ctx.error(f"{where}: start {raw['start']} is after end {raw['end']}")
@@ -242,6 +128,11 @@ def _decode_segment(
             f"{where} [{raw['start']}, {raw.get('end', 'open')}] lies outside its parent "
             f"segment {parent.id!r}"
         )
+    refs: tuple[ManifestRef, ...] = ()
+    if ctx.version >= 5 and raw.get("manifests") is not None:
+        if raw.get("file") is not None or any(raw.get(k) for k in ("base", "delta", "tip")):
+            raise ctx.error(f"{where}: files are both inline and in 'manifests'")
+        refs = decode_refs(raw["manifests"], ctx, where)
     base: tuple[DataFile, ...] = ()
     if "file" in raw and raw["file"] is not None:
         base = (_decode_file(raw["file"], ctx, f"{where} base", start),)
@@ -274,11 +165,18 @@ def _decode_segment(
     )
     tip: tuple[DataFile, ...] = ()
     tip_from = None
+    if refs:
+        if raw.get("tip_from") is not None:
+            tip_from = text_instant(raw, "tip_from", ctx, where)
+            assert tip_from is not None
+            if tip_from < start or (end is not None and tip_from > end) or children:
+                raise ctx.error(f"{where}: tip_from lies outside the segment, or not on a leaf")
+        return Segment(seg_id, start, end, (), (), children, (), tip_from, refs)
     if raw.get("tip") is not None:
         if not isinstance(raw["tip"], list) or children:
             raise ctx.error(f"{where}: 'tip' must be a list of files, on a leaf segment")
         tip = tuple(_decode_file(t, ctx, f"{where} tip", start) for t in raw["tip"])
-        tip_from = _instant(raw, "tip_from", ctx, where)
+        tip_from = text_instant(raw, "tip_from", ctx, where)
         assert tip_from is not None
         if tip_from < start or (end is not None and tip_from > end):
             raise ctx.error(f"{where}: tip_from {raw['tip_from']} lies outside the segment")
@@ -290,7 +188,7 @@ def _decode_commit(raw: Any, ctx: Context) -> CommitInfo | None:
         return None
     if not isinstance(raw, dict):
         raise ctx.error("field 'commit' is not an object")
-    time = _instant(raw, "time", ctx, "commit")
+    time = text_instant(raw, "time", ctx, "commit")
     assert time is not None
     summary = raw.get("summary", {})
     properties = raw.get("properties", {})
@@ -298,7 +196,7 @@ def _decode_commit(raw: Any, ctx: Context) -> CommitInfo | None:
         raise ctx.error("commit: 'properties' is not an object")
     counts = {}
     for name in ("added_rows", "added_files", "removed_files"):
-        counts[name] = _whole_number(raw.get(name, 0), ctx, "commit", name)
+        counts[name] = whole_number(raw.get(name, 0), ctx, "commit", name)
     return CommitInfo(
         time=time,
         operation=str(raw.get("operation", "")),
@@ -355,7 +253,12 @@ def decode_snapshot(data: bytes, *, table: str, file: str, version: int) -> Snap
     ctx = Context(table, file)
     raw = _snapshot_object(data, ctx)
     format_version = ctx.version
-    schema = decode_schema(raw.get("schema"), format_version, ctx)
+    schema_version = format_version
+    if format_version >= 5:  # the schema is in the form of the version it needs (19)
+        schema_version = raw.get("schema_version", 4)
+        if schema_version not in (2, 3, 4):
+            raise ctx.error(f"schema_version {schema_version!r} is not 2, 3 or 4")
+    schema = decode_schema(raw.get("schema"), schema_version, ctx)
     ctx.key_kinds = tuple(int if pa.types.is_integer(c.type) else str for c in schema.keys)
     segments_raw = raw.get("segments", [])
     if not isinstance(segments_raw, list):
@@ -367,6 +270,9 @@ def decode_snapshot(data: bytes, *, table: str, file: str, version: int) -> Snap
     if not isinstance(pending_raw, list):
         raise ctx.error("field 'deltas' is not a list")
     pending = tuple(_decode_file(d, ctx, "pending delta", None) for d in pending_raw)
+    pending_refs: tuple[ManifestRef, ...] = ()
+    if format_version >= 5 and raw.get("pending_manifests") is not None:
+        pending_refs = decode_refs(raw["pending_manifests"], ctx, "pending deltas")
     if format_version >= 2 and raw.get("version", version) != version:
         raise ctx.error(f"it says version {raw.get('version')!r} but is named for {version}")
     parent = raw.get("parent_version")
@@ -391,6 +297,7 @@ def decode_snapshot(data: bytes, *, table: str, file: str, version: int) -> Snap
         policy=policy if isinstance(policy, dict) else {},
         properties=properties if isinstance(properties, dict) else {},
         tree_levels=_decode_tree_levels(raw.get("tree"), ctx),
+        pending_manifests=pending_refs,
     )
 
 
@@ -445,9 +352,14 @@ def _encode_segment(s: Segment) -> dict[str, Any]:
     out: dict[str, Any] = {"id": s.id, "start": format_instant(s.start)}
     if s.end is not None:
         out["end"] = format_instant(s.end)
-    out["base"] = [_encode_file(f) for f in s.base]
-    out["delta"] = [_encode_file(f) for f in s.deltas]
-    if s.tip:
+    if s.manifests:
+        out["manifests"] = encode_refs(s.manifests)
+        if s.tip_from is not None:
+            out["tip_from"] = format_instant(s.tip_from)
+    else:
+        out["base"] = [_encode_file(f) for f in s.base]
+        out["delta"] = [_encode_file(f) for f in s.deltas]
+    if s.tip and not s.manifests:
         out["tip"] = [_encode_file(f) for f in s.tip]
         out["tip_from"] = format_instant(s.tip_from if s.tip_from is not None else s.start)
     if s.children:
@@ -456,8 +368,16 @@ def _encode_segment(s: Segment) -> dict[str, Any]:
 
 
 def required_format_version(snapshot: Snapshot) -> int:
-    """The version azof writes a snapshot in: 4 when its key or event time is named (not
-    ``key``/``event_time``, or a composite key), 3 once its schema has evolved, else 2."""
+    """The version azof writes a snapshot in: 5 when it names manifests, 4 when its key or
+    event time is named (not ``key``/``event_time``, or a composite key), 3 once its schema
+    has evolved, else 2."""
+    if snapshot.pending_manifests or any(s.manifests for s in snapshot.walk()):
+        return 5
+    return _schema_version(snapshot)
+
+
+def _schema_version(snapshot: Snapshot) -> int:
+    """The format version the snapshot's schema alone needs (its form in the JSON)."""
     if snapshot.schema.named:
         return 4
     return 3 if snapshot.schema.schema_id > 0 else 2
@@ -485,13 +405,18 @@ def encode_snapshot(snapshot: Snapshot) -> bytes:
             "summary": thaw(commit.summary),
             "properties": thaw(commit.properties),
         }
-    raw["schema"] = encode_schema(snapshot.schema, version)
+    if version >= 5:
+        raw["schema_version"] = _schema_version(snapshot)
+    raw["schema"] = encode_schema(snapshot.schema, _schema_version(snapshot))
     raw["buckets"] = snapshot.buckets
     raw["policy"] = thaw(snapshot.policy)
     raw["properties"] = thaw(snapshot.properties)
     if snapshot.tree_levels:
         raw["tree"] = {"levels": list(snapshot.tree_levels)}
-    raw["deltas"] = [_encode_file(f) for f in snapshot.deltas]
+    if snapshot.pending_manifests:
+        raw["pending_manifests"] = encode_refs(snapshot.pending_manifests)
+    stored = sum(m.files for m in snapshot.pending_manifests if m.loaded)  # the rest: inline
+    raw["deltas"] = [_encode_file(f) for f in snapshot.deltas[stored:]]
     # One line, by json's C encoder (indented output takes its pure-Python path, several
     # times slower). The segments go in before the deltas, as the text their tree had the
     # last time: an append keeps its parent's tree, so a commit costs its pending deltas,

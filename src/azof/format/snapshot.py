@@ -18,7 +18,7 @@ from typing import Any
 from azof.format.schema import TableSchema
 from azof.timestamps import Instant
 
-__all__ = ["CommitInfo", "DataFile", "Segment", "Snapshot", "freeze", "thaw"]
+__all__ = ["CommitInfo", "DataFile", "ManifestRef", "Segment", "Snapshot", "freeze", "thaw"]
 
 
 def freeze(value: Any) -> Any:
@@ -81,6 +81,34 @@ class DataFile:
 
 
 @dataclass(frozen=True)
+class ManifestRef:
+    """A manifest: an immutable object under ``manifests/`` holding data-file records of a
+    segment (its base, deltas and tip) or of the pending deltas (format 5, spec 19).
+
+    ``start``/``end`` bound the event times of its files (``end`` ``None``: some file is
+    unbounded); ``bucket_min``/``bucket_max`` bound their buckets. ``roles`` and ``content``
+    are the manifest's records once read (``None`` in a snapshot as decoded: the manifest
+    has not been read); they take no part in equality.
+    """
+
+    path: str
+    files: int
+    rows: int
+    size: int
+    start: Instant | None = None
+    end: Instant | None = None
+    bucket_min: int = 0
+    bucket_max: int = 0
+    roles: str | None = field(default=None, compare=False, repr=False)
+    """One letter per record of ``content``: ``b`` base, ``d`` delta, ``t`` tip."""
+    content: tuple[DataFile, ...] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def loaded(self) -> bool:
+        return self.content is not None
+
+
+@dataclass(frozen=True)
 class Segment:
     """A node of the segment tree covering event time ``[start, end]``."""
 
@@ -94,6 +122,14 @@ class Segment:
     """Files of every key's latest event in the segment and before (written by compaction
     for the last leaf): as of any T at or after ``tip_from`` they replace base and deltas."""
     tip_from: Instant | None = None
+    manifests: tuple[ManifestRef, ...] = ()
+    """Where the segment's own files (base, deltas, tip) are stored (format 5); empty when
+    they are inline in the snapshot. Until every one is loaded, the file tuples are empty."""
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the segment's own files are in the value (not only named by manifests)."""
+        return all(m.loaded for m in self.manifests)
 
     def contains(self, instant: Instant) -> bool:
         return self.start <= instant and (self.end is None or instant <= self.end)
@@ -147,6 +183,10 @@ class Snapshot:
     properties: Mapping[str, Any] = field(default_factory=dict)
     tree_levels: tuple[str, ...] = ()
     """The levels of a segment tree written by azof's compaction; empty for a seed tree."""
+    pending_manifests: tuple[ManifestRef, ...] = ()
+    """Manifests holding the first pending deltas (format 5): ``deltas`` is their files, in
+    order, followed by the pending deltas inline in the snapshot; until a manifest is
+    loaded, its files are missing from ``deltas``."""
 
     def __post_init__(self) -> None:
         # frozen means frozen: snapshots are shared by caches, so their mappings are
@@ -154,8 +194,37 @@ class Snapshot:
         object.__setattr__(self, "policy", _frozen_mapping(self.policy))
         object.__setattr__(self, "properties", _frozen_mapping(self.properties))
 
+    @property
+    def complete(self) -> bool:
+        """Whether every manifest the snapshot names has been read into it (a snapshot
+        without manifests always is); only a complete snapshot lists all its files."""
+        return all(m.loaded for m in self.pending_manifests) and all(s.loaded for s in self.walk())
+
+    def file_count(self) -> int:
+        """How many data files the snapshot references (its manifests read or not)."""
+        count = 0
+        for segment in self.walk():
+            if segment.loaded:
+                count += len(segment.base) + len(segment.deltas) + len(segment.tip)
+            else:
+                count += sum(m.files for m in segment.manifests)
+        loaded = sum(m.files for m in self.pending_manifests if m.loaded)
+        stored = sum(m.files for m in self.pending_manifests)
+        return count + stored + len(self.deltas) - loaded
+
+    def manifests(self) -> Iterator[ManifestRef]:
+        """Every manifest the snapshot names: the segments', then the pending deltas'."""
+        for segment in self.walk():
+            yield from segment.manifests
+        yield from self.pending_manifests
+
     def files(self) -> Iterator[DataFile]:
-        """Every data file the snapshot references."""
+        """Every data file the snapshot references (of a complete snapshot only)."""
+        if not self.complete:
+            raise AssertionError(
+                f"snapshot {self.version} has manifests not read yet; load it whole "
+                "(azof.manifests.resolve) before listing its files"
+            )
         for segment in self.segments:
             yield from segment.files()
         yield from self.deltas

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from azof import tablelog
+from azof import manifests, tablelog
 from azof.errors import CommitConflictError, StorageError
 from azof.format import CommitInfo, DataFile, Snapshot, encode_snapshot
 from azof.storage import Storage
@@ -142,10 +142,12 @@ def commit_snapshot(
     """
     if parent_read_at is None or time.monotonic() - parent_read_at > FRESH_SECONDS:
         parent = _fresh(storage, table, parent)
+    parent = manifests.resolve(storage, table, parent)
     delay = 0.005
     for _attempt in range(max_attempts):
         version = parent.version + 1
         snapshot = build(parent, version, commit_time(storage, parent))
+        snapshot = manifests.store(storage, table, snapshot)  # new manifests first
         name = tablelog.snapshot_name(version)
         data = encode_snapshot(snapshot)
         if storage.write_if_absent(name, data) or _landed_anyway(storage, name, data):
