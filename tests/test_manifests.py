@@ -109,7 +109,8 @@ def test_a_large_table_keeps_its_records_in_manifests_and_appends_reuse_them(
     assert compacted["format_version"] == 5
     assert compacted["schema_version"] == 2
     named = {m["path"] for s in compacted["segments"] for m in s.get("manifests", [])}
-    assert named and named <= manifest_files(folder)
+    assert named
+    assert named <= manifest_files(folder)
     assert all("base" not in s and "delta" not in s for s in compacted["segments"])
 
     before = manifest_files(folder)
@@ -164,7 +165,8 @@ def test_a_manifest_table_that_shrinks_goes_back_to_its_old_format(
     monkeypatch.setattr(manifests, "INLINE_SEGMENT_FILES", 10_000)
     table.compact(azof.CompactionPolicy(segment="year", levels=("year",), buckets=1))
     raw = snapshot_json(tmp_path / "t", table.version)
-    assert raw["format_version"] == 2 and "schema_version" not in raw
+    assert raw["format_version"] == 2
+    assert "schema_version" not in raw
 
 
 # -- reads fetch only what T needs ---------------------------------------------------------
