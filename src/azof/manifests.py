@@ -190,7 +190,7 @@ def clear_cache() -> None:
 def _remember(key: str, value: tuple[str, tuple[DataFile, ...]]) -> None:
     global _cached
     with _lock:
-        if key in _cache:
+        if key in _cache or _CACHED_RECORDS <= 0:
             return
         _cache[key] = value
         _cached += len(value[1])

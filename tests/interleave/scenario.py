@@ -365,7 +365,7 @@ class Scenario:
         written: dict[str, tuple[str, float]] = {}
         for gate in self.gates:
             for (kind, path), at in zip(gate.calls, gate.times, strict=True):
-                if kind in ("write", "create") and path.endswith(".parquet"):
+                if kind in ("write", "create") and path.endswith((".parquet", ".json.gz")):
                     written[path] = (gate.name, at)
         for gate in self.gates:
             for (kind, path), at in zip(gate.calls, gate.times, strict=True):
@@ -391,6 +391,9 @@ class Scenario:
             missing = sorted(f.file for f in snapshot.files() if f.file not in present)
             if missing:
                 self.violate("d", f"retained version {version} lost its files {missing}")
+            lost = sorted(m.path for m in snapshot.manifests() if m.path not in present)
+            if lost:
+                self.violate("d", f"retained version {version} lost its manifests {lost}")
 
     def _check_failed(self, versions: list[int]) -> None:
         """(e): nothing a failed operation writes shows in any retained version."""
