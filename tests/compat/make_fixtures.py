@@ -30,8 +30,9 @@ import pyarrow as pa
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # answers.py, and tests/naive.py
 
+from answers import key_text, latest_rows, to_json  # noqa: E402
+
 import azof  # noqa: E402
-from answers import latest_rows, to_json  # noqa: E402
 
 TABLES = HERE / "tables"
 EXPECTED = HERE / "expected"
@@ -325,9 +326,7 @@ def write_fixture(lake: azof.Lakehouse, name: str) -> None:
         expected = rec.answer(version, as_of)
         # the release writing the fixture must agree with the oracle, or the fixture is wrong
         got = rec.table.scan(as_of, version=version)
-        got_rows = {
-            "|".join(str(r[k]) for k in rec.key): to_json(r) for r in got.to_pylist()
-        }
+        got_rows = {key_text(r, rec.key): to_json(r) for r in got.to_pylist()}
         assert got.column_names == rec.columns_at[version], (name, version, got.column_names)
         assert got_rows == expected, (name, version, as_of, got_rows, expected)
         answers.append(
