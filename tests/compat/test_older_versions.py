@@ -168,6 +168,32 @@ def test_older_table_opens_and_scans(copy: azof.Table, name: str) -> None:
         read = {"as_of": when(scan["as_of"]), "version": scan["version"]}
         assert scanned(table, document["key"], **read) == (scan["columns"], scan["rows"])
     assert table.verify() > 0
+    # the same older versions chosen by commit time, and opened pinned
+    commit_times = {commit.version: commit.time for commit in table.log()}
+    assert list(commit_times.values()) == sorted(set(commit_times.values()))
+    for scan in document["scans"]:
+        if scan["version"] is not None:
+            read = {"as_of": when(scan["as_of"]), "known_at": commit_times[scan["version"]]}
+            assert scanned(table, document["key"], **read) == (scan["columns"], scan["rows"])
+            pinned = table.lakehouse.table(table.name, version=scan["version"])
+            assert pinned.verify() > 0
+            read = {"as_of": when(scan["as_of"])}
+            assert scanned(pinned, document["key"], **read) == (scan["columns"], scan["rows"])
+
+
+def test_older_table_restores_an_older_version(copy: azof.Table, name: str) -> None:
+    """A restore to a version before the compaction (its own format version and schema),
+    committed on the fixture's latest version."""
+    document = expected(name)
+    table = copy
+    target = min(s["version"] for s in document["scans"] if s["version"] is not None)
+    restored = table.restore(version=target)
+    assert restored == len(document["formats"])
+    for scan in document["scans"]:
+        if scan["version"] == target:
+            read = {"as_of": when(scan["as_of"])}
+            assert scanned(table, document["key"], **read) == (scan["columns"], scan["rows"])
+    assert table.verify() > 0
 
 
 def test_older_table_appends_compacts_and_vacuums(copy: azof.Table, name: str) -> None:
