@@ -26,12 +26,14 @@ import argparse
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +162,11 @@ def process_read_bytes() -> int:
     return int(re.search(r"^rchar: (\d+)", text, re.M)[1])  # type: ignore[index]
 
 
+def peak_kib() -> int:
+    """This process's peak resident memory so far, in KiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def summarize(objects: list[tuple[str, int]]) -> dict[str, Any]:
     kinds: dict[str, list[int]] = {"snapshot": [], "manifest": [], "other": []}
     for path, size in objects:
@@ -175,7 +182,7 @@ def child_azof(spec: dict[str, Any]) -> dict[str, Any]:
     import azof
     import azof.scan.read
     import azof.table
-    import azof.tablescan  # noqa: F401  (loaded before the clock starts)
+    import azof.tablescan  # loaded before the clock starts
 
     reads = Reads()
     reads.install()
@@ -189,10 +196,11 @@ def child_azof(spec: dict[str, Any]) -> dict[str, Any]:
     opened = summarize(reads.take())
     requests = lakehouse.storage.requests.snapshot()
     begin = time.perf_counter()
+    peak = peak_kib()
     commits = table.log(limit=LOG_LIMIT)
     log_seconds = time.perf_counter() - begin
     logged = summarize(reads.take())
-    return {"seconds": seconds, "planned": len(planned), "io_bytes": io_read,
+    return {"seconds": seconds, "planned": len(planned), "io_bytes": io_read, "peak_kib": peak,
             "requests": requests, **opened, "log_seconds": log_seconds,
             "log_commits": len(commits), **{f"log_{k}": v for k, v in logged.items()}}  # fmt: skip
 
@@ -209,7 +217,7 @@ def child_delta(spec: dict[str, Any]) -> dict[str, Any]:
     else:
         files = table.file_uris()
     return {"seconds": opened, "plan_seconds": time.perf_counter() - begin,
-            "planned": len(files)}  # fmt: skip
+            "planned": len(files), "peak_kib": peak_kib()}  # fmt: skip
 
 
 CHILD_TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -236,65 +244,97 @@ def say(message: str) -> None:
     print(f"[metadata {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def measure_azof(built: Built, runs: int) -> dict[str, Any]:
+def writes_azof(spec: dict[str, Any]) -> dict[str, Any]:
+    """Build the azof table, then append one row ``times`` times with one Table (in a
+    process of its own: the opens that follow must not share the memory with it)."""
     import azof
 
-    root = built.folder / "t"
-    table = azof.Lakehouse(built.folder).table("t")
-    appends = measure_appends(root, lambda n: table.append(built.row(n)), azof_metadata,
-                              max(runs, LOG_LIMIT))  # fmt: skip
-    del table
+    folder, size = Path(spec["lakehouse"]), spec["size"]
+    folder.mkdir(parents=True)
+    built = (synthetic_azof if spec["synthetic"] else real_azof)(folder, size)
+    table = azof.Lakehouse(folder).table("t")
+    appends = measure_appends(
+        folder / "t", lambda n: table.append(built.row(n)), azof_metadata, spec["times"]
+    )
+    return {"built": built.to_json(), "appends": appends}
+
+
+def writes_delta(spec: dict[str, Any]) -> dict[str, Any]:
+    """Build the Delta table like the azof one, then append one row ``times`` times."""
+    from deltalake import write_deltalake
+
+    ours = Built.from_json(spec["azof"])
+    folder = Path(spec["folder"])
+    if ours.synthetic:
+        built = synthetic_delta(folder, ours.files, ours.first, ours.last)
+    else:
+        built = real_delta(folder, ours.files)
+
+    def append(n: int) -> None:
+        write_deltalake(str(folder), built.delta_row(n), mode="append",
+                        partition_by=[built.partition or "part"])  # fmt: skip
+
+    appends = measure_appends(folder / "_delta_log", append, lambda _: True, spec["times"])
+    return {"built": built.to_json(), "appends": appends}
+
+
+CHILD_TASKS.update({"writes-azof": writes_azof, "writes-delta": writes_delta})
+
+
+def probe_times(built: Built, runs: int) -> list[datetime]:
+    """``runs`` random times in the middle half of the table's history (the same for azof
+    and Delta: both tables span the same history and hold as many files)."""
     rng = np.random.default_rng(built.files)
-    opens = []
-    for _ in range(runs):
-        when = history_point(built, float(rng.uniform(0.25, 0.75)))
-        opens.append(run_child("azof", {"lakehouse": str(built.folder),
-                                        "as_of": when.isoformat()}))  # fmt: skip
-    state = folder_state(root)
+    return [history_point(built, float(rng.uniform(0.25, 0.75))) for _ in range(runs)]
+
+
+def measure_azof(spec: dict[str, Any], runs: int) -> dict[str, Any]:
+    written = run_child("writes-azof", spec)
+    built = Built.from_json(written["built"])
+    opens = [
+        run_child("azof", {"lakehouse": str(built.folder), "as_of": when.isoformat()})
+        for when in probe_times(built, runs)
+    ]
+    state = folder_state(built.folder / "t")
     latest = max((p for p in state if SNAPSHOT.search(p)), key=lambda p: int(p[1:-5]))
     manifests = [size for path, (size, _) in state.items() if path.startswith("manifests/")]
-    return {"files": built.files, "appends": appends, "opens": opens,
-            "snapshot_bytes": state[latest][0], "manifests": len(manifests),
+    return {"files": built.files, "built": written["built"], "appends": written["appends"],
+            "opens": opens, "snapshot_bytes": state[latest][0], "manifests": len(manifests),
             "manifest_bytes": sum(manifests)}  # fmt: skip
 
 
-def measure_delta(built: Built, runs: int) -> dict[str, Any]:
-    from deltalake import write_deltalake
-
-    log = built.folder / "_delta_log"
-
-    def append(n: int) -> None:
-        write_deltalake(str(built.folder), built.delta_row(n), mode="append",
-                        partition_by=[built.partition or "part"])  # fmt: skip
-
-    appends = measure_appends(log, append, lambda _: True, max(runs, LOG_LIMIT))
-    rng = np.random.default_rng(built.files)
-    opens = []
-    for _ in range(runs):
-        when = history_point(built, float(rng.uniform(0.25, 0.75)))
-        opens.append(run_child("delta", {"folder": str(built.folder),
-                                         "partition": built.partition,
-                                         "upto": quarter_label(when)}))  # fmt: skip
-    checkpoints = sorted(log.glob("*.checkpoint*.parquet"))
-    return {"files": built.files, "appends": appends, "opens": opens,
-            "checkpoint_bytes": checkpoints[-1].stat().st_size if checkpoints else 0}
+def measure_delta(spec: dict[str, Any], runs: int) -> dict[str, Any]:
+    written = run_child("writes-delta", spec)
+    built = Built.from_json(written["built"])
+    opens = [
+        run_child(
+            "delta",
+            {
+                "folder": str(built.folder),
+                "partition": built.partition,
+                "upto": quarter_label(when),
+            },
+        )
+        for when in probe_times(built, runs)
+    ]
+    checkpoints = sorted((built.folder / "_delta_log").glob("*.checkpoint*.parquet"))
+    return {"files": built.files, "appends": written["appends"], "opens": opens,
+            "checkpoint_bytes": checkpoints[-1].stat().st_size if checkpoints else 0}  # fmt: skip
 
 
 def measure_size(size: int, runs: int, synthetic_from: int, work: Path) -> dict[str, Any]:
+    """Build, append to and open an azof and a Delta table of about ``size`` files; every
+    step runs in a fresh process."""
     synthetic = size >= synthetic_from
-    (work / "azof").mkdir(parents=True)
-    say(f"{size:,} files: building the azof table ({'synthetic' if synthetic else 'real'})")
-    ours = (synthetic_azof if synthetic else real_azof)(work / "azof", size)
-    say(f"{size:,} files: {ours.files:,} live azof files; measuring azof")
-    azof_result = measure_azof(ours, runs)
-    say(f"{size:,} files: building the Delta table")
-    if synthetic:
-        theirs = synthetic_delta(work / "delta", ours.files, ours.first, ours.last)
-    else:
-        theirs = real_delta(work / "delta", ours.files)
-    say(f"{size:,} files: {theirs.files:,} live Delta files; measuring Delta")
-    delta_result = measure_delta(theirs, runs)
-    return {"size": size, "synthetic": synthetic, "azof": azof_result, "delta": delta_result}
+    times = max(runs, LOG_LIMIT)
+    say(f"{size:,} files: azof ({'synthetic' if synthetic else 'real'} table)")
+    spec = {"lakehouse": str(work / "azof"), "size": size, "synthetic": synthetic,
+            "times": times}  # fmt: skip
+    ours = measure_azof(spec, runs)
+    say(f"{size:,} files: {ours['files']:,} live azof files; Delta")
+    theirs = measure_delta({"folder": str(work / "delta"), "azof": ours["built"],
+                            "times": times}, runs)  # fmt: skip
+    return {"size": size, "synthetic": synthetic, "azof": ours, "delta": theirs}
 
 
 # -- the report ----------------------------------------------------------------------------
@@ -318,16 +358,18 @@ def spread(values: list[float], show: Callable[[float], str]) -> str:
     return f"{show(med(values))} (max {show(max(values))})"
 
 
-def render(results: list[dict[str, Any]], command: str, runs: int) -> str:
+def render(results: list[dict[str, Any]], command: str, runs: int, load: float) -> str:
     appends = max(runs, LOG_LIMIT)
     lines = [
         f"Command: `{command}`",
         "",
-        f"Machine: {machine(('pyarrow', 'deltalake'))}; load average "
-        f"{os.getloadavg()[0]:.1f} at the end (the machine is shared).",
+        f"Machine: {machine(('pyarrow', 'deltalake'))}; load average {load:.1f} at the "
+        f"start and {os.getloadavg()[0]:.1f} at the end (the machine is shared: other work "
+        "slows every figure alike).",
         "",
         "Local disk. Per table size, azof and Delta Lake in the same run: one row appended "
-        f"{appends} times (median and max: wall time, and the metadata the commit wrote: for "
+        f"{appends} times by one process (median and max: wall time, and the metadata the "
+        "commit wrote: for "
         "azof every new or rewritten object of the table folder except data files, i.e. "
         "`s<N>.json`, `version.txt` and any `manifests/*`; for Delta what `_delta_log` "
         "gained). Then, in "
@@ -337,7 +379,7 @@ def render(results: list[dict[str, Any]], command: str, runs: int) -> str:
         "are counted at obstore, the seam azof reads metadata through, and the bytes the "
         "process read by system calls are shown too), then calls `log(limit=10)`; Delta "
         "opens the table (`DeltaTable(path)`, which loads its checkpoint and later commits) "
-        "and lists the files of the partitions up to T.",
+        "and lists the files of the partitions up to T. Peak RSS is the fresh process's.",
         "",
         "Tables of fewer than the `--synthetic-from` files are built for real (appends, then "
         "compaction into 12 monthly leaves). Larger ones are **synthetic**: real compaction "
@@ -364,8 +406,9 @@ def render(results: list[dict[str, Any]], command: str, runs: int) -> str:
     lines += [
         "",
         "| live files | azof open + plan | metadata azof read (objects, bytes) | process "
-        "read | Delta open | Delta open + plan | azof `log(limit=10)` (snapshots read) |",
-        "|---|---|---|---|---|---|---|",
+        "read | azof peak RSS | Delta open | Delta open + plan | Delta peak RSS | "
+        "azof `log(limit=10)` (snapshots read) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         a, d = r["azof"], r["delta"]
@@ -377,8 +420,10 @@ def render(results: list[dict[str, Any]], command: str, runs: int) -> str:
             f"| {a['files']:,} | {ms(med([x['seconds'] for x in o]))} | "
             f"{max(objects)} objects ({max(manifests)} manifests of {a['manifests']:,}), "
             f"{kib(max(read))} | {kib(med([x['io_bytes'] for x in o]))} | "
+            f"{kib(1024 * max(x['peak_kib'] for x in o))} | "
             f"{ms(med([x['seconds'] for x in d['opens']]))} | "
             f"{ms(med([x['plan_seconds'] for x in d['opens']]))} | "
+            f"{kib(1024 * max(x['peak_kib'] for x in d['opens']))} | "
             f"{ms(med([x['log_seconds'] for x in o]))} "
             f"({max(x['log_snapshot_objects'] for x in o)}) |"
         )
@@ -409,12 +454,12 @@ def targets(results: list[dict[str, Any]]) -> list[str]:
             f"{verdict(ours <= theirs, f'{ours / theirs:.1f}x slower')} |"
         )
     top = results[-1]["azof"]
-    read = max(x["snapshot_bytes"] + x["manifest_bytes"] for x in top["opens"])
+    read = max(x["snapshot_bytes"] + x["manifest_bytes"] + x["other_bytes"] for x in top["opens"])
     whole = top["snapshot_bytes"] + top["manifest_bytes"]
     lines.append(
         f"| open + plan at {top['files']:,} files reads only the manifests on T's path "
-        "(checked as: at most 1/8 of the table's metadata bytes, the latest snapshot plus "
-        f"every manifest) | {kib(read)} of {kib(whole)} ({read / whole:.1%}) | "
+        "(checked as: it reads at most 1/8 of the bytes of the latest snapshot and every "
+        "manifest in the table folder) | {kib(read)} of {kib(whole)} ({read / whole:.1%}) | "
         f"{verdict(read * 8 <= whole, 'reads the whole file list')} |"
     )
     snapshots = max(x["log_snapshot_objects"] for r in results for x in r["azof"]["opens"])
@@ -438,12 +483,13 @@ def main() -> None:
         f".venv/bin/python benchmarks/metadata.py --sizes {args.sizes} --runs {args.runs} "
         f"--synthetic-from {args.synthetic_from}{' --write-doc' if args.write_doc else ''}"
     )
+    load = os.getloadavg()[0]
     results = []
     for size in sizes:
         with tempfile.TemporaryDirectory(prefix="azof-metadata-") as folder:
             results.append(measure_size(size, args.runs, args.synthetic_from, Path(folder)))
-        say(json.dumps({k: v for k, v in results[-1].items()}, default=str)[:2000])
-    body = render(results, command, args.runs)
+        say(f"{size:,} files: done")
+    body = render(results, command, args.runs, load)
     publish("Metadata: appends and opens as files grow", body, write_doc=args.write_doc)
 
 

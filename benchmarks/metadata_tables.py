@@ -65,6 +65,16 @@ class Built:
     partition: str | None = None
     """Delta: the partition column ("quarter" or "part")."""
 
+    def to_json(self) -> dict[str, Any]:
+        return {**self.__dict__, "folder": str(self.folder), "first": self.first.isoformat(),
+                "last": self.last.isoformat()}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Built:
+        return cls(**{**raw, "folder": Path(raw["folder"]),
+                      "first": datetime.fromisoformat(raw["first"]),
+                      "last": datetime.fromisoformat(raw["last"])})  # fmt: skip
+
     def row(self, n: int) -> pa.Table:
         """One new row, just after the last event (the kind of row a live table gets)."""
         when = pa.array([self.last + timedelta(seconds=n + 1)], SCHEMA.field(1).type)
@@ -107,7 +117,9 @@ def _instant(moment: datetime) -> Instant:
 
 
 def _quarter_starts(count: int) -> list[datetime]:
-    return [HISTORY.replace(year=HISTORY.year + q // 4, month=1 + 3 * (q % 4)) for q in range(count)]
+    return [
+        HISTORY.replace(year=HISTORY.year + q // 4, month=1 + 3 * (q % 4)) for q in range(count)
+    ]
 
 
 # -- real tables ---------------------------------------------------------------------------
@@ -255,10 +267,13 @@ def _delta_schema() -> str:
     fields = [("key", "long"), ("event_time", "timestamp"), ("value", "double"),
               ("quarter", "string")]  # fmt: skip
     return json.dumps(
-        {"type": "struct", "fields": [
-            {"name": name, "type": kind, "nullable": True, "metadata": {}}
-            for name, kind in fields
-        ]}  # fmt: skip
+        {
+            "type": "struct",
+            "fields": [
+                {"name": name, "type": kind, "nullable": True, "metadata": {}}
+                for name, kind in fields
+            ],
+        }
     )
 
 
@@ -298,7 +313,8 @@ def synthetic_delta(folder: Path, files: int, first: datetime, last: datetime) -
                     "minValues": {"key": int(rng.integers(0, 5_000)),
                                   "event_time": _stamp(low), "value": float(rng.random() / 100)},
                     "maxValues": {"key": SYNTHETIC_KEYS - int(rng.integers(1, 5_000)),
-                                  "event_time": _stamp(high), "value": 1 - float(rng.random() / 100)},
+                                  "event_time": _stamp(high),
+                                  "value": 1 - float(rng.random() / 100)},
                     "nullCount": {"key": 0, "event_time": 0, "value": 0},
                 }  # fmt: skip
                 add = {
@@ -322,7 +338,3 @@ def history_point(built: Built, fraction: float) -> datetime:
     span = built.last - built.first
     moment = built.first + span * fraction
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
-
-
