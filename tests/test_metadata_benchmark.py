@@ -82,4 +82,5 @@ def test_the_report_renders_the_targets(results: list[dict[str, Any]]) -> None:
     assert body.count("| first open + plan of an as-of scan at ") == 2
     assert "`log(limit=10)` reads at most 10 commit records" in body
     assert "(synthetic)" in body
+    assert "{" not in body  # every figure was filled in
     assert doc.read_text() == before
