@@ -383,7 +383,7 @@ def render(results: list[dict[str, Any]], command: str, runs: int, load: float) 
         "read by system calls meanwhile (a check that nothing read escaped the count). "
         "Delta: `DeltaTable(path)` (it loads the checkpoint and later commits), then "
         "`file_uris` of the quarters up to the same T (every file, for a real table). Peak "
-        "RSS is the fresh process's.",
+        "RSS is the fresh process's, at the end of the open + plan.",
         "- **Log**: in the same azof process, after the plan, `table.log(limit=10)`: its time "
         "and the snapshot objects it read (the open has already loaded the latest).",
         "",
@@ -424,7 +424,7 @@ def render(results: list[dict[str, Any]], command: str, runs: int, load: float) 
         manifests = [x["manifest_objects"] for x in o]
         lines.append(
             f"| {a['files']:,} | {ms(med([x['seconds'] for x in o]))} | "
-            f"{max(objects)} objects ({max(manifests)} manifests of {a['manifests']:,}), "
+            f"{max(objects)} objects ({max(manifests)} of {a['manifests']:,} manifests), "
             f"{kib(max(read))}; {requests(o[-1]['requests'])} | "
             f"{kib(med([x['io_bytes'] for x in o]))} | "
             f"{kib(1024 * max(x['peak_kib'] for x in o))} | "
