@@ -265,3 +265,24 @@ def test_encoding_a_snapshot_read_only_in_part_keeps_its_references(
     assert not skeleton.complete
     assert skeleton.file_count() == table.snapshot.file_count()
     assert encode_snapshot(skeleton) == encode_snapshot(table.snapshot)
+
+
+def test_an_append_reads_no_segment_manifest(tiny: None, tmp_path: Path) -> None:
+    """An append keeps the tree as it is: it reads only the pending manifests, so a table of
+    a million files appends without decoding them."""
+    table = filled(azof.Lakehouse(tmp_path))
+    folder = tmp_path / "t"
+    raw = snapshot_json(folder, table.version)
+    tree = {m["path"] for s in raw["segments"] for m in s["manifests"]}
+    moved = folder.parent / "aside"
+    moved.mkdir()
+    for path in tree:
+        (folder / path).rename(moved / Path(path).name)
+    manifests.clear_cache()
+    fresh = azof.Lakehouse(tmp_path).table("t")
+    version = fresh.put("k1", "2024-06-30", value=7)
+    assert {m["path"] for s in snapshot_json(folder, version)["segments"]
+            for m in s["manifests"]} == tree  # fmt: skip
+    for path in tree:
+        (moved / Path(path).name).rename(folder / path)
+    assert azof.Lakehouse(tmp_path).table("t").scan(as_of="2024-06-30").num_rows == 40

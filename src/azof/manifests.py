@@ -40,6 +40,7 @@ __all__ = [
     "clear_cache",
     "resolve",
     "resolve_for",
+    "resolve_pending",
     "store",
 ]
 
@@ -67,6 +68,12 @@ _lock = threading.Lock()
 def resolve(storage: Storage, table: str, snapshot: Snapshot) -> Snapshot:
     """``snapshot`` with every manifest it names read into it (it is then complete)."""
     return _resolve(storage, table, snapshot, lambda _segment: True, lambda _ref: True)
+
+
+def resolve_pending(storage: Storage, table: str, snapshot: Snapshot) -> Snapshot:
+    """``snapshot`` with its pending manifests read into it (enough for an append, which
+    keeps the segment tree as it is: :func:`store` passes unread segments through)."""
+    return _resolve(storage, table, snapshot, lambda _segment: False, lambda _ref: True)
 
 
 def resolve_for(
@@ -258,14 +265,18 @@ def store(storage: Storage, table: str, snapshot: Snapshot) -> Snapshot:
     exactly their files keep them; a snapshot whose segments hold at most
     :data:`INLINE_SEGMENT_FILES` records and at most :data:`INLINE_PENDING_FILES` pending
     deltas past its pending manifests stays inline (and so in format 2 to 4)."""
-    if not snapshot.complete:
-        raise AssertionError(f"snapshot {snapshot.version}: store() needs a complete snapshot")
+    if not all(m.loaded for m in snapshot.pending_manifests):
+        raise AssertionError(f"snapshot {snapshot.version}: store() needs its pending deltas")
     writes = _Writes(snapshot.table_uuid)
-    total = sum(len(s.base) + len(s.deltas) + len(s.tip) for s in snapshot.walk())
-    spill = total > INLINE_SEGMENT_FILES
+    spill = snapshot.file_count() - len(snapshot.deltas) > INLINE_SEGMENT_FILES
 
     def place(segment: Segment) -> Segment:
         children = tuple(place(c) for c in segment.children)
+        if not segment.loaded:  # not read, so not changed: its manifests stay
+            if segment.base or segment.deltas or segment.tip:
+                raise AssertionError(f"segment {segment.id!r} changed but was never read")
+            same = all(a is b for a, b in zip(children, segment.children, strict=True))
+            return segment if same else replace(segment, children=children)
         roles, files = segment_records(segment)
         if _holds(segment.manifests, roles, files):
             refs = segment.manifests

@@ -181,7 +181,7 @@ class Table(TemporalMethods):
 
     def commit_time(self, version: int) -> Instant:
         """When ``version`` was committed (for seed snapshots: the file's modification)."""
-        snapshot = self._load(version)
+        snapshot = self._load(version, whole=False)
         if snapshot.commit is not None:
             return snapshot.commit.time
         info = self.storage.info(tablelog.snapshot_name(version))
@@ -377,9 +377,11 @@ class Table(TemporalMethods):
                 stacklevel=4,
             )
 
-    def _latest(self) -> Snapshot:
+    def _latest(self, *, whole: bool = True) -> Snapshot:
+        """The latest version (``whole``: every file record read; else perhaps only the
+        snapshot object, for an append)."""
         self.refresh()
-        return self.snapshot
+        return self.snapshot if whole else self._snapshot
 
     def append(self, data: Any, *, properties: Mapping[str, str] | None = None) -> int:
         """Append rows (any event times: late data is fine); returns the committed version.
@@ -407,7 +409,7 @@ class Table(TemporalMethods):
         snapshot = append_data(
             self.storage,
             self.name,
-            self._latest(),
+            self._latest(whole=False),
             data,
             operation=operation,
             deleting=deleting,

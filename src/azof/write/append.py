@@ -164,4 +164,6 @@ def append_data(
     rows = sum(f.rows or 0 for f in written)
     deletes = sum(f.tombstones for f in written)
     build = append_files(written, operation, {"rows": rows, "deletes": deletes}, properties)
-    return commit_snapshot(storage, table, parent, build, parent_read_at=parent_read_at)
+    return commit_snapshot(
+        storage, table, parent, build, parent_read_at=parent_read_at, whole=False
+    )

@@ -113,16 +113,21 @@ def _landed_anyway(storage: Storage, name: str, data: bytes) -> bool:
         return False
 
 
-def latest_snapshot(storage: Storage, table: str, at_least: int | None = None) -> Snapshot:
-    """The latest snapshot, never one older than ``at_least``."""
-    return tablelog.load_latest(storage, table, at_least)
+def latest_snapshot(
+    storage: Storage, table: str, at_least: int | None = None, *, whole: bool = True
+) -> Snapshot:
+    """The latest snapshot, never one older than ``at_least`` (``whole``: with every
+    manifest it names read into it)."""
+    return tablelog.load_latest(
+        storage, table, at_least, lambda v: tablelog.load_snapshot(storage, table, v, whole=whole)
+    )
 
 
 def _fresh(storage: Storage, table: str, parent: Snapshot) -> Snapshot:
     """``parent`` if it is still the latest version, else the latest snapshot."""
     if tablelog.current_version(storage, table, at_least=parent.version) == parent.version:
         return parent
-    return latest_snapshot(storage, table, at_least=parent.version)
+    return latest_snapshot(storage, table, at_least=parent.version, whole=False)
 
 
 def commit_snapshot(
@@ -133,16 +138,20 @@ def commit_snapshot(
     *,
     max_attempts: int = MAX_ATTEMPTS,
     parent_read_at: float | None = None,
+    whole: bool = True,
 ) -> Snapshot:
     """Land ``build(parent)`` as the next version, rebasing on newer commits as needed.
 
     ``parent_read_at`` is the ``time.monotonic()`` at which ``parent`` was read as the latest
     version; unless that was within :data:`FRESH_SECONDS`, the latest version is checked
     first and ``build`` gets the newest snapshot (``build`` decides whether it still applies).
+    ``whole``: ``build`` gets every file record of the parent; else only its pending deltas
+    (an append: the segment tree passes through unread, its manifests reused).
     """
+    load = manifests.resolve if whole else manifests.resolve_pending
     if parent_read_at is None or time.monotonic() - parent_read_at > FRESH_SECONDS:
         parent = _fresh(storage, table, parent)
-    parent = manifests.resolve(storage, table, parent)
+    parent = load(storage, table, parent)
     delay = 0.005
     for _attempt in range(max_attempts):
         version = parent.version + 1
@@ -157,7 +166,7 @@ def commit_snapshot(
         logging.getLogger(__name__).debug("table %r: version %d taken; retrying", table, version)
         time.sleep(delay * (0.5 + random.random()))
         delay = min(delay * 2, 0.5)
-        parent = latest_snapshot(storage, table, at_least=version)
+        parent = load(storage, table, latest_snapshot(storage, table, version, whole=False))
     raise CommitConflictError(
         f"table {table!r}: could not commit after {max_attempts} attempts because other "
         "writers kept landing first; retry later or write in larger batches"
