@@ -19,7 +19,9 @@ from hypothesis import strategies as st
 
 import azof
 from azof import manifests, tablelog
-from azof.format import encode_snapshot
+from azof.format import DataFile, encode_snapshot
+from azof.format.manifest import decode_manifest, encode_manifest
+from azof.format.schema_codec import Context
 from strategies import COMPOSITE, as_of_days, maintained_operations, operations
 from test_writes_oracle import PROPERTY, check_sequence
 
@@ -286,3 +288,41 @@ def test_an_append_reads_no_segment_manifest(tiny: None, tmp_path: Path) -> None
     for path in tree:
         (moved / Path(path).name).rename(folder / path)
     assert azof.Lakehouse(tmp_path).table("t").scan(as_of="2024-06-30").num_rows == 40
+
+
+# -- the manifest codec ------------------------------------------------------------------
+
+_instants = st.integers(0, 4_000_000_000_000_000_000)
+
+
+@st.composite
+def data_files(draw: st.DrawFn, composite: bool) -> DataFile:
+    start = draw(st.one_of(st.none(), _instants))
+    end = draw(st.one_of(st.none(), _instants.filter(lambda e: start is None or e >= start)))
+    key = st.tuples(st.text(max_size=3), st.integers(-5, 5)) if composite else st.integers(-3, 3)
+    low, high = draw(key), draw(key)
+    if not composite:
+        low, high = min(low, high), max(low, high)
+    buckets = draw(st.integers(1, 8))
+    rows = draw(st.one_of(st.none(), st.integers(0, 10**12)))
+    return DataFile(
+        f"data/{draw(st.uuids()).hex}.parquet", start=start, end=end,
+        seq=draw(st.integers(0, 2**40)), rows=rows,
+        size=draw(st.one_of(st.none(), st.integers(0, 2**62))),
+        bucket=draw(st.integers(0, buckets - 1)), buckets=buckets,
+        min_key=draw(st.one_of(st.none(), st.just(low))),
+        max_key=draw(st.one_of(st.none(), st.just(high))),
+        tombstones=draw(st.integers(0, rows or 0)), derived=draw(st.booleans()),
+        sorted=draw(st.booleans()), schema_id=draw(st.integers(0, 3)),
+    )  # fmt: skip
+
+
+@settings(max_examples=100, deadline=None)
+@given(composite=st.booleans(), data=st.data())
+def test_a_manifest_round_trips_every_record(composite: bool, data: st.DataObject) -> None:
+    files = tuple(data.draw(st.lists(data_files(composite), max_size=6)))
+    roles = "".join(data.draw(st.sampled_from("bdt")) for _ in files)
+    ctx = Context("t", "manifests/m.json.gz", 5)
+    ctx.key_kinds = (str, int) if composite else (int,)
+    again = decode_manifest(encode_manifest("u", roles, files), ctx)
+    assert again == (roles, files)

@@ -48,7 +48,7 @@ INLINE_SEGMENT_FILES = 160
 """A snapshot whose segments hold more file records than this keeps them in manifests."""
 INLINE_PENDING_FILES = 32
 """Pending deltas beyond this many inline records move into a new manifest."""
-CHUNK_FILES = 4096
+CHUNK_FILES = 8192
 """Records per manifest at most (a segment of more files is split by record order)."""
 MERGE_FANOUT = 8
 """That many pending manifests of one size class are merged into one."""
@@ -117,7 +117,8 @@ def _resolve(
     def fill(segment: Segment) -> Segment:
         children = tuple(fill(c) for c in segment.children)
         if not any(m.path in loaded for m in segment.manifests):
-            return segment if children == segment.children else replace(segment, children=children)
+            same = all(a is b for a, b in zip(children, segment.children, strict=True))
+            return segment if same else replace(segment, children=children)
         refs = tuple(loaded.get(m.path, m) for m in segment.manifests)
         ctx.file = refs[0].path
         return replace(fill_segment(segment, refs, ctx), children=children)

@@ -74,9 +74,17 @@ def encode_manifest(table_uuid: str, roles: str, files: Sequence[DataFile]) -> b
         "schema_id": [f.schema_id for f in files],
     }
     body = {"manifest": 1, "table_uuid": table_uuid, "count": len(files), "roles": roles}
-    body["columns"] = {k: v for k, v in columns.items() if any(v)}  # all-zero columns go
+    body["columns"] = {k: v for k, v in columns.items() if not _all_default(k, v)}
     text = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     return gzip.compress(text, compresslevel=6, mtime=0)
+
+
+def _all_default(name: str, values: list[Any]) -> bool:
+    """Whether a column holds only the value a missing column reads as (``None``; ``0``
+    for counts and flags, but not for key bounds, where ``0`` is a key)."""
+    if name in ("min_key", "max_key", "file", "start", "end", "rows", "bytes"):
+        return all(v is None for v in values)
+    return all(v == 0 for v in values) if name != "buckets" else all(v == 1 for v in values)
 
 
 def _bound(value: Any) -> Any:
@@ -116,7 +124,7 @@ def decode_manifest(
 
     names = column("file", None)
     starts, ends = column("start", None), column("end", None)
-    ints = {k: column(k, None if k in _OPTIONAL else 0) for k in _INTS}
+    ints = {k: column(k, None if k in _OPTIONAL else 1 if k == "buckets" else 0) for k in _INTS}
     min_keys, max_keys = column("min_key", None), column("max_key", None)
     derived, sorted_ = column("derived", 0), column("sorted", 0)
     files = []
