@@ -55,7 +55,7 @@ def _string_codes(array: pa.Array[Any]) -> Codes | None:
     ``uint64`` values instead (faster to compare)."""
     n = len(array)
     offset_type = np.int64 if pa.types.is_large_string(array.type) else np.int32
-    buffers = array.buffers()
+    buffers: list[Any] = array.buffers()
     offsets = np.frombuffer(
         buffers[1], dtype=offset_type, count=n + 1, offset=array.offset * offset_type().itemsize
     ).astype(np.int64)
@@ -134,7 +134,8 @@ def merge_sorted_runs(table: pa.Table, names: Sequence[str], time: str) -> pa.Ta
     rows: Ints = np.flatnonzero(last)
     run_priority = priority[rows]
     if not np.any(run_priority[1:] != run_priority[:-1]):
-        return table.filter(pa.array(last))  # one file: its candidates are sorted by key
+        # one file: its candidates are unique and sorted by key
+        return table.filter(pa.array(last))
     keys = codes[rows]
     order = np.argsort(keys, kind="stable")  # merges the runs' sorted keys
     rows, keys = rows[order], keys[order]
@@ -142,10 +143,10 @@ def merge_sorted_runs(table: pa.Table, names: Sequence[str], time: str) -> pa.Ta
     starts[0] = True
     np.not_equal(keys[1:], keys[:-1], out=starts[1:])
     if starts.all():
-        return table.take(pa.array(rows))  # no key in two runs
+        return table.take(rows)  # no key in two runs
     times = np.asarray(table.column(time).cast(pa.int64()).to_numpy())[rows]
     first = np.flatnonzero(starts)
-    return table.take(pa.array(rows[_best_of_groups(starts, first, times, priority[rows])]))
+    return table.take(rows[_best_of_groups(starts, first, times, priority[rows])])
 
 
 def _best_of_groups(starts: npt.NDArray[np.bool_], first: Ints, times: Ints, ranks: Codes) -> Ints:
