@@ -63,6 +63,11 @@ __all__ = [
 
 _LOG = logging.getLogger(__name__)
 
+DELTA_PIECE_ROWS = 131_072
+"""About the most rows of one leaf's delta file per bucket (one row group): a leaf's
+events are cut by event time into pieces of about this size (``docs/spec.md``, 13.2), so
+that a read inside the leaf decodes little beyond its as-of time."""
+
 Progress = Callable[[int, int], None]
 """Called with (buckets done, buckets to do)."""
 
@@ -231,6 +236,21 @@ def _write(
     return out
 
 
+def _time_pieces(chunk: pa.Table | None, time: str) -> list[pa.Table | None]:
+    """A leaf's events of one bucket (sorted by key, then event time) cut by event time
+    into pieces of about :data:`DELTA_PIECE_ROWS` rows, each still sorted by key and event
+    time: a read as of ``T`` inside the leaf skips the pieces that start after ``T``. Rows
+    of equal event time stay in one piece."""
+    if chunk is None or chunk.num_rows <= DELTA_PIECE_ROWS:
+        return [chunk]
+    times = chunk.column(time).cast(pa.int64()).to_numpy()
+    count = -(-chunk.num_rows // DELTA_PIECE_ROWS)
+    ordered = np.sort(times)
+    cuts = np.unique(ordered[[len(ordered) * i // count for i in range(1, count)]])
+    piece = np.searchsorted(cuts, times, side="right")
+    return [chunk.filter(pa.array(piece == index)) for index in range(len(cuts) + 1)]
+
+
 def _advance(state: pa.Table | None, chunk: pa.Table, names: tuple[str, ...]) -> pa.Table:
     """The state after a leaf: each key's last event in the leaf replaces its older row
     (the leaf's events all come after the state's); sorted by key."""
@@ -274,7 +294,13 @@ def rebuild_bucket(
             count = int(bounds[index + 1] - bounds[index])
             chunk = events.slice(int(bounds[index]), count) if events is not None else None
             base = _write(storage, state, snapshot, policy, work.seq, True, bucket, work.buckets)
-            deltas = _write(storage, chunk, snapshot, policy, work.seq, False, bucket, work.buckets)
+            deltas = [
+                data_file
+                for piece in _time_pieces(chunk, snapshot.schema.event_time_name)
+                for data_file in _write(
+                    storage, piece, snapshot, policy, work.seq, False, bucket, work.buckets
+                )
+            ]
             out.append((base, deltas))
             if chunk is not None and chunk.num_rows:
                 state = _advance(state, chunk, snapshot.schema.key_names)

@@ -139,23 +139,27 @@ def merge_sorted_runs(table: pa.Table, names: Sequence[str], time: str) -> pa.Ta
     keys = codes[rows]
     order = np.argsort(keys, kind="stable")  # merges the runs' sorted keys
     rows, keys = rows[order], keys[order]
-    starts = np.empty(len(rows), dtype=bool)
-    starts[0] = True
-    np.not_equal(keys[1:], keys[:-1], out=starts[1:])
-    if starts.all():
+    same: npt.NDArray[np.bool_] = keys[1:] == keys[:-1]  # items i and i + 1: one key
+    if not same.any():
         return table.take(rows)  # no key in two runs
     times = np.asarray(table.column(time).cast(pa.int64()).to_numpy())[rows]
-    first = np.flatnonzero(starts)
-    return table.take(rows[_best_of_groups(starts, first, times, priority[rows])])
+    if not np.any(run_priority[1:] < run_priority[:-1]) and not np.any(
+        same & (times[1:] < times[:-1])
+    ):
+        # runs in priority order (the sort keeps it within a key) and no key's later run
+        # holds an earlier event (a compacted leaf: base, then deltas by time): the last
+        # candidate of each key wins
+        return table.take(rows[np.append(~same, True)])
+    return table.take(rows[_best_of_keys(keys, same, times, priority[rows])])
 
 
-def _best_of_groups(starts: npt.NDArray[np.bool_], first: Ints, times: Ints, ranks: Codes) -> Ints:
-    """Per group of adjacent items (``starts`` true at each group's first item, ``first``
-    their positions), the position of its item with the greatest ``(times, ranks)`` (the
-    last such). A suffix maximum within groups by doubling: ``log2`` of the largest group
-    vectorized steps (one for two runs)."""
-    n = len(starts)
-    group = np.cumsum(starts)
+def _best_of_keys(keys: Codes, same: npt.NDArray[np.bool_], times: Ints, ranks: Codes) -> Ints:
+    """For items sorted by key (``keys``; ``same``: whether item i and i + 1 have one key),
+    the position of each key's item with the greatest ``(times, ranks)`` (the last such).
+    A suffix maximum within keys by doubling: ``log2`` of a key's most items vectorized
+    steps (one for two runs)."""
+    n = len(keys)
+    first = np.flatnonzero(np.concatenate(([True], ~same)))
     best = np.arange(n, dtype=np.int64)
     largest = int(np.diff(np.append(first, n)).max())
     step = 1
@@ -164,7 +168,8 @@ def _best_of_groups(starts: npt.NDArray[np.bool_], first: Ints, times: Ints, ran
         later = (times[there] > times[here]) | (
             (times[there] == times[here]) & (ranks[there] >= ranks[here])
         )
-        best[:-step] = np.where(later & (group[step:] == group[:-step]), there, here)
+        one_key = same if step == 1 else keys[step:] == keys[:-step]
+        best[:-step] = np.where(later & one_key, there, here)
         step *= 2
     chosen: Ints = best[first]
     return chosen

@@ -49,6 +49,8 @@ REMOTE_IO_THREADS = 32
 REMOTE_BUCKET_THREADS = 8
 """Buckets read at once on an object store (their requests overlap; CPU work still shares
 Arrow's pool)."""
+SERIAL_ROWS = 262_144
+"""Planned rows below which a local read merges its buckets one after the other."""
 
 
 @dataclass(frozen=True)
@@ -613,8 +615,12 @@ def execute_scan(
     reader, work, prepared = bucket_work(storage, table, snapshot, request, metrics)
     if not work:
         return snapshot.schema.to_arrow().empty_table().select(prepared.out_names)
-    if len(work) == 1:
-        parts = [reader.merged(*work[0])]
+    planned = [item for _, files in work for item in files] + reader.shared
+    planned_rows = sum(item.file.rows or SERIAL_ROWS for item in planned)
+    if len(work) == 1 or (storage.is_local and planned_rows < SERIAL_ROWS):
+        # a small read: threads would cost more than they save (Arrow's own pool still
+        # decodes each bucket's files in parallel)
+        parts = [reader.merged(*item) for item in work]
     else:
         # buckets wait on the network more than on the CPU on object stores
         workers = os.cpu_count() or 1
