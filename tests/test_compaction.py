@@ -203,7 +203,8 @@ def test_leaf_deltas_are_cut_by_time_and_reads_skip_the_pieces_after_t(
     assert len(pieces) == 4  # 15 events of April to June, about 4 rows a piece
     assert all(f.sorted for f in pieces)
     for earlier, later in itertools.pairwise(pieces):  # disjoint in time, in time order
-        assert earlier.end is not None and later.start is not None
+        assert earlier.end is not None
+        assert later.start is not None
         assert earlier.end < later.start
     after = answers(table) + [table.scan(as_of=f"2024-06-{d:02d}").to_pylist() for d in (1, 3, 6)]
     assert after == before
