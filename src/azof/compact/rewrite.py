@@ -47,7 +47,7 @@ from azof.timestamps import (
     event_range_text,
 )
 from azof.write.commit import commit_snapshot, upgrade
-from azof.write.files import write_data_file
+from azof.write.files import Codec, write_data_file
 
 __all__ = [
     "BucketResult",
@@ -62,6 +62,10 @@ __all__ = [
 ]
 
 _LOG = logging.getLogger(__name__)
+
+COMPACTED_COMPRESSION: Codec = "lz4"
+"""The Parquet codec of the files compaction writes (what as-of reads decode): LZ4
+decodes in about half the CPU time of zstd, for files about a third larger."""
 
 DELTA_PIECE_ROWS = 131_072
 """About the most rows of one leaf's delta file per bucket (one row group): a leaf's
@@ -230,7 +234,12 @@ def _write(
     out = []
     for offset in range(0, rows.num_rows, step):
         written = write_data_file(
-            storage, rows.slice(offset, step), snapshot.schema, bucket=bucket, buckets=buckets
+            storage,
+            rows.slice(offset, step),
+            snapshot.schema,
+            bucket=bucket,
+            buckets=buckets,
+            compression=COMPACTED_COMPRESSION,
         )
         out.append(replace(written, seq=seq, derived=derived))
     return out
