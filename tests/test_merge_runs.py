@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -77,7 +78,10 @@ def _last_per_key_and_time(table: pa.Table) -> pa.Table:
 @settings(max_examples=60, deadline=None)
 def test_merge_sorted_runs_agrees_with_the_general_merge(kind: str, data: st.DataObject) -> None:
     table = _runs(kind, data)
-    got = merge_sorted_runs(table, ["key"], "event_time")
+    up_to = data.draw(st.one_of(st.none(), st.integers(-1, 4)))
+    got = merge_sorted_runs(table, ["key"], "event_time", up_to)
+    if up_to is not None:  # rows after up_to are left out before the merge
+        table = table.filter(pc.field("event_time") <= pa.scalar(up_to, table["event_time"].type))
     expected = merge_latest(_last_per_key_and_time(table), ["key"], "event_time")
     assert got.to_pylist() == expected.to_pylist()
 

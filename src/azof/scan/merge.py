@@ -110,9 +110,13 @@ def order_codes(column: Column) -> Codes | None:
     return None
 
 
-def merge_sorted_runs(table: pa.Table, names: Sequence[str], time: str) -> pa.Table:
+def merge_sorted_runs(
+    table: pa.Table, names: Sequence[str], time: str, up_to: int | None = None
+) -> pa.Table:
     """:func:`merge_latest` for rows that come in runs, one per file (equal priority,
-    contiguous), each sorted by key then event time.
+    contiguous), each sorted by key then event time; with ``up_to`` (an instant in the
+    event-time column's unit), rows after it are left out first (the rows of a key in a
+    run at or before it are a prefix of them, so the run stays a sorted run).
 
     The last row of every key in a run is that file's candidate. With order codes of the
     key (:func:`order_codes`), a stable numpy sort of the candidates' codes merges the runs
@@ -121,16 +125,21 @@ def merge_sorted_runs(table: pa.Table, names: Sequence[str], time: str) -> pa.Ta
     keys (composite, or strings without codes) fold the runs by hash lookups.
     """
     n = table.num_rows
-    if n <= 1:
-        return table
-    codes = order_codes(table.column(names[0])) if len(names) == 1 else None
+    codes = order_codes(table.column(names[0])) if len(names) == 1 and n > 1 else None
+    all_times = np.asarray(table.column(time).cast(pa.int64()).to_numpy())
     if codes is None:
-        return _fold_runs(table, names, time)
+        if up_to is not None:
+            table = table.filter(pa.array(all_times <= up_to))
+        return _fold_runs(table, names, time) if table.num_rows > 1 else table
     priority = np.asarray(table.column(PRIORITY).to_numpy())
     last = np.empty(n, dtype=bool)
     last[-1] = True
     np.not_equal(codes[1:], codes[:-1], out=last[:-1])
     last[:-1] |= priority[1:] != priority[:-1]
+    if up_to is not None:  # the last row of a key's prefix at or before up_to
+        kept = all_times <= up_to
+        last[:-1] |= ~kept[1:]
+        last &= kept
     rows: Ints = np.flatnonzero(last)
     run_priority = priority[rows]
     if not np.any(run_priority[1:] != run_priority[:-1]):
@@ -142,7 +151,7 @@ def merge_sorted_runs(table: pa.Table, names: Sequence[str], time: str) -> pa.Ta
     same: npt.NDArray[np.bool_] = keys[1:] == keys[:-1]  # items i and i + 1: one key
     if not same.any():
         return table.take(rows)  # no key in two runs
-    times = np.asarray(table.column(time).cast(pa.int64()).to_numpy())[rows]
+    times = all_times[rows]
     if not np.any(run_priority[1:] < run_priority[:-1]) and not np.any(
         same & (times[1:] < times[:-1])
     ):
