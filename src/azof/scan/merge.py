@@ -81,11 +81,11 @@ def _string_codes(array: pa.Array[Any]) -> Codes | None:
         flat[np.arange(data.size, dtype=np.int64) + np.repeat(shift, lengths)] = data
         matrix = flat.reshape(n, width)
     if width == 8:
-        return np.ascontiguousarray(matrix).view(">u8").ravel().byteswap().view(np.uint64)
+        return np.ascontiguousarray(matrix).view(">u8").ravel().astype(np.uint64)
     if width < 8:
         padded = np.zeros((n, 8), dtype=np.uint8)
         padded[:, :width] = matrix
-        return padded.view(">u8").ravel().byteswap().view(np.uint64)
+        return padded.view(">u8").ravel().astype(np.uint64)
     return np.ascontiguousarray(matrix).view(f"S{width}").ravel()
 
 
