@@ -150,7 +150,7 @@ def merge_sorted_runs(
     rows, keys = rows[order], keys[order]
     same: npt.NDArray[np.bool_] = keys[1:] == keys[:-1]  # items i and i + 1: one key
     if not same.any():
-        return table.take(rows)  # no key in two runs
+        return _gather(table, rows)  # no key in two runs
     times = all_times[rows]
     if not np.any(run_priority[1:] < run_priority[:-1]) and not np.any(
         same & (times[1:] < times[:-1])
@@ -158,8 +158,14 @@ def merge_sorted_runs(
         # runs in priority order (the sort keeps it within a key) and no key's later run
         # holds an earlier event (a compacted leaf: base, then deltas by time): the last
         # candidate of each key wins
-        return table.take(rows[np.append(~same, True)])
-    return table.take(rows[_best_of_keys(keys, same, times, priority[rows])])
+        return _gather(table, rows[np.append(~same, True)])
+    return _gather(table, rows[_best_of_keys(keys, same, times, priority[rows])])
+
+
+def _gather(table: pa.Table, rows: Ints) -> pa.Table:
+    """The rows at ``rows`` (computed here, so in bounds: the bounds check is skipped)."""
+    gathered: pa.Table = pc.take(table, pa.array(rows, pa.int64()), boundscheck=False)
+    return gathered
 
 
 def _best_of_keys(keys: Codes, same: npt.NDArray[np.bool_], times: Ints, ranks: Codes) -> Ints:
