@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from collections.abc import Callable
@@ -185,3 +186,28 @@ def test_memory_storage_sees_vacuum(tmp_path: Path) -> None:
     table.vacuum(retain_versions=1, grace="0s")
     files = {o.path for o in open_storage(uri).list("t/data")}
     assert files == {f"t/{f.file}" for f in table.snapshot.files()}
+
+
+def test_leaf_deltas_are_cut_by_time_and_reads_skip_the_pieces_after_t(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from azof.compact import rewrite
+
+    monkeypatch.setattr(rewrite, "DELTA_PIECE_ROWS", 4)
+    table = make_table()
+    before = answers(table) + [table.scan(as_of=f"2024-06-{d:02d}").to_pylist() for d in (1, 3, 6)]
+    table.compact(azof.CompactionPolicy(segment="quarter"))
+    q2 = table.snapshot.segments[0].children[1]
+    assert q2.id == "2024-Q2"
+    pieces = sorted(q2.deltas, key=lambda f: f.start or 0)
+    assert len(pieces) == 4  # 15 events of April to June, about 4 rows a piece
+    assert all(f.sorted for f in pieces)
+    for earlier, later in itertools.pairwise(pieces):  # disjoint in time, in time order
+        assert earlier.end is not None
+        assert later.start is not None
+        assert earlier.end < later.start
+    after = answers(table) + [table.scan(as_of=f"2024-06-{d:02d}").to_pylist() for d in (1, 3, 6)]
+    assert after == before
+    metrics = azof.ScanMetrics()
+    table.scan(as_of="2024-04-03", metrics=metrics)
+    assert metrics.files_planned == 2  # the base and the first piece only

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
@@ -49,6 +50,8 @@ REMOTE_IO_THREADS = 32
 REMOTE_BUCKET_THREADS = 8
 """Buckets read at once on an object store (their requests overlap; CPU work still shares
 Arrow's pool)."""
+SERIAL_ROWS = 262_144
+"""Planned rows below which a local read merges its buckets one after the other."""
 
 
 @dataclass(frozen=True)
@@ -375,9 +378,13 @@ def read_rows(
     columns: list[str],
     condition: pc.Expression | None = None,
     metrics: ScanMetrics | None = None,
+    *,
+    filter_rows: bool = True,
 ) -> pa.Table:
     """Rows of the planned files (``key``, ``event_time``, ``columns``, tombstone flag and
-    ``_azof_priority``), checked against the schema; ``condition`` prunes and filters.
+    ``_azof_priority``), checked against the schema; ``condition`` prunes files and row
+    groups, and filters rows unless ``filter_rows`` is false (the caller then filters them
+    and counts ``metrics.rows_read``).
 
     Columns are found by field id (files written under older schemas read under the
     snapshot's: renamed, widened, added columns read as their default). Each file's rows
@@ -407,7 +414,8 @@ def read_rows(
         remote=not storage.is_local,
     )
     try:
-        parts = [_read_group(schema, g, condition, filesystem, out) for g in groups]
+        row_filter = condition if filter_rows else None
+        parts = [_read_group(schema, g, row_filter, filesystem, out) for g in groups]
     except FileNotFoundError as exc:
         raise CorruptTableError(f"table {table!r}: a data file is missing ({exc})") from None
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError) as exc:
@@ -417,7 +425,8 @@ def read_rows(
     else:
         raw = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
     _refuse_null_keys(table, raw, planned, schema.fixed_names)
-    metrics.rows_read += raw.num_rows
+    if filter_rows:
+        metrics.rows_read += raw.num_rows
     if counter is not None:
         metrics.bytes_read += counter.bytes_read
     return raw
@@ -553,29 +562,42 @@ class BucketReader:
         if key_range is not None:
             assert not self.shared, "key ranges are for buckets without shared files"
             condition = key_range if condition is None else condition & key_range
+        runs = all(p.file.sorted for p in (*planned, *self.shared))
+        schema, request = self.snapshot.schema, self.prepared.request
+        # an as-of time alone: the merge leaves the later rows out of sorted runs, cheaper
+        # than filtering every column first (the condition still prunes by statistics)
+        up_to = None
+        if runs and condition is not None and key_range is None and request.key_filter is None:
+            assert request.as_of is not None  # the condition holds the as-of time only
+            up_to = as_of_units(request.as_of, unit_nanos(schema.event_time_type))
         if planned:
-            parts.append(
-                read_rows(
-                    self.storage,
-                    self.table,
-                    self.snapshot,
-                    planned,
-                    self.prepared.columns,
-                    condition,
-                    metrics,
-                )
+            rows = read_rows(
+                self.storage,
+                self.table,
+                self.snapshot,
+                planned,
+                self.prepared.columns,
+                condition,
+                metrics,
+                filter_rows=up_to is None,
             )
+            if up_to is not None:
+                times = rows.column(schema.event_time_name).cast(pa.int64()).to_numpy()
+                metrics.rows_read += int(np.count_nonzero(times <= up_to))
+            parts.append(rows)
         shared = self._shared_part(bucket)
         if shared is not None:
             parts.append(shared)
         with self._lock:
             self.metrics.add(metrics)
         if not parts:
-            return self.snapshot.schema.to_arrow().empty_table().select(self.prepared.out_names)
+            return schema.to_arrow().empty_table().select(self.prepared.out_names)
         raw = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
-        runs = all(p.file.sorted for p in (*planned, *self.shared))
-        names, time = self.snapshot.schema.key_names, self.snapshot.schema.event_time_name
-        merged = merge_sorted_runs(raw, names, time) if runs else merge_latest(raw, names, time)
+        names, time = schema.key_names, schema.event_time_name
+        if runs:
+            merged = merge_sorted_runs(raw, names, time, up_to)
+        else:
+            merged = merge_latest(raw, names, time)
         return _finish(merged, self.snapshot, self.prepared)
 
 
@@ -613,8 +635,12 @@ def execute_scan(
     reader, work, prepared = bucket_work(storage, table, snapshot, request, metrics)
     if not work:
         return snapshot.schema.to_arrow().empty_table().select(prepared.out_names)
-    if len(work) == 1:
-        parts = [reader.merged(*work[0])]
+    planned = [item for _, files in work for item in files] + reader.shared
+    planned_rows = sum(item.file.rows or SERIAL_ROWS for item in planned)
+    if len(work) == 1 or (storage.is_local and planned_rows < SERIAL_ROWS):
+        # a small read: threads would cost more than they save (Arrow's own pool still
+        # decodes each bucket's files in parallel)
+        parts = [reader.merged(*item) for item in work]
     else:
         # buckets wait on the network more than on the CPU on object stores
         workers = os.cpu_count() or 1

@@ -6,7 +6,7 @@ import itertools
 import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,6 +23,7 @@ from azof.write.conform import dedup_last
 __all__ = [
     "DATA_DIR",
     "ROW_GROUP_ROWS",
+    "Codec",
     "file_schema",
     "key_pivots",
     "key_range",
@@ -144,6 +145,10 @@ def write_sorted(
     return [f for f in written if f is not None]
 
 
+Codec: TypeAlias = Literal["zstd", "lz4", "snappy", "none"]
+"""Parquet page codecs azof writes."""
+
+
 def write_data_file(
     storage: Storage,
     rows: pa.Table,
@@ -152,9 +157,11 @@ def write_data_file(
     prefix: str = DATA_DIR,
     bucket: int = 0,
     buckets: int = 1,
+    compression: Codec = "zstd",
 ) -> DataFile:
     """Write ``rows`` (conformed: key, event_time, tombstone flag, value columns; sorted by
-    key, then event time, which the record then promises readers) as one file.
+    key, then event time, which the record then promises readers) as one file, its pages
+    compressed with ``compression`` (a Parquet codec pyarrow writes).
 
     The record's ``seq`` is 0 here; the commit sets it to the version that lands it.
     """
@@ -170,7 +177,7 @@ def write_data_file(
         rows,
         sink,
         row_group_size=ROW_GROUP_ROWS,
-        compression="zstd",
+        compression=compression,
         # statistics prune by key and event time only; dictionaries pay off for value
         # strings (often few distinct values), not for keys or numbers
         write_statistics=list(schema.fixed_names),
