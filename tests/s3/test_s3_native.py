@@ -322,8 +322,9 @@ def test_gcs_and_azure_targets() -> None:
 
 
 def test_cold_scan_round_trips(s3_server: Any, tables: tuple[str, Path]) -> None:
-    """Through a proxy that delays each request by 20 ms: a cold scan reads its footers in one
-    round trip (no HEAD per data file) and then its data in at most two."""
+    """Through a proxy that delays each request by 20 ms: a cold scan opens the table in two
+    round trips (the version hint; then its snapshot and the check for a later one, at once),
+    reads its footers in one (no HEAD per data file) and then its data in at most two."""
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
@@ -338,6 +339,32 @@ def test_cold_scan_round_trips(s3_server: Any, tables: tuple[str, Path]) -> None
     seen = remote.describe_requests(logged)
     assert not [r for r in logged if r.method == "HEAD" and r.path.endswith(".parquet")]
     assert seen["footer"] >= 2
-    assert seen["meta"] == 4  # version.txt, HEAD s<N>, HEAD s<N+1>, GET s<N> (azof.tablelog)
-    assert seen["rounds_before_data"] == seen["meta"] + 1  # all footers in one round trip
+    meta = [r for r in logged if r.kind == "meta"]
+    assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in meta[:1]] == [("GET", "version.txt")]
+    assert len(meta) == 3  # version.txt, then GET s<N> and HEAD s<N+1> (azof.tablelog)
+    assert len(remote.round_trips(meta)) == 2
+    assert seen["round_kinds"][:3] == ["meta", "meta", "footer"]
+    assert seen["rounds_before_data"] == 3  # all footers in one round trip
     assert seen["data_rounds"] <= 2
+
+
+def test_open_with_a_later_version_probes(s3_server: Any) -> None:
+    """A hint one version behind (a writer stopped before rewriting it) or naming an expired
+    version still opens the latest one, never an older or a marker."""
+    import uuid
+
+    from azof import tablelog
+
+    uri = s3_server.uri(uuid.uuid4().hex)
+    lake = azof.Lakehouse(uri, storage_options=s3_server.storage_options())
+    table = lake.create_table("events", SCHEMA)
+    for day in range(3):
+        table.append(_batch(day, 0))
+    storage = table.storage
+    assert table.version == 3
+    storage.write(tablelog.VERSION_HINT, b"2")  # stale: s3.json exists
+    assert lake.table("events").version == 3
+    storage.write(tablelog.snapshot_name(1), tablelog.EXPIRED_MARKER)
+    storage.write(tablelog.VERSION_HINT, b"1")  # names an expired version
+    assert lake.table("events").version == 3
+    assert lake.table("events").refresh().version == 3
