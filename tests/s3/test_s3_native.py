@@ -382,9 +382,7 @@ def test_open_with_a_later_version_probes(s3_server: Any) -> None:
 
 
 @pytest.mark.parametrize("bridge", [False, True])
-def test_small_files_are_read_whole(
-    s3_server: Any, tables: tuple[str, Path], bridge: bool
-) -> None:
+def test_small_files_are_read_whole(s3_server: Any, tables: tuple[str, Path], bridge: bool) -> None:
     """A data file of at most WHOLE_FILE_BYTES is read whole in one request (footer and data
     together): a cold scan of small files makes two round trips to open the table and one
     for all its data, and answers as local disk does."""
