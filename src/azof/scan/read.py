@@ -157,15 +157,17 @@ def open_fragment(
     whole = size is not None and size <= WHOLE_FILE_BYTES
     named = f"{snapshot_name(version)} names " if version is not None else ""
     try:
-        source = None
+        fmt = ds.ParquetFileFormat()
         if read_whole is not None and whole:
-            source = pa.py_buffer(read_whole(data_file.file))
-        fragment = ds.ParquetFileFormat().make_fragment(
-            data_file.file if source is None else source,
-            filesystem if source is None else None,
-            partition_expression=partition_expression,
-            file_size=size if trust_size and source is None else None,
-        )
+            held: Any = pa.py_buffer(read_whole(data_file.file))  # a Buffer: read natively
+            fragment = fmt.make_fragment(held, partition_expression=partition_expression)
+        else:
+            fragment = fmt.make_fragment(
+                data_file.file,
+                filesystem,
+                partition_expression=partition_expression,
+                file_size=size if trust_size else None,
+            )
         assert isinstance(fragment, ds.ParquetFileFragment)
         fragment.ensure_complete_metadata()
     except FileNotFoundError:
