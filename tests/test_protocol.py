@@ -134,3 +134,21 @@ def test_restore_keeps_files_a_vacuum_released_within_the_grace() -> None:
     later = table.lakehouse.table("t").vacuum(grace=timedelta(0))
     assert target_files <= set(later.deleted_files)
     assert _state(table) == {"A": 2.0}
+
+
+def test_a_cold_open_reads_the_hint_then_the_snapshot_and_its_successor_at_once() -> None:
+    """Opening sends three requests: ``version.txt``, then ``s<N>.json`` and a ``HEAD`` of
+    ``s<N+1>.json`` together (their overlap is timed on a real S3 server in tests/s3)."""
+    table = _table("open")
+    table.append(_rows("k", 1.0))
+    requests = table.storage.requests
+    before = requests.snapshot()
+    assert table.lakehouse.table("t").version == 1
+    after = requests.snapshot()
+    assert {kind: after[kind] - before.get(kind, 0) for kind in after} == {
+        **{kind: 0 for kind in after},
+        "get": 2,
+        "head": 1,
+    }
+    table.storage.write(tablelog.VERSION_HINT, b"0")  # stale: s1.json exists
+    assert table.lakehouse.table("t").version == 1

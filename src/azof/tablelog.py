@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from azof import manifests
 from azof.errors import CorruptTableError, TableNotFoundError, VersionNotFoundError
@@ -102,6 +103,12 @@ def _read_hint(storage: Storage, table: str) -> int | None:
     return int(text)
 
 
+def _start(storage: Storage, table: str, at_least: int | None) -> int | None:
+    """The greater of ``version.txt`` and ``at_least`` (``None``: neither is known)."""
+    hint = _read_hint(storage, table)
+    return max((v for v in (hint, at_least) if v is not None), default=None)
+
+
 def current_version(storage: Storage, table: str, at_least: int | None = None) -> int:
     """The latest committed version of the table.
 
@@ -112,8 +119,11 @@ def current_version(storage: Storage, table: str, at_least: int | None = None) -
     start is missing or expired, the hint is stale: the greatest listed version is the
     start instead.
     """
-    hint = _read_hint(storage, table)
-    start = max((v for v in (hint, at_least) if v is not None), default=None)
+    return _latest_from(storage, table, _start(storage, table, at_least))
+
+
+def _latest_from(storage: Storage, table: str, start: int | None) -> int:
+    """:func:`current_version`, from a start already read."""
     if start is not None and not is_live(storage, start):
         # a stale hint: its snapshot was vacuumed, and the log goes on past it
         later = [v for v in list_versions(storage) if v > start]
@@ -173,6 +183,24 @@ def load_commit(
     return decode_snapshot(data, table=table, file=name, version=version)
 
 
+def _read_if_latest(
+    storage: Storage, version: int, read: Callable[[int], Snapshot]
+) -> Snapshot | None:
+    """Snapshot ``version`` if it is live and the latest, else ``None`` (it is missing or
+    expired, or a later snapshot object exists).
+
+    Reads it while it checks for ``s<version+1>.json``, at the same time (one round trip to
+    an object store, not three in a row: is it live, is there a later one, read it)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reading = pool.submit(read, version)
+        if _snapshot_size(storage, version + 1) is not None:
+            return None  # a later version (or a marker before one): probe from here
+        try:
+            return reading.result()
+        except VersionNotFoundError:
+            return None  # missing or expired: a stale hint
+
+
 def load_latest(
     storage: Storage,
     table: str,
@@ -180,15 +208,25 @@ def load_latest(
     load: Callable[[int], Snapshot] | None = None,
 ) -> Snapshot:
     """The latest snapshot, never one older than ``at_least`` (``load`` reads a version,
-    e.g. through a cache). A vacuum may expire the version found before it is read: then a
-    later one exists, and it is read instead."""
+    e.g. through a cache).
+
+    Once ``version.txt`` is read, the snapshot it names is read while the next number is
+    checked (two round trips in all); only when that snapshot is gone or a later one exists
+    does the log get probed as :func:`current_version` does. A vacuum may expire the version
+    found before it is read: then a later one exists, and it is read instead."""
     read = load or (lambda version: load_snapshot(storage, table, version))
+    start = _start(storage, table, at_least)
+    if start is not None:
+        found = _read_if_latest(storage, start, read)
+        if found is not None:
+            return found
+    version = _latest_from(storage, table, start)
     for _ in range(100):
-        version = current_version(storage, table, at_least=at_least)
         try:
             return read(version)
         except VersionNotFoundError:
-            at_least = version  # expired meanwhile: the latest is past it
+            # expired meanwhile: the latest is past it
+            version = current_version(storage, table, at_least=version)
     raise VersionNotFoundError(
         f"table {table!r}: every latest version found was expired before it could be read "
         "(vacuums running back to back?); open the table again"

@@ -20,6 +20,7 @@ import pytest
 
 import azof
 from azof import CompactionPolicy
+from azof.scan import read
 from azof.storage import Storage, open_storage
 from azof.storage.native import NativeTarget, native_target
 
@@ -83,6 +84,14 @@ def tables(tmp_path_factory: pytest.TempPathFactory, s3_server: Any) -> tuple[st
     return uri, local
 
 
+@pytest.fixture
+def ranged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every data file read by ranges, as a large one is (the test table's are all small,
+    and a small file is read whole at once, through obstore)."""
+    monkeypatch.setattr(read, "WHOLE_FILE_BYTES", 0)
+
+
+@pytest.mark.usefixtures("ranged")
 def test_native_path_is_used_and_answers_as_local(s3_server: Any, tables: tuple[str, Path]) -> None:
     uri, local = tables
     remote = azof.Lakehouse(uri, storage_options=s3_server.storage_options()).table("events")
@@ -107,6 +116,7 @@ def test_native_path_is_used_and_answers_as_local(s3_server: Any, tables: tuple[
     assert remote.verify() > 0
 
 
+@pytest.mark.usefixtures("ranged")
 def test_bridge_fallback_answers_the_same(s3_server: Any, tables: tuple[str, Path]) -> None:
     """An option pyarrow cannot take keeps every read on obstore, with the same answers."""
     uri, local = tables
@@ -321,9 +331,11 @@ def test_gcs_and_azure_targets() -> None:
     assert "use_fabric_endpoint" in odd
 
 
+@pytest.mark.usefixtures("ranged")
 def test_cold_scan_round_trips(s3_server: Any, tables: tuple[str, Path]) -> None:
-    """Through a proxy that delays each request by 20 ms: a cold scan reads its footers in one
-    round trip (no HEAD per data file) and then its data in at most two."""
+    """Through a proxy that delays each request by 20 ms: a cold scan opens the table in two
+    round trips (the version hint; then its snapshot and the check for a later one, at once),
+    reads its footers in one (no HEAD per data file) and then its data in at most two."""
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
@@ -338,6 +350,63 @@ def test_cold_scan_round_trips(s3_server: Any, tables: tuple[str, Path]) -> None
     seen = remote.describe_requests(logged)
     assert not [r for r in logged if r.method == "HEAD" and r.path.endswith(".parquet")]
     assert seen["footer"] >= 2
-    assert seen["meta"] == 4  # version.txt, HEAD s<N>, HEAD s<N+1>, GET s<N> (azof.tablelog)
-    assert seen["rounds_before_data"] == seen["meta"] + 1  # all footers in one round trip
+    meta = [r for r in logged if r.kind == "meta"]
+    assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in meta[:1]] == [("GET", "version.txt")]
+    assert len(meta) == 3  # version.txt, then GET s<N> and HEAD s<N+1> (azof.tablelog)
+    assert len(remote.round_trips(meta)) == 2
+    assert seen["round_kinds"][:2] == ["meta", "meta"]  # then footers, data after them
+    assert seen["rounds_before_data"] == 3  # all footers in one round trip
     assert seen["data_rounds"] <= 2
+
+
+def test_open_with_a_later_version_probes(s3_server: Any) -> None:
+    """A hint one version behind (a writer stopped before rewriting it) or naming an expired
+    version still opens the latest one, never an older or a marker."""
+    import uuid
+
+    from azof import tablelog
+
+    uri = s3_server.uri(uuid.uuid4().hex)
+    lake = azof.Lakehouse(uri, storage_options=s3_server.storage_options())
+    table = lake.create_table("events", SCHEMA)
+    for day in range(3):
+        table.append(_batch(day, 0))
+    storage = table.storage
+    assert table.version == 3
+    storage.write(tablelog.VERSION_HINT, b"2")  # stale: s3.json exists
+    assert lake.table("events").version == 3
+    storage.write(tablelog.snapshot_name(1), tablelog.EXPIRED_MARKER)
+    storage.write(tablelog.VERSION_HINT, b"1")  # names an expired version
+    assert lake.table("events").version == 3
+    assert lake.table("events").refresh().version == 3
+
+
+@pytest.mark.parametrize("bridge", [False, True])
+def test_small_files_are_read_whole(s3_server: Any, tables: tuple[str, Path], bridge: bool) -> None:
+    """A data file of at most WHOLE_FILE_BYTES is read whole in one request (footer and data
+    together): a cold scan of small files makes two round trips to open the table and one
+    for all its data, and answers as local disk does."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import remote  # the latency proxy of benchmarks/remote.py
+
+    uri, local = tables
+    proxy = remote.LatencyProxy(s3_server.endpoint, 0.02)
+    options = {**s3_server.storage_options(), "endpoint": proxy.endpoint}
+    if bridge:
+        options["allow_invalid_certificates"] = False
+    mark = proxy.mark()
+    table = azof.Lakehouse(uri, storage_options=options).table("events")
+    metrics = azof.ScanMetrics()
+    got = table.scan(as_of=PROBES[3], metrics=metrics)
+    logged = proxy.since(mark)
+    assert _sorted(got).equals(_sorted(azof.Lakehouse(local).table("events").scan(as_of=PROBES[3])))
+    files = [r for r in logged if r.path.endswith(".parquet")]
+    assert files
+    assert all(r.method == "GET" and r.range is None for r in files)  # one GET each, no HEAD
+    assert len({r.path for r in files}) == len(files) == metrics.files_read
+    assert metrics.bytes_read > 0
+    seen = remote.describe_requests(logged)
+    assert seen["rounds_before_data"] == 2
+    assert seen["data_rounds"] == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
@@ -47,6 +47,10 @@ __all__ = [
 
 REMOTE_IO_THREADS = 32
 """Footers of a bucket's files on an object store read at once (one round trip, not many)."""
+WHOLE_FILE_BYTES = 1 << 20
+"""Data files on an object store up to this size are read whole, in one request, where a
+larger one costs a request for its footer and then requests for its data: a small file
+spares a round trip, and a read needs most of its bytes anyway."""
 REMOTE_BUCKET_THREADS = 8
 """Buckets read at once on an object store (their requests overlap; CPU work still shares
 Arrow's pool)."""
@@ -143,21 +147,31 @@ def open_fragment(
     *,
     version: int | None = None,
     trust_size: bool = False,
+    read_whole: Callable[[str], bytes] | None = None,
 ) -> ds.ParquetFileFragment:
     """A data file as a Parquet fragment with its footer read (a missing or unreadable file
     is a :class:`CorruptTableError`, naming snapshot ``version`` when given). With
     ``trust_size`` the record's ``size`` is taken as the file's, which saves an object
-    store a request for it."""
+    store a request for it. With ``read_whole``, a file of at most
+    :data:`WHOLE_FILE_BYTES` is read whole by it at once: its footer and its data in one
+    request, not in two one after the other."""
     refuse_links_out(filesystem, data_file.file)
-    fragment = ds.ParquetFileFormat().make_fragment(
-        data_file.file,
-        filesystem,
-        partition_expression=partition_expression,
-        file_size=data_file.size if trust_size else None,
-    )
-    assert isinstance(fragment, ds.ParquetFileFragment)
+    size = data_file.size
+    whole = size is not None and size <= WHOLE_FILE_BYTES
     named = f"{snapshot_name(version)} names " if version is not None else ""
     try:
+        fmt = ds.ParquetFileFormat()
+        if read_whole is not None and whole:
+            held: Any = pa.py_buffer(read_whole(data_file.file))  # a Buffer: read natively
+            fragment = fmt.make_fragment(held, partition_expression=partition_expression)
+        else:
+            fragment = fmt.make_fragment(
+                data_file.file,
+                filesystem,
+                partition_expression=partition_expression,
+                file_size=size if trust_size else None,
+            )
+        assert isinstance(fragment, ds.ParquetFileFragment)
         fragment.ensure_complete_metadata()
     except FileNotFoundError:
         raise CorruptTableError(
@@ -191,6 +205,7 @@ def _fragments(
     *,
     count_bytes: bool = False,
     remote: bool = False,
+    read_whole: Callable[[str], bytes] | None = None,
 ) -> list[_Group]:
     """The planned files' fragments (row groups pruned by ``condition``), checked against
     the schema and grouped, in plan order, by where the requested columns lie in them.
@@ -198,7 +213,7 @@ def _fragments(
     The files read (not those pruned) go to ``metrics.files``; with ``count_bytes`` (local
     disk and native remote reads, where no bridge counts them) the compressed bytes of the
     column chunks read go to ``metrics.bytes_read``. Footers of ``remote`` files are read
-    concurrently."""
+    concurrently; ``read_whole`` reads the small ones whole (see :func:`open_fragment`)."""
     wanted = set(columns)
     groups: list[_Group] = []
     ruled_out = _ruled_out_by_key_range(snapshot, planned, condition, filesystem)
@@ -212,6 +227,7 @@ def _fragments(
             pc.field(PRIORITY) == pa.scalar(item.priority, pa.int32()),
             version=snapshot.version,
             trust_size=remote,
+            read_whole=read_whole,
         )
 
     if remote and len(kept_items) > 1:  # footers of remote files: one round trip, not one each
@@ -402,6 +418,14 @@ def read_rows(
         ]
     )
     filesystem = storage.arrow_filesystem(counter)
+    count_bytes = counter is None or storage.native_reads  # no bridge counts them
+
+    def read_whole(path: str) -> bytes:
+        data = storage.read(path)
+        if counter is not None and not count_bytes:  # as the bridge counts what it fetches
+            counter.add(files=1, nbytes=len(data))
+        return data
+
     groups = _fragments(
         table,
         snapshot,
@@ -410,8 +434,9 @@ def read_rows(
         condition,
         filesystem,
         metrics,
-        count_bytes=counter is None or storage.native_reads,  # no bridge counts them
+        count_bytes=count_bytes,
         remote=not storage.is_local,
+        read_whole=None if storage.is_local else read_whole,
     )
     try:
         row_filter = condition if filter_rows else None
