@@ -58,4 +58,5 @@ def _manifests_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
         from azof import manifests
 
         monkeypatch.setattr(manifests, "INLINE_SEGMENT_FILES", 0)
+        monkeypatch.setattr(manifests, "INLINE_OPEN_FILES", 0)
         monkeypatch.setattr(manifests, "INLINE_PENDING_FILES", 0)

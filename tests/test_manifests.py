@@ -34,6 +34,7 @@ SCHEMA = pa.schema(
 def tiny(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Every record in manifests of at most 3 records, pending manifests merged in pairs."""
     monkeypatch.setattr(manifests, "INLINE_SEGMENT_FILES", 0)
+    monkeypatch.setattr(manifests, "INLINE_OPEN_FILES", 0)
     monkeypatch.setattr(manifests, "INLINE_PENDING_FILES", 0)
     monkeypatch.setattr(manifests, "CHUNK_FILES", 3)
     monkeypatch.setattr(manifests, "MERGE_FANOUT", 2)
@@ -113,7 +114,7 @@ def test_a_large_table_keeps_its_records_in_manifests_and_appends_reuse_them(
     named = {m["path"] for s in compacted["segments"] for m in s.get("manifests", [])}
     assert named
     assert named <= manifest_files(folder)
-    assert all("base" not in s and "delta" not in s for s in compacted["segments"])
+    assert all("base" not in s and "delta" not in s for s in compacted["segments"][:-1])
 
     before = manifest_files(folder)
     version = table.put("k1", "2024-06-20", value=99)
@@ -162,6 +163,7 @@ def test_a_manifest_table_that_shrinks_goes_back_to_its_old_format(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(manifests, "INLINE_SEGMENT_FILES", 0)
+    monkeypatch.setattr(manifests, "INLINE_OPEN_FILES", 0)
     table = filled(azof.Lakehouse(tmp_path), keys=5)
     assert snapshot_json(tmp_path / "t", table.version)["format_version"] == 5
     monkeypatch.setattr(manifests, "INLINE_SEGMENT_FILES", 10_000)
@@ -326,3 +328,22 @@ def test_a_manifest_round_trips_every_record(composite: bool, data: st.DataObjec
     ctx.key_kinds = (str, int) if composite else (int,)
     again = decode_manifest(encode_manifest("u", roles, files), ctx)
     assert again == (roles, files)
+
+
+def test_the_open_leaf_stays_inline_so_a_current_read_needs_no_manifest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(manifests, "INLINE_SEGMENT_FILES", 0)
+    table = filled(azof.Lakehouse(tmp_path))
+    folder = tmp_path / "t"
+    raw = snapshot_json(folder, table.version)
+    last = raw["segments"][-1]
+    assert "end" not in last
+    assert "manifests" not in last
+    assert last["base"]
+    assert all("manifests" in s for s in raw["segments"][:-1])
+    expected = table.scan().to_pydict()
+    for path in manifest_files(folder):  # no manifest is needed for the current state
+        (folder / path).unlink()
+    manifests.clear_cache()
+    assert azof.Lakehouse(tmp_path).table("t").scan().to_pydict() == expected

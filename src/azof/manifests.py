@@ -35,6 +35,7 @@ from azof.timestamps import MAX_INSTANT, Instant
 
 __all__ = [
     "CHUNK_FILES",
+    "INLINE_OPEN_FILES",
     "INLINE_PENDING_FILES",
     "INLINE_SEGMENT_FILES",
     "clear_cache",
@@ -46,6 +47,10 @@ __all__ = [
 
 INLINE_SEGMENT_FILES = 160
 """A snapshot whose segments hold more file records than this keeps them in manifests."""
+INLINE_OPEN_FILES = 64
+"""...except the records of a segment open to the future (the current leaf, read by every
+current-state scan), kept inline up to this many: a cold current-state read then needs no
+manifest, one round trip less."""
 INLINE_PENDING_FILES = 32
 """Pending deltas beyond this many inline records move into a new manifest."""
 CHUNK_FILES = 8192
@@ -281,7 +286,7 @@ def store(storage: Storage, table: str, snapshot: Snapshot) -> Snapshot:
         roles, files = segment_records(segment)
         if _holds(segment.manifests, roles, files):
             refs = segment.manifests
-        elif spill and files:
+        elif spill and files and (segment.end is not None or len(files) > INLINE_OPEN_FILES):
             refs = writes.add(roles, files)
         else:
             refs = ()

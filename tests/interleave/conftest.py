@@ -50,6 +50,7 @@ def manifest_memory(_manifest_base: Lake, monkeypatch: pytest.MonkeyPatch) -> La
 
 def _every_record_in_manifests(patch: pytest.MonkeyPatch) -> None:
     patch.setattr(manifests, "INLINE_SEGMENT_FILES", 0)
+    patch.setattr(manifests, "INLINE_OPEN_FILES", 0)
     patch.setattr(manifests, "INLINE_PENDING_FILES", 0)
     patch.setattr(manifests, "MERGE_FANOUT", 2)
     patch.setattr(manifests, "_LEVELS", (2, 4))
