@@ -643,3 +643,28 @@ def test_reorder_with_strange_names_is_refused(names: list[Any]) -> None:
     with pytest.raises(azof.InvalidArgumentError, match="cannot reorder the columns"):
         table.evolve().reorder(names).commit()
     assert table.refresh().version == 0
+
+
+def test_a_row_that_leaves_out_a_column_with_a_default_gets_the_default() -> None:
+    """In a list of row dicts, a key a row lacks is that column's default (as for a column
+    every row lacks); an explicit None is null; put() alike."""
+    table = azof.Lakehouse(f"memory://{uuid.uuid4().hex}").create_table(
+        "t", pa.schema([("key", pa.string()), ("event_time", pa.timestamp("ms", tz="UTC"))])
+    )
+    table.evolve().add_column("cur", pa.string(), default="USD").add_column(
+        "since", pa.timestamp("ms", tz="UTC"), default="2020-01-01T00:00:00Z"
+    ).commit()
+    table.append(
+        [
+            {"key": "a", "event_time": "2024-01-01", "cur": "EUR"},
+            {"key": "b", "event_time": "2024-01-01"},
+            {"key": "c", "event_time": "2024-01-01", "cur": None, "since": None},
+        ]
+    )
+    table.put("d", "2024-01-01")
+    rows = {r["key"]: (r["cur"], r["since"]) for r in table.scan().to_pylist()}
+    since = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+    assert rows["a"] == ("EUR", since)
+    assert rows["b"] == ("USD", since)
+    assert rows["c"] == (None, None)
+    assert rows["d"] == ("USD", since)

@@ -157,7 +157,8 @@ class SchemaUpdate:
         """Add a value column (at the end, or ``before``/``after`` another one).
 
         Rows written before read ``default`` (null when it is None); a non-nullable column
-        needs a default. Appends that leave the column out write the default too.
+        needs a default. Appends that leave the column out write the default too, and so
+        does a row dict (or ``put``) that lacks it; an explicit ``None`` writes null.
         """
         change = AddColumn(name, type, nullable, default)
         if before is None and after is None:

@@ -22,6 +22,7 @@ from typing import Any, TypeAlias, cast
 import pyarrow as pa
 
 from azof.errors import InvalidArgumentError, SchemaMismatchError
+from azof.format.evolution import default_scalar
 from azof.format.schema import TOMBSTONE, TableSchema
 from azof.write.timetext import exact_time_array, is_text, parse_time_text
 
@@ -68,7 +69,7 @@ def _arrow_tables(data: Any, schema: TableSchema, table: str) -> Iterator[pa.Tab
     elif isinstance(data, Mapping):
         yield _from_python(_mapping_columns(data, table), schema, table)
     elif isinstance(data, Sequence) and not isinstance(data, (str, bytes, bytearray)):
-        yield _from_python(_row_columns(data, table), schema, table)
+        yield _from_python(_row_columns(data, table, schema), schema, table)
     elif _is_pandas_frame(data):
         yield _from_pandas(data, schema, table)
     elif hasattr(data, "__arrow_c_stream__"):
@@ -159,8 +160,10 @@ def _mapping_columns(data: Mapping[Any, Any], table: str) -> dict[str, Column]:
     return columns
 
 
-def _row_columns(rows: Sequence[Any], table: str) -> dict[str, Column]:
-    """A list of dicts (one per row) as columns; a key a row lacks is null in that row."""
+def _row_columns(rows: Sequence[Any], table: str, schema: TableSchema) -> dict[str, Column]:
+    """A list of dicts (one per row) as columns. A key a row lacks is the column's default
+    in that row (as for a column every row lacks), null when it has none; an explicit
+    ``None`` is null."""
     rows = list(rows)
     for index, row in enumerate(rows):
         if not isinstance(row, Mapping):
@@ -171,7 +174,17 @@ def _row_columns(rows: Sequence[Any], table: str) -> dict[str, Column]:
     names = dict.fromkeys(name for row in rows for name in row)
     for name in names:
         _column_name(name, table)
-    return {name: [row.get(name) for row in rows] for name in names}
+    defaults = {c.name: c for c in schema.columns if c.default is not None}
+    columns: dict[str, Column] = {}
+    for name in names:
+        if name not in defaults:
+            columns[name] = [row.get(name) for row in rows]
+            continue
+        fill = default_scalar(defaults[name]).as_py()
+        columns[name] = [
+            row[name] if name in row else None if row.get(TOMBSTONE) else fill for row in rows
+        ]
+    return columns
 
 
 # -- Python values -> Arrow ----------------------------------------------------------------
