@@ -347,3 +347,19 @@ def test_the_open_leaf_stays_inline_so_a_current_read_needs_no_manifest(
         (folder / path).unlink()
     manifests.clear_cache()
     assert azof.Lakehouse(tmp_path).table("t").scan().to_pydict() == expected
+
+
+def test_schema_commit_and_counts_need_no_manifest(tiny: None, tmp_path: Path) -> None:
+    table = filled(azof.Lakehouse(tmp_path))
+    for path in manifest_files(tmp_path / "t"):
+        (tmp_path / "t" / path).unlink()
+    manifests.clear_cache()
+    fresh = azof.Lakehouse(tmp_path).table("t")
+    skeleton = fresh.snapshot_at(whole=False)
+    assert not skeleton.complete
+    assert skeleton.schema.names == table.snapshot.schema.names
+    assert skeleton.file_count() == table.snapshot.file_count()
+    assert fresh.bucket_count() == 4
+    assert fresh.log(limit=2)[-1].operation == "compact"
+    with pytest.raises(azof.CorruptTableError, match="missing"):
+        fresh.snapshot_at()

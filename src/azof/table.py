@@ -187,9 +187,15 @@ class Table(TemporalMethods):
         info = self.storage.info(tablelog.snapshot_name(version))
         return parse_instant(info.last_modified)
 
-    def snapshot_at(self, version: int | None = None, known_at: Any = None) -> Snapshot:
-        """The snapshot of ``version``, or the latest committed at or before ``known_at``."""
-        return self._snapshot_at(version, known_at, whole=True)
+    def snapshot_at(
+        self, version: int | None = None, known_at: Any = None, *, whole: bool = True
+    ) -> Snapshot:
+        """The snapshot of ``version`` (default: the loaded one), or the latest committed at
+        or before ``known_at``. ``whole=False``: perhaps only the snapshot object, without
+        the file records its manifests hold (enough for its schema, commit record and
+        counts; :attr:`Snapshot.complete` tells), which a table of a million files opens
+        without reading them."""
+        return self._snapshot_at(version, known_at, whole=whole)
 
     def _snapshot_at(self, version: int | None, known_at: Any, *, whole: bool) -> Snapshot:
         if version is not None and known_at is not None:
@@ -279,7 +285,7 @@ class Table(TemporalMethods):
 
     def bucket_count(self, version: int | None = None, known_at: Any = None) -> int:
         """How many hash buckets the snapshot's data is split into (1 for small tables)."""
-        return self.snapshot_at(version, known_at).buckets
+        return self.snapshot_at(version, known_at, whole=False).buckets
 
     def to_batches(
         self,

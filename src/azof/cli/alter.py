@@ -181,7 +181,7 @@ def alter(
         text = [f"dry run: {table.name} would get this schema (nothing committed):"]
     else:
         version = update.commit()
-        schema = table.snapshot_at(version).schema.to_arrow()
+        schema = table.snapshot_at(version, whole=False).schema.to_arrow()
         text = [f"altered {table.name}: version {version} ({plural(count, 'change')})"]
     data = {
         "table": table.name,

@@ -240,7 +240,7 @@ def open_table(path: str, table_name: str, pairs: Sequence[str] = ()) -> Table:
 def typed_keys(table: Table, keys: Sequence[str]) -> list[Any]:
     """KEY arguments as the table's keys: integers for an integer key column; a composite
     key as its columns' values separated by commas (``s1,temp``), in key order."""
-    columns = table.snapshot.schema.keys
+    columns = table.snapshot_at(whole=False).schema.keys
     out: list[Any] = []
     for text in keys:
         parts = text.split(",") if len(columns) > 1 else [text]

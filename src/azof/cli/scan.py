@@ -84,7 +84,7 @@ def scan(
     check_one_snapshot(version, known_at)
     predicate = None
     if where is not None:
-        schema = table.snapshot_at(version, known_at).schema.to_arrow()
+        schema = table.snapshot_at(version, known_at, whole=False).schema.to_arrow()
         predicate = parse_predicate(where, schema)
     answer = table.scan(
         as_of,

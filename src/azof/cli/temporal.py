@@ -221,7 +221,7 @@ def read_left(
     table's key columns (in key order) and text in column ``at`` (and ``known_at``, if a
     column) read as timestamps (no offset means UTC)."""
     file_format = detect_format(path, file_format)
-    schema = table.snapshot.schema
+    schema = table.snapshot_at(whole=False).schema
     if len(on) != len(schema.keys):
         raise InvalidArgumentError(
             f"--on names {len(on)} column(s), but table {table.name!r} has a key of "

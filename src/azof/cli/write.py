@@ -56,7 +56,7 @@ class WriteReport:
         files it wrote, already in memory): nothing is read again."""
         self.rows += rows
         if rows and version not in self.versions:
-            commit = table.snapshot_at(version).commit
+            commit = table.snapshot_at(version, whole=False).commit
             self.stored += commit.added_rows if commit is not None else rows
             self.versions.append(version)
 
@@ -281,12 +281,12 @@ def delete(
         raise click.UsageError("give the KEYs to delete or --where PREDICATE (one of them)")
     clock = Stopwatch()
     if event_time is None or event_time in AS_OF_WORDS:  # the instant, at the table's unit
-        per_unit = unit_nanos(table.snapshot.schema.event_time_type)
+        per_unit = unit_nanos(table.snapshot_at(whole=False).schema.event_time_type)
         event_time = format_instant(parse_as_of(event_time or "now") // per_unit * per_unit)
     if where is not None:
         before = table.version
         version = table.delete(event_time=event_time, where=where)
-        commit = table.snapshot_at(version).commit if version != before else None
+        commit = table.snapshot_at(version, whole=False).commit if version != before else None
         count = commit.added_rows if commit is not None else 0
     else:
         typed = typed_keys(table, keys)

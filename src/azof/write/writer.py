@@ -163,7 +163,7 @@ class TableWriter:
 
     @property
     def _schema(self) -> TableSchema:
-        return self._table.snapshot.schema
+        return self._table.snapshot_at(whole=False).schema
 
     def put(self, key: Any, event_time: Any, /, **values: Any) -> None:
         """Buffer one row (arguments as :meth:`Table.put`)."""
