@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import re
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -18,16 +17,17 @@ import pyarrow.dataset as ds
 from azof.errors import CorruptTableError, InvalidArgumentError
 from azof.format.buckets import split_by_bucket
 from azof.format.evolution import default_scalar
-from azof.format.keys import key_from_json
 from azof.format.schema import TOMBSTONE, TableSchema
 from azof.format.snapshot import DataFile, Snapshot
 from azof.format.types import unit_nanos
 from azof.scan.columns import FileColumns, file_columns, renamed_fixed
 from azof.scan.merge import PRIORITY, drop_tombstones, merge_latest, merge_sorted_runs
 from azof.scan.plan import PlannedFile, plan_files
+from azof.scan.prune import ruled_out_by_key_range
+from azof.scan.request import ScanMetrics, ScanRequest, instant_scalar, references_only
 from azof.storage import ReadCounter, Storage, refuse_links_out
 from azof.tablelog import snapshot_name
-from azof.timestamps import Instant, as_of_units
+from azof.timestamps import as_of_units
 
 __all__ = [
     "BucketReader",
@@ -56,67 +56,6 @@ REMOTE_BUCKET_THREADS = 8
 Arrow's pool)."""
 SERIAL_ROWS = 262_144
 """Planned rows below which a local read merges its buckets one after the other."""
-
-
-@dataclass(frozen=True)
-class ScanRequest:
-    """What to read: as of when, which columns, and which filters.
-
-    ``key_filter`` is applied before the merge, so it may only hold predicates that keep
-    the answer: on ``key`` alone (they select whole keys) and lower bounds on
-    ``event_time`` (if a key's latest row passes the bound it is still the latest among
-    rows that pass; if it fails, every older row fails too). It prunes files and row
-    groups. ``filter`` is applied to the merged answer.
-    """
-
-    as_of: Instant | None = None
-    columns: tuple[str, ...] | None = None
-    filter: pc.Expression | None = None
-    key_filter: pc.Expression | None = None
-    min_event_time: Instant | None = None
-    bucket: int | None = None
-    """Read only this hash bucket (distributed readers: one task per bucket)."""
-
-
-@dataclass
-class ScanMetrics:
-    """What a scan touched: counted for tests, ``explain`` and benchmarks."""
-
-    files_planned: int = 0
-    files_read: int = 0
-    row_groups_read: int = 0
-    row_groups_total: int = 0
-    rows_read: int = 0
-    rows_out: int = 0
-    bytes_read: int = 0
-    """Bytes fetched from an object store; on local disk, the compressed bytes of the
-    column chunks read (footers aside)."""
-    files: list[str] = field(default_factory=list)
-    """The data files read, in plan order (files pruned by key or time are not listed)."""
-
-    def add(self, other: ScanMetrics) -> None:
-        """Add the counts of a part of the scan (a bucket)."""
-        self.files_read += other.files_read
-        self.row_groups_read += other.row_groups_read
-        self.row_groups_total += other.row_groups_total
-        self.rows_read += other.rows_read
-        self.bytes_read += other.bytes_read
-        self.files.extend(other.files)
-
-
-def instant_scalar(instant: Instant, dtype: pa.DataType) -> pa.Scalar[Any]:
-    """``instant`` as a scalar of a timestamp type, clamped and rounded down to its unit
-    (:func:`~azof.timestamps.as_of_units`: any instant fits)."""
-    return pa.scalar(as_of_units(instant, unit_nanos(dtype)), type=dtype)
-
-
-def references_only(expression: pc.Expression, schema: pa.Schema) -> bool:
-    """Whether ``expression`` binds against ``schema`` (references no other field)."""
-    try:
-        ds.dataset(schema.empty_table()).to_table(filter=expression)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        return False
-    return True
 
 
 def _value_columns(table: str, schema: TableSchema, request: ScanRequest) -> list[str]:
@@ -216,7 +155,7 @@ def _fragments(
     concurrently; ``read_whole`` reads the small ones whole (see :func:`open_fragment`)."""
     wanted = set(columns)
     groups: list[_Group] = []
-    ruled_out = _ruled_out_by_key_range(snapshot, planned, condition, filesystem)
+    ruled_out = ruled_out_by_key_range(snapshot, planned, condition, filesystem)
     kept_items = [item for item in planned if item.file.file not in ruled_out]
 
     def open_item(item: PlannedFile) -> ds.ParquetFileFragment:
@@ -272,73 +211,6 @@ def _chunk_bytes(fragment: ds.Fragment, columns: set[str]) -> int:
             if chunk.path_in_schema.split(".")[0] in columns:
                 total += chunk.total_compressed_size
     return total
-
-
-def _bounds_guarantee(schema: TableSchema, least: Any, greatest: Any) -> pc.Expression | None:
-    """What a record's ``min_key``/``max_key`` promise about its rows, as an expression:
-    the key within them (a composite key: its first column within theirs, and each next
-    column within theirs while the ones before are equal in both bounds)."""
-    keys = schema.keys
-    if len(keys) == 1:
-        least, greatest = (least,), (greatest,)
-    if not isinstance(least, tuple) or not isinstance(greatest, tuple):
-        return None
-    if len(least) != len(keys) or len(greatest) != len(keys):
-        return None
-    guarantee: pc.Expression | None = None
-    for index, column in enumerate(keys):
-        try:
-            low = key_from_json(least[index], column.type)
-            high = key_from_json(greatest[index], column.type)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
-            return guarantee  # a record whose keys are not of the key's kind
-        part = (pc.field(column.name) >= low) & (pc.field(column.name) <= high)
-        guarantee = part if guarantee is None else guarantee & part
-        if least[index] != greatest[index]:
-            break
-    return guarantee
-
-
-def _ruled_out_by_key_range(
-    snapshot: Snapshot,
-    planned: Sequence[PlannedFile],
-    condition: pc.Expression | None,
-    filesystem: Any,
-) -> set[str]:
-    """The planned files that ``condition`` cannot match by their records' ``min_key`` and
-    ``max_key`` alone, found without opening them (a point lookup on a large table then
-    reads the footers of the few files that may hold the key, not of all)."""
-    # only a condition that names the key can rule a file out by its keys: an as-of time
-    # alone (most reads) skips the work (the text test only gates it, it decides nothing)
-    schema = snapshot.schema
-    text = str(condition) if condition is not None else ""
-    if not any(re.search(rf"\b{re.escape(name)}\b", text) for name in schema.key_names):
-        return set()
-    fmt = ds.ParquetFileFormat()
-    fragments, bounded = [], []
-    for item in planned:
-        least, greatest = item.file.min_key, item.file.max_key
-        if least is None or greatest is None:
-            continue
-        guarantee = _bounds_guarantee(schema, least, greatest)
-        if guarantee is None:
-            continue  # a record whose keys are not of the key's kind: open the file
-        fragments.append(
-            fmt.make_fragment(item.file.file, filesystem, partition_expression=guarantee)
-        )
-        bounded.append(item.file.file)
-    if not fragments:
-        return set()
-    fields = [schema.field(name) for name in schema.fixed_names]
-    dataset = ds.FileSystemDataset(fragments, pa.schema(fields), fmt, filesystem)
-    try:
-        kept = {
-            cast(ds.FileFragment, fragment).path
-            for fragment in dataset.get_fragments(filter=condition)
-        }
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        return set()  # a condition on other columns: prune nothing here
-    return {name for name in bounded if name not in kept}
 
 
 def _read_group(
@@ -688,7 +560,7 @@ def plan_request(storage: Storage, snapshot: Snapshot, request: ScanRequest) -> 
         per_bucket, shared = split_plan(snapshot, planned)
         kept = {id(item) for item in (*per_bucket[request.bucket], *shared)}
         planned = [item for item in planned if id(item) in kept]
-    ruled_out = _ruled_out_by_key_range(
+    ruled_out = ruled_out_by_key_range(
         snapshot, planned, prepared.condition, storage.arrow_filesystem()
     )
     return [item for item in planned if item.file.file not in ruled_out]
