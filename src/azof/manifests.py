@@ -53,6 +53,9 @@ current-state scan), kept inline up to this many: a cold current-state read then
 manifest, one round trip less."""
 INLINE_PENDING_FILES = 32
 """Pending deltas beyond this many inline records move into a new manifest."""
+INLINE_BYTES = 48 * 1024
+"""...and whose inline records would take more than about this many bytes (long keys make
+long records); the open leaf and the inline pending deltas get a quarter of it each."""
 CHUNK_FILES = 8192
 """Records per manifest at most (a segment of more files is split by record order)."""
 MERGE_FANOUT = 8
@@ -274,7 +277,11 @@ def store(storage: Storage, table: str, snapshot: Snapshot) -> Snapshot:
     if not all(m.loaded for m in snapshot.pending_manifests):
         raise AssertionError(f"snapshot {snapshot.version}: store() needs its pending deltas")
     writes = _Writes(snapshot.table_uuid)
-    spill = snapshot.file_count() - len(snapshot.deltas) > INLINE_SEGMENT_FILES
+    loaded = (f for s in snapshot.walk() if s.loaded for f in segment_records(s)[1])
+    spill = (
+        snapshot.file_count() - len(snapshot.deltas) > INLINE_SEGMENT_FILES
+        or _text_bytes(loaded) > INLINE_BYTES
+    )
 
     def place(segment: Segment) -> Segment:
         children = tuple(place(c) for c in segment.children)
@@ -286,7 +293,7 @@ def store(storage: Storage, table: str, snapshot: Snapshot) -> Snapshot:
         roles, files = segment_records(segment)
         if _holds(segment.manifests, roles, files):
             refs = segment.manifests
-        elif spill and files and (segment.end is not None or len(files) > INLINE_OPEN_FILES):
+        elif spill and files and not _stays_open(segment, files):
             refs = writes.add(roles, files)
         else:
             refs = ()
@@ -315,7 +322,7 @@ def _place_pending(snapshot: Snapshot, writes: _Writes) -> tuple[ManifestRef, ..
         kept.append(ref)
         at += ref.files
     rest = deltas[at:]
-    if len(rest) > INLINE_PENDING_FILES:
+    if len(rest) > INLINE_PENDING_FILES or _text_bytes(rest) > INLINE_BYTES // 4:
         kept.extend(writes.add("d" * len(rest), rest))
     while len(kept) >= MERGE_FANOUT:
         tail = kept[-MERGE_FANOUT:]
@@ -327,6 +334,27 @@ def _place_pending(snapshot: Snapshot, writes: _Writes) -> tuple[ManifestRef, ..
         files = tuple(f for m in tail for f in (m.content or ()))
         kept[-MERGE_FANOUT:] = writes.add("d" * len(files), files)
     return tuple(kept)
+
+
+def _stays_open(segment: Segment, files: tuple[DataFile, ...]) -> bool:
+    """Whether a segment of a snapshot whose records go to manifests keeps them inline: the
+    open (current) leaf, when small."""
+    return (
+        segment.end is None
+        and len(files) <= INLINE_OPEN_FILES
+        and _text_bytes(files) <= INLINE_BYTES // 4
+    )
+
+
+def _text_bytes(files: Iterable[DataFile]) -> int:
+    """About how many bytes ``files`` take as inline snapshot records (a record's fixed
+    fields take some 200; names and key bounds vary)."""
+    total = 0
+    for f in files:
+        total += 200 + len(f.file) + len(str(f.min_key)) + len(str(f.max_key))
+        if total > INLINE_BYTES:
+            break  # enough to decide
+    return total
 
 
 def _level(ref: ManifestRef) -> int:
