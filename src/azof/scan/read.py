@@ -78,6 +78,15 @@ def _value_columns(table: str, schema: TableSchema, request: ScanRequest) -> lis
     return [n for n in value_names if n in wanted]
 
 
+def _arrow_owned(data: bytes) -> pa.Buffer:
+    """``data`` copied into Arrow's memory. A buffer over the Python bytes would make the
+    Arrow thread that frees it take the GIL, which ends the process with SIGABRT when that
+    happens while the interpreter finalizes (see :mod:`azof.storage.arrowfs`)."""
+    out = pa.BufferOutputStream()
+    out.write(data)
+    return out.getvalue()
+
+
 def open_fragment(
     table: str,
     data_file: DataFile,
@@ -101,7 +110,7 @@ def open_fragment(
     try:
         fmt = ds.ParquetFileFormat()
         if read_whole is not None and whole:
-            held: Any = pa.py_buffer(read_whole(data_file.file))  # a Buffer: read natively
+            held: Any = _arrow_owned(read_whole(data_file.file))  # a Buffer: read natively
             fragment = fmt.make_fragment(held, partition_expression=partition_expression)
         else:
             fragment = fmt.make_fragment(
