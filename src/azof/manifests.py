@@ -119,8 +119,8 @@ def _resolve(
     needed.extend(m for m in snapshot.pending_manifests if not m.loaded and want_pending(m))
     if not needed:
         return snapshot
-    loaded = _fetch(storage, table, snapshot, needed)
     ctx = _context(table, snapshot)
+    loaded = _fetch(storage, table, snapshot, needed, ctx)
 
     def fill(segment: Segment) -> Segment:
         children = tuple(fill(c) for c in segment.children)
@@ -134,9 +134,9 @@ def _resolve(
     segments = tuple(fill(s) for s in snapshot.segments)
     refs = tuple(loaded.get(m.path, m) for m in snapshot.pending_manifests)
     deltas = snapshot.deltas
-    if refs != () and any(m.path in loaded for m in snapshot.pending_manifests):
-        inline = snapshot.deltas[sum(m.files for m in snapshot.pending_manifests if m.loaded) :]
-        deltas = tuple(f for m in refs if m.content is not None for f in m.content) + inline
+    if any(m.path in loaded for m in snapshot.pending_manifests):
+        stored = tuple(f for m in refs if m.content is not None for f in m.content)
+        deltas = stored + snapshot.inline_deltas
     return replace(snapshot, segments=segments, deltas=deltas, pending_manifests=refs)
 
 
@@ -147,10 +147,9 @@ def _context(table: str, snapshot: Snapshot) -> Context:
 
 
 def _fetch(
-    storage: Storage, table: str, snapshot: Snapshot, refs: Sequence[ManifestRef]
+    storage: Storage, table: str, snapshot: Snapshot, refs: Sequence[ManifestRef], ctx: Context
 ) -> dict[str, ManifestRef]:
     """The manifests ``refs``, read (concurrently) and decoded, by path."""
-    ctx = _context(table, snapshot)
     segment_paths = {m.path for s in snapshot.walk() for m in s.manifests}
 
     def one(ref: ManifestRef) -> ManifestRef:

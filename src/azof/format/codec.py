@@ -415,8 +415,7 @@ def encode_snapshot(snapshot: Snapshot) -> bytes:
         raw["tree"] = {"levels": list(snapshot.tree_levels)}
     if snapshot.pending_manifests:
         raw["pending_manifests"] = encode_refs(snapshot.pending_manifests)
-    stored = sum(m.files for m in snapshot.pending_manifests if m.loaded)  # the rest: inline
-    raw["deltas"] = [_encode_file(f) for f in snapshot.deltas[stored:]]
+    raw["deltas"] = [_encode_file(f) for f in snapshot.inline_deltas]
     # One line, by json's C encoder (indented output takes its pure-Python path, several
     # times slower). The segments go in before the deltas, as the text their tree had the
     # last time: an append keeps its parent's tree, so a commit costs its pending deltas,

@@ -197,18 +197,14 @@ def fill_segment(segment: Segment, refs: Sequence[ManifestRef], ctx: Context) ->
         end = segment.end
         if f.start < segment.start or (end is not None and (f.end is None or f.end > end)):
             raise ctx.error(f"{where}: delta {f.file} lies outside its segment")
-    base = tuple(f if f.start is not None else _with_start(f, segment.start) for f in base)
-    tip = tuple(f if f.start is not None else _with_start(f, segment.start) for f in tip)
+    base = tuple(f if f.start is not None else replace(f, start=segment.start) for f in base)
+    tip = tuple(f if f.start is not None else replace(f, start=segment.start) for f in tip)
     if tip and (segment.children or segment.tip_from is None):
         raise ctx.error(f"{where}: a tip needs a leaf segment with 'tip_from'")
     return Segment(
         segment.id, segment.start, segment.end, base, deltas, segment.children, tip,
         segment.tip_from, tuple(refs),
     )  # fmt: skip
-
-
-def _with_start(f: DataFile, start: Instant) -> DataFile:
-    return replace(f, start=start)
 
 
 def encode_refs(refs: Sequence[ManifestRef]) -> list[dict[str, Any]]:

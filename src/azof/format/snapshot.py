@@ -208,9 +208,13 @@ class Snapshot:
                 count += len(segment.base) + len(segment.deltas) + len(segment.tip)
             else:
                 count += sum(m.files for m in segment.manifests)
-        loaded = sum(m.files for m in self.pending_manifests if m.loaded)
-        stored = sum(m.files for m in self.pending_manifests)
-        return count + stored + len(self.deltas) - loaded
+        return count + sum(m.files for m in self.pending_manifests) + len(self.inline_deltas)
+
+    @property
+    def inline_deltas(self) -> tuple[DataFile, ...]:
+        """The pending deltas held by the snapshot itself, past those of its pending
+        manifests (read or not)."""
+        return self.deltas[sum(m.files for m in self.pending_manifests if m.loaded) :]
 
     def manifests(self) -> Iterator[ManifestRef]:
         """Every manifest the snapshot names: the segments', then the pending deltas'."""
